@@ -1,0 +1,32 @@
+"""greenbench: measure what machine-learning work costs in energy and carbon.
+
+The public API is imported lazily so that ``import greenbench`` (and ``greenbench --help``)
+stays fast: nothing heavy (torch, matplotlib, scipy, codecarbon) loads until it is used.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Meter": "greenbench.meter",
+    "measure": "greenbench.meter",
+    "Measurement": "greenbench.measurement",
+    "Workload": "greenbench.workload",
+    "Param": "greenbench.workload",
+    "Suite": "greenbench.workload",
+    "workload": "greenbench.workload",
+    "load_results": "greenbench.store",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'greenbench' has no attribute {name!r}")
+    return getattr(import_module(module), name)

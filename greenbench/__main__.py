@@ -1,0 +1,3 @@
+from greenbench.cli import main
+
+main()

@@ -1,0 +1,106 @@
+"""The result of one measured window: duration and energy per domain, each with its method.
+
+Every energy figure says how it was obtained (``method``): ``counter`` (difference of an energy
+counter), ``power`` (polled power integrated by the trapezoid rule) or ``estimate`` (a model's
+power integrated the same way), and from which ``source`` (``rapl``, ``nvml``, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class DomainEnergy:
+    domain: str
+    energy_j: float | None
+    method: str
+    source: str
+    mean_power_w: float | None
+    peak_power_w: float | None
+    samples: int
+    resolution_j: float = 0.0
+    part_of: str | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def is_estimate(self) -> bool:
+        return self.method == "estimate"
+
+
+@dataclass
+class Measurement:
+    name: str
+    start_s: float
+    end_s: float
+    domains: list[DomainEnergy]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def top_level(self) -> list[DomainEnergy]:
+        """Domains that add up: those not already counted inside another domain."""
+        return [d for d in self.domains if d.part_of is None]
+
+    @property
+    def energy_j(self) -> float | None:
+        """Sum over top-level domains; None when a top-level domain failed to read."""
+        parts = self.top_level()
+        if not parts or any(d.energy_j is None for d in parts):
+            return None
+        return sum(d.energy_j for d in parts if d.energy_j is not None)
+
+    @property
+    def method(self) -> str:
+        """``counter``, ``power``, ``estimate``, or ``mixed`` when the domains differ."""
+        methods = {d.method for d in self.top_level()}
+        if len(methods) == 1:
+            return methods.pop()
+        return "mixed" if methods else "none"
+
+    @property
+    def is_estimate(self) -> bool:
+        return any(d.is_estimate for d in self.top_level())
+
+    @property
+    def mean_power_w(self) -> float | None:
+        e = self.energy_j
+        if e is None or self.duration_s <= 0:
+            return None
+        return e / self.duration_s
+
+    def domain(self, name: str) -> DomainEnergy:
+        for d in self.domains:
+            if d.domain == name:
+                return d
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "duration_s": self.duration_s,
+            "energy_j": self.energy_j,
+            "method": self.method,
+            "mean_power_w": self.mean_power_w,
+            "domains": [
+                {k: v for k, v in asdict(d).items()} for d in self.domains
+            ],
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Measurement:
+        domains = [DomainEnergy(**d) for d in data["domains"]]
+        return cls(
+            name=data["name"],
+            start_s=data["start_s"],
+            end_s=data["end_s"],
+            domains=domains,
+            warnings=list(data.get("warnings", [])),
+        )

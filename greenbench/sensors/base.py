@@ -1,0 +1,140 @@
+"""What every sensor is: a domain, a kind, a probe that can say why not, and timestamped reads.
+
+A sensor reads one *domain* (``cpu-package:0``, ``dram:0``, ``gpu:1``). Its *kind* says how its
+values become energy:
+
+- ``counter``: cumulative joules (RAPL ``energy_uj``, NVML total energy); energy is a difference,
+  with wraparound added back when the sensor declares a ``wrap_j``;
+- ``power``: instantaneous watts, integrated over time (trapezoid rule);
+- ``estimate``: watts from a model (utilisation x TDP, memory size), integrated like power but
+  always labelled as an estimate.
+
+Backends never raise at import time and never crash a probe: an absent sensor is a
+:class:`Probe` with ``sensor=None`` and a reason and a remedy.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class SensorKind(str, Enum):
+    COUNTER = "counter"
+    POWER = "power"
+    ESTIMATE = "estimate"
+
+
+class SensorReadError(RuntimeError):
+    """A read failed. Never replaced by 0: the meter records the failure against the domain."""
+
+
+def now_s() -> float:
+    """The clock every reading uses: monotonic seconds (never goes back, unaffected by NTP)."""
+    return time.monotonic()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One timestamped value: joules (counter) or watts (power, estimate)."""
+
+    t_s: float
+    value: float
+
+
+class Sensor(ABC):
+    """One readable domain.
+
+    Subclasses set the class or instance attributes below and implement :meth:`read_value`.
+    """
+
+    #: domain name, e.g. ``cpu-package:0``
+    domain: str
+    kind: SensorKind
+    #: where the value comes from, e.g. ``rapl``, ``nvml``, ``estimate:cpu-tdp``
+    source: str
+    #: how often the underlying value changes, in seconds (RAPL ~1 ms, NVML 20-100 ms)
+    update_period_s: float = 0.001
+    #: smallest step of the value: joules for counters, watts for power
+    resolution: float = 0.0
+    #: for counters: the value at which the raw counter wraps back to 0, in joules
+    wrap_j: float | None = None
+    #: for counters: the highest power the wrap guarantee assumes, in watts
+    max_power_w: float | None = None
+    #: name of a domain this one is already counted in (``cpu-core:0`` is inside
+    #: ``cpu-package:0``); such domains are reported but left out of totals
+    part_of: str | None = None
+
+    def read(self) -> Reading:
+        """Read now; raises :class:`SensorReadError` on failure."""
+        value = self.read_value()
+        return Reading(now_s(), value)
+
+    @abstractmethod
+    def read_value(self) -> float:
+        """Joules (counter) or watts (power, estimate)."""
+
+    def info(self) -> dict[str, Any]:
+        """Facts worth storing with a result (device name, driver, power limit, model inputs)."""
+        return {}
+
+    def max_poll_interval_s(self) -> float | None:
+        """Longest poll interval that still sees every wrap of a counter at ``max_power_w``.
+
+        Between two reads at most ``max_power_w * dt`` joules accumulate; a wrap is seen (the
+        raw value goes down) as long as that is less than ``wrap_j``. Half of that bound is
+        returned, for margin.
+        """
+        if self.kind is not SensorKind.COUNTER or not self.wrap_j or not self.max_power_w:
+            return None
+        return 0.5 * self.wrap_j / self.max_power_w
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "domain": self.domain,
+            "kind": self.kind.value,
+            "source": self.source,
+            "update_period_s": self.update_period_s,
+            "resolution": self.resolution,
+            "wrap_j": self.wrap_j,
+            "part_of": self.part_of,
+            "info": self.info(),
+        }
+
+
+@dataclass
+class Probe:
+    """The answer to "can this machine read domain X?", with the sensor when it can."""
+
+    domain: str
+    source: str
+    kind: SensorKind
+    sensor: Sensor | None = None
+    reason: str = ""
+    remedy: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def available(self) -> bool:
+        return self.sensor is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "domain": self.domain,
+            "source": self.source,
+            "kind": self.kind.value,
+            "available": self.available,
+            "reason": self.reason,
+            "remedy": self.remedy,
+        }
+        if self.sensor is not None:
+            d["update_period_s"] = self.sensor.update_period_s
+            d["resolution"] = self.sensor.resolution
+            d["part_of"] = self.sensor.part_of
+            d["info"] = self.sensor.info()
+        if self.details:
+            d["details"] = self.details
+        return d

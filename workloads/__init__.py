@@ -1,0 +1,1 @@
+"""greenbench's built-in workloads, registered through the ``greenbench.workloads`` entry point."""
