@@ -67,6 +67,9 @@ class Sensor(ABC):
     #: name of a domain this one is already counted in (``cpu-core:0`` is inside
     #: ``cpu-package:0``); such domains are reported but left out of totals
     part_of: str | None = None
+    #: an independent power sensor for the same domain; the meter integrates it beside this
+    #: counter and warns when the two disagree (AMD SMI counters are wrong on some parts)
+    cross_check: Sensor | None = None
 
     def read(self) -> Reading:
         """Read now; raises :class:`SensorReadError` on failure."""

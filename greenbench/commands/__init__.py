@@ -1,0 +1,1 @@
+"""One module per CLI command group; ``greenbench.cli`` imports each only when it is invoked."""
