@@ -22,6 +22,8 @@ class DomainEnergy:
     samples: int
     resolution_j: float = 0.0
     part_of: str | None = None
+    #: energy from the sensor's independent cross-check (e.g. polled power beside a counter)
+    cross_check_energy_j: float | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -37,6 +39,8 @@ class Measurement:
     end_s: float
     domains: list[DomainEnergy]
     warnings: list[str] = field(default_factory=list)
+    #: wall-clock time (Unix seconds) at the start, for time-varying carbon intensity
+    start_wall_s: float | None = None
 
     @property
     def duration_s(self) -> float:
@@ -82,6 +86,7 @@ class Measurement:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "start_wall_s": self.start_wall_s,
             "start_s": self.start_s,
             "end_s": self.end_s,
             "duration_s": self.duration_s,
@@ -89,7 +94,7 @@ class Measurement:
             "method": self.method,
             "mean_power_w": self.mean_power_w,
             "domains": [
-                {k: v for k, v in asdict(d).items()} for d in self.domains
+                asdict(d) for d in self.domains
             ],
             "warnings": list(self.warnings),
         }
@@ -103,4 +108,5 @@ class Measurement:
             end_s=data["end_s"],
             domains=domains,
             warnings=list(data.get("warnings", [])),
+            start_wall_s=data.get("start_wall_s"),
         )

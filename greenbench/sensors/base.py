@@ -70,6 +70,9 @@ class Sensor(ABC):
     #: an independent power sensor for the same domain; the meter integrates it beside this
     #: counter and warns when the two disagree (AMD SMI counters are wrong on some parts)
     cross_check: Sensor | None = None
+    #: True when a read returns the mean power since the previous read (utilisation models):
+    #: the meter then integrates with backward rectangles, which is exact for such values
+    averaging: bool = False
 
     def read(self) -> Reading:
         """Read now; raises :class:`SensorReadError` on failure."""

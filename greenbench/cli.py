@@ -1,0 +1,73 @@
+"""The ``greenbench`` command line: a thin shell over the library.
+
+Each command lives in its own module under ``greenbench.commands`` and is imported only when
+it is invoked, so ``greenbench --help`` loads neither torch, matplotlib, scipy nor codecarbon.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+import click
+
+from greenbench import __version__
+from greenbench.errors import UserError
+
+# name -> (module, attribute, one-line help shown by `greenbench --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": ("greenbench.commands.run", "run", "Run workloads under the meter and store the results."),
+    "workloads": ("greenbench.commands.workloads", "workloads", "List workloads and suites."),
+    "measure": ("greenbench.commands.measure", "measure", "Measure any command's energy."),
+    "sensors": ("greenbench.commands.sensors", "sensors", "List every sensor, available or not."),
+    "results": ("greenbench.commands.results", "results", "List, show, export, import results."),
+    "compare": ("greenbench.commands.compare", "compare", "Compare two runs; gate regressions."),
+    "carbon": ("greenbench.commands.carbon", "carbon", "Carbon intensity and best time windows."),
+    "plot": ("greenbench.commands.plot", "plot", "Publication figures from stored runs."),
+    "report": ("greenbench.commands.report", "report", "HTML / Markdown / LaTeX reports."),
+}
+
+
+class LazyGroup(click.Group):
+    """Lists commands from COMMANDS without importing them; imports one when it runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (mod, _, _) in COMMANDS.items() if _exists(mod)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None or not _exists(entry[0]):
+            return None
+        module = importlib.import_module(entry[0])
+        command: click.Command = getattr(module, entry[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(n, COMMANDS[n][2]) for n in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="greenbench")
+def cli() -> None:
+    """Measure what machine-learning work costs in energy and carbon.
+
+    Every energy figure says how it was obtained: read from an energy counter, integrated
+    from polled power, or estimated by a model.
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        return cli.main(args=argv, prog_name="greenbench", standalone_mode=True)
+    except UserError as exc:
+        click.echo(f"greenbench: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+def _exists(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None

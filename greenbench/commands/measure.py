@@ -1,0 +1,193 @@
+"""``greenbench measure -- COMMAND``: the energy of any command, measured on the whole machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from greenbench.commands._common import check_interval, console, interval_option, sensor_options
+from greenbench.errors import UserError
+from greenbench.measurement import Measurement
+
+EXIT_NOT_FOUND = 127
+EXIT_NOT_EXECUTABLE = 126
+EXIT_INTERRUPTED = 130
+
+
+@click.command(context_settings={"ignore_unknown_options": False})
+@interval_option
+@click.option("--idle", "idle_s", type=float, default=0.0, metavar="S",
+              help="Measure S seconds of idle power first; report net energy above idle.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              metavar="PATH", help="Also write the result as JSON to PATH.")
+@sensor_options
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def measure(
+    interval_s: float | None,
+    idle_s: float,
+    json_path: str | None,
+    cpu_tdp: float | None,
+    command: tuple[str, ...],
+) -> None:
+    """Run COMMAND and measure the machine while it runs.
+
+    Put `--` before the command: greenbench measure -- python train.py --epochs 1
+    The command's exit code is passed through (127 when it does not exist).
+    """
+    from greenbench.meter import Meter
+    from greenbench.sensors.registry import available_sensors, probe_all, summary_line
+
+    interval = check_interval(interval_s)
+    if idle_s < 0:
+        raise UserError(f"--idle {idle_s}: use a number of seconds >= 0")
+    out_path = _writable(json_path)
+    probes = probe_all(cpu_tdp_w=cpu_tdp)
+    meter = Meter(available_sensors(probes), interval_s=interval).start()
+    err = console(stderr=True)
+    err.print(f"[dim]greenbench: {summary_line(probes)}[/dim]")
+
+    idle = meter.idle(idle_s) if idle_s > 0 else None
+    window = meter.begin("command")
+    interrupted = False
+    try:
+        proc = _start(command)
+    except UserError:
+        meter.stop()
+        raise
+    try:
+        exit_code = proc.wait()
+    except KeyboardInterrupt:
+        interrupted = True
+        exit_code = _stop_child(proc)
+    result = meter.end(window)
+    meter.stop()
+
+    doc = _document(command, result, idle, exit_code, interrupted, probes)
+    _print(doc, result)
+    if interrupted:
+        err.print("[yellow]interrupted: the command was stopped; the partial measurement "
+                  "above covers the time it ran[/yellow]")
+    if out_path is not None:
+        out_path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    sys.exit(EXIT_INTERRUPTED if interrupted else exit_code)
+
+
+def _start(command: tuple[str, ...]) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(list(command))
+    except FileNotFoundError:
+        click.echo(f"greenbench: error: command not found: {command[0]}", err=True)
+        sys.exit(EXIT_NOT_FOUND)
+    except PermissionError:
+        click.echo(f"greenbench: error: command is not executable: {command[0]}", err=True)
+        sys.exit(EXIT_NOT_EXECUTABLE)
+
+
+def _stop_child(proc: subprocess.Popen[bytes]) -> int:
+    """The terminal already sent SIGINT to the child; give it time, then insist."""
+    for sig, wait_s in ((signal.SIGINT, 5.0), (signal.SIGTERM, 3.0), (signal.SIGKILL, None)):
+        if proc.poll() is not None:
+            break
+        try:
+            proc.send_signal(sig)
+            proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            continue
+        except KeyboardInterrupt:
+            continue
+    return proc.wait()
+
+
+def _document(
+    command: tuple[str, ...],
+    result: Measurement,
+    idle: Measurement | None,
+    exit_code: int,
+    interrupted: bool,
+    probes: list[Any],
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "command": list(command),
+        "exit_code": exit_code,
+        "interrupted": interrupted,
+        "start_unix_s": result.start_wall_s,
+        "duration_s": result.duration_s,
+        "energy_j": result.energy_j,
+        "method": result.method,
+        "estimate": result.is_estimate,
+        "mean_power_w": result.mean_power_w,
+        "domains": [
+            {
+                "name": d.domain,
+                "energy_j": d.energy_j,
+                "method": d.method,
+                "source": d.source,
+                "mean_power_w": d.mean_power_w,
+                "peak_power_w": d.peak_power_w,
+                "part_of": d.part_of,
+                "samples": d.samples,
+                "error": d.error,
+                "warnings": d.warnings,
+            }
+            for d in result.domains
+        ],
+        "warnings": result.warnings,
+        "sensors": [p.to_dict() for p in probes if p.available],
+    }
+    if idle is not None:
+        idle_power = idle.mean_power_w
+        doc["idle"] = {"duration_s": idle.duration_s, "mean_power_w": idle_power}
+        if idle_power is not None and result.energy_j is not None:
+            idle_j = idle_power * result.duration_s
+            doc["idle_energy_j"] = idle_j
+            doc["net_energy_j"] = result.energy_j - idle_j
+    return doc
+
+
+def _print(doc: dict[str, Any], result: Measurement) -> None:
+    from rich.table import Table
+
+    from greenbench.units import fmt_duration, fmt_energy, fmt_power
+
+    table = Table(title=f"greenbench measure: {' '.join(doc['command'])}", title_justify="left")
+    for col, justify in (("domain", "left"), ("energy", "right"), ("method", "left"),
+                         ("source", "left"), ("mean power", "right"), ("peak power", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for d in result.domains:
+        label = d.domain + (f" (in {d.part_of})" if d.part_of else "")
+        method = d.method.upper() if d.method == "estimate" else d.method
+        table.add_row(label, fmt_energy(d.energy_j), method, d.source,
+                      fmt_power(d.mean_power_w), fmt_power(d.peak_power_w))
+    total_method = result.method.upper() if result.is_estimate else result.method
+    table.add_section()
+    table.add_row("total", fmt_energy(result.energy_j), total_method, "",
+                  fmt_power(result.mean_power_w), "")
+    if "net_energy_j" in doc:
+        table.add_row("net above idle", fmt_energy(doc["net_energy_j"]), total_method, "",
+                      f"idle {fmt_power(doc['idle']['mean_power_w'])}", "")
+    out = console(stderr=True)
+    out.print(table)
+    out.print(f"duration {fmt_duration(result.duration_s)}, exit code {doc['exit_code']}")
+    for w in result.warnings + [w for d in result.domains for w in d.warnings]:
+        out.print(f"[yellow]warning:[/yellow] {w}")
+
+
+def _writable(path: str | None) -> Path | None:
+    """Check the JSON path before measuring, so a typo does not cost the measurement."""
+    if path is None:
+        return None
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UserError(f"--json {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UserError(f"--json {path}: not writable; choose another path")
+    return p
+

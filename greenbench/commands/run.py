@@ -1,0 +1,217 @@
+"""``greenbench run``: workloads under the meter, each case in its own process, results stored."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from greenbench.commands._common import check_interval, console, interval_option, sensor_options
+from greenbench.errors import UserError
+
+EXIT_INTERRUPTED = 130
+EXIT_CASES_FAILED = 1
+
+
+@click.command()
+@click.argument("workload_names", metavar="[WORKLOAD]...", nargs=-1)
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=V1,V2",
+              help="Parameter values; several values make a grid (repeatable).")
+@click.option("--suite", default=None, help="Run a named suite (default: quick, when no "
+              "workload is named).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--repeats", type=int, default=3, show_default=True,
+              help="Measured repeats per case.")
+@click.option("--min-duration", "min_duration_s", type=float, default=0.5, show_default=True,
+              metavar="S", help="Shortest repeat; raised to suit the slowest sensor.")
+@click.option("--warmup", "warmup_s", type=float, default=2.0, show_default=True, metavar="S",
+              help="Longest warm-up (ends early once step times are stable).")
+@click.option("--idle", "idle_s", type=float, default=1.0, show_default=True, metavar="S",
+              help="Idle baseline with the case's state loaded (0 to skip).")
+@click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True,
+              metavar="S", help="A case running longer than this fails.")
+@click.option("--workload-file", "workload_files", multiple=True, metavar="FILE.py",
+              type=click.Path(dir_okay=False), help="Load workloads from a Python file.")
+@click.option("--store", "store_path", default=None, metavar="PATH",
+              help="Results store (default results/greenbench.sqlite or $GREENBENCH_STORE).")
+@click.option("--json", "json_path", default=None, metavar="PATH",
+              help="Also write the run as JSON (the export format) to PATH.")
+@click.option("--label", default=None, help="A label stored with the run.")
+@interval_option
+@sensor_options
+def run(
+    workload_names: tuple[str, ...],
+    params: tuple[str, ...],
+    suite: str | None,
+    device: str,
+    repeats: int,
+    min_duration_s: float,
+    warmup_s: float,
+    idle_s: float,
+    timeout_s: float,
+    workload_files: tuple[str, ...],
+    store_path: str | None,
+    json_path: str | None,
+    label: str | None,
+    interval_s: float | None,
+    cpu_tdp: float | None,
+) -> None:
+    """Run workloads under the meter and store the results.
+
+    With no workload and no --suite, runs the `quick` suite: a few small cases of the
+    built-in workloads, about two minutes on a 2-core CPU.
+
+    \b
+    Examples:
+      greenbench run
+      greenbench run attention -p mechanism=softmax,linformer -p seq_len=256,1024
+      greenbench run --suite attention-scaling --repeats 5
+    """
+    from greenbench.runner import RunConfig, plan
+    from greenbench.runner import run as run_cases
+    from greenbench.sensors.registry import probe_all, summary_line
+    from greenbench.store import Store
+    from greenbench.workload import discover, parse_param_option
+
+    config = RunConfig(
+        device=device, repeats=repeats, min_duration_s=min_duration_s, warmup_s=warmup_s,
+        idle_s=idle_s, interval_s=check_interval(interval_s), timeout_s=timeout_s,
+        cpu_tdp_w=cpu_tdp, workload_files=[str(Path(f).resolve()) for f in workload_files],
+    )
+    config.check()
+    overrides: dict[str, list[str]] = {}
+    for text in params:
+        name, values = parse_param_option(text)
+        overrides.setdefault(name, []).extend(values)
+    registry = discover(workload_files)
+    specs = plan(registry, workload_names, overrides, suite, device)
+    probes = probe_all(cpu_tdp_w=cpu_tdp)
+    json_out = _writable(json_path)
+    store = Store(store_path)
+
+    err = console(stderr=True)
+    err.print(f"[dim]greenbench: {summary_line(probes)}[/dim]")
+    err.print(f"[dim]greenbench: {len(specs)} case(s), {repeats} repeat(s) each, "
+              f"device {device}, store {store.path}[/dim]")
+    progress = _Progress(err, len(specs))
+    with progress:
+        record = run_cases(specs, config, registry, store, on_event=progress.event, label=label,
+                           sensors=[p.to_dict() for p in probes if p.available])
+    _print_summary(err, record)
+    if json_out is not None:
+        json_out.write_text(json.dumps(store.export_run(record.id), indent=2, default=str) + "\n")
+        err.print(f"wrote {json_out}")
+    err.print(f"stored run [bold]{record.id}[/bold] in {store.path} "
+              f"(greenbench results show {record.id})")
+    if record.status == "interrupted":
+        err.print(f"[yellow]interrupted: {len(record.cases)} finished case(s) kept; "
+                  "the run is marked interrupted[/yellow]")
+        sys.exit(EXIT_INTERRUPTED)
+    if any(c.status == "failed" for c in record.cases):
+        sys.exit(EXIT_CASES_FAILED)
+
+
+class _Progress:
+    """rich progress: the case, repeat i of n, elapsed and remaining time, live power."""
+
+    def __init__(self, out: Any, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+            TextColumn("{task.fields[power]}"), console=out, transient=False,
+        )
+        self.task = self.progress.add_task("starting", total=total, power="")
+        self.label = ""
+        self.started = time.monotonic()
+
+    def __enter__(self) -> _Progress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def event(self, e: dict[str, Any]) -> None:
+        kind = e["event"]
+        if kind == "case":
+            spec = e["spec"]
+            shown = ", ".join(f"{k}={v}" for k, v in spec.params.items())
+            self.label = f"{spec.workload}[{_shorten(shown)}]"
+            self.progress.update(self.task, description=f"{self.label} setup", power="")
+        elif kind == "phase":
+            phase = e["phase"]
+            if phase == "repeat":
+                phase = f"repeat {e['repeat']}/{e['of']}"
+            self.progress.update(self.task, description=f"{self.label} {phase}")
+        elif kind == "power":
+            self.progress.update(self.task, power=f"{e['power_w']:.1f} W")
+        elif kind == "case_done":
+            case = e["case"]
+            if case.status != "ok":
+                self.progress.console.print(f"[yellow]{case.label}: {case.status}: "
+                                            f"{case.error}[/yellow]")
+            self.progress.advance(self.task)
+
+
+def _print_summary(out: Any, record: Any) -> None:
+    from rich.table import Table
+
+    from greenbench.units import fmt_energy, fmt_power
+
+    estimate = record.is_estimate
+    title = f"run {record.id}" + (" — energy ESTIMATED (no sensor)" if estimate else "")
+    table = Table(title=title, title_justify="left")
+    for col in ("case", "throughput", "energy / unit (95% CI)", "net / unit", "power",
+                "quality", "notes"):
+        table.add_column(col, overflow="fold")
+    for case in record.cases:
+        if case.status != "ok":
+            table.add_row(case.label, "-", "-", "-", "-", "-", f"{case.status}: {case.error}")
+            continue
+        s = case.summary
+        thr = s.get("throughput_per_s", {}).get("median")
+        epu = s.get("energy_per_unit_j", {})
+        net = s.get("net_energy_per_unit_j", {}).get("median")
+        pw = s.get("power_w", {}).get("median")
+        ci = ""
+        if epu.get("ci_low") is not None:
+            ci = f" ({fmt_energy(epu['ci_low'])}..{fmt_energy(epu['ci_high'])})"
+        quality = ", ".join(f"{k.removeprefix('quality:')}={v['median']:.3g}"
+                            for k, v in s.items() if k.startswith("quality:"))
+        notes = "; ".join(f for f in case.flags if not f.startswith("estimate"))
+        table.add_row(
+            case.label,
+            f"{thr:.4g} {case.unit}/s" if thr else "-",
+            f"{fmt_energy(epu.get('median'))}{ci}",
+            fmt_energy(net),
+            fmt_power(pw),
+            quality or "-",
+            notes,
+        )
+    out.print(table)
+
+
+def _writable(path: str | None) -> Path | None:
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.parent.is_dir():
+        raise UserError(f"--json {path}: folder {p.parent} does not exist")
+    return p
+
+
+def _shorten(text: str, width: int = 48) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

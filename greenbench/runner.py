@@ -1,0 +1,286 @@
+"""Runs cases, each in its own worker process, and keeps every finished case in the store.
+
+A crash, an out-of-memory kill or a timeout fails that case with its error recorded; the
+others go on. Ctrl-C stops the current case, keeps every finished case, and marks the run
+interrupted. Every case is written to the store the moment it finishes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from greenbench.errors import UserError
+from greenbench.records import CaseRecord, RunRecord
+from greenbench.workload import Registry, expand_grid
+
+#: metrics whose coefficient of variation over repeats is checked against CV_LIMIT
+CV_CHECKED = ("energy_per_unit_j", "time_s")
+CV_LIMIT = 0.10
+
+
+@dataclass
+class RunConfig:
+    device: str = "cpu"
+    repeats: int = 3
+    min_duration_s: float = 0.5
+    warmup_s: float = 2.0
+    idle_s: float = 1.0
+    interval_s: float = 0.1
+    timeout_s: float = 600.0
+    cpu_tdp_w: float | None = None
+    workload_files: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        if self.repeats < 1:
+            raise UserError(f"--repeats {self.repeats}: use at least 1 (3 or more for a CI)")
+        for name, value in (("--min-duration", self.min_duration_s),
+                            ("--warmup", self.warmup_s), ("--idle", self.idle_s)):
+            if value < 0:
+                raise UserError(f"{name} {value}: use a number of seconds >= 0")
+        if self.timeout_s <= 0:
+            raise UserError(f"--timeout {self.timeout_s}: use a positive number of seconds")
+        check_device(self.device)
+
+
+@dataclass
+class CaseSpec:
+    workload: str
+    params: dict[str, Any]
+
+
+def plan(
+    registry: Registry,
+    workloads: Sequence[str],
+    overrides: dict[str, list[str]],
+    suite: str | None,
+    device: str,
+) -> list[CaseSpec]:
+    """The cases to run: named workloads over the -p grid, or a suite's cases."""
+    specs: list[CaseSpec] = []
+    if suite is not None or not workloads:
+        s = registry.suite(suite or "quick")
+        for name, grid in s.cases:
+            wl = registry.get(name)
+            merged = {**grid, **{k: v for k, v in overrides.items() if _has(wl, k)}}
+            specs.extend(CaseSpec(name, p) for p in expand_grid(wl, merged))
+        unknown = [k for k in overrides if not any(_has(registry.get(n), k) for n, _ in s.cases)]
+        if unknown:
+            raise UserError(f"no workload of suite {s.name} has parameter {unknown[0]!r}")
+    for name in workloads:
+        wl = registry.get(name)
+        specs.extend(CaseSpec(name, p) for p in expand_grid(wl, overrides))
+    for spec in specs:
+        registry.get(spec.workload).check(spec.params, device)
+    if not specs:
+        raise UserError("nothing to run: the grid is empty")
+    return specs
+
+
+Event = Callable[[dict[str, Any]], None]
+
+
+def run(
+    specs: Sequence[CaseSpec],
+    config: RunConfig,
+    registry: Registry,
+    store: Any,
+    on_event: Event = lambda e: None,
+    label: str | None = None,
+    sensors: list[dict[str, Any]] | None = None,
+) -> RunRecord:
+    """Run every case; store each as it finishes; return the run (interrupted or complete)."""
+    from greenbench.machine import describe_machine, describe_software
+
+    record = RunRecord(
+        id=new_run_id(),
+        created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        status="running",
+        machine=describe_machine(),
+        software=describe_software(),
+        config=asdict(config),
+        sensors=sensors or [],
+        label=label,
+    )
+    store.begin_run(record)
+    try:
+        for index, spec in enumerate(specs):
+            on_event({"event": "case", "index": index, "of": len(specs), "spec": spec})
+            wl = registry.get(spec.workload)
+            reason = wl.skip_reason(spec.params, config.device)
+            if reason is not None:
+                case = CaseRecord(spec.workload, spec.params, "skipped", unit=wl.unit,
+                                  error=reason)
+            else:
+                case = run_case(spec, config, on_event)
+            summarize_case(case)
+            record.cases.append(case)
+            store.add_case(record.id, index, case)
+            on_event({"event": "case_done", "index": index, "case": case})
+    except KeyboardInterrupt:
+        record.status = "interrupted"
+        store.finish_run(record.id, record.status)
+        return record
+    record.status = "complete"
+    store.finish_run(record.id, record.status)
+    return record
+
+
+def run_case(spec: CaseSpec, config: RunConfig, on_event: Event = lambda e: None) -> CaseRecord:
+    """Run one case in a fresh worker process, with a timeout."""
+    read_fd, write_fd = os.pipe()
+    payload = json.dumps({
+        "workload": spec.workload,
+        "params": spec.params,
+        "device": config.device,
+        "workload_files": config.workload_files,
+        "config": asdict(config),
+    })
+    env = {**os.environ, "GREENBENCH_WORKER_FD": str(write_fd)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "greenbench.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        pass_fds=(write_fd,),
+        env=env,
+        # its own session: Ctrl-C reaches greenbench, which then stops the worker itself
+        start_new_session=True,
+    )
+    os.close(write_fd)
+    assert proc.stdin is not None
+    proc.stdin.write(payload.encode())
+    proc.stdin.close()
+    try:
+        outcome, stderr_tail = _follow(proc, read_fd, config.timeout_s, on_event)
+    except KeyboardInterrupt:
+        _kill(proc)
+        raise
+    finally:
+        os.close(read_fd)
+    if isinstance(outcome, CaseRecord):
+        return outcome
+    return CaseRecord(spec.workload, spec.params, "failed", error=outcome,
+                      error_detail=stderr_tail or None)
+
+
+def summarize_case(case: CaseRecord) -> None:
+    """Median, 95% CI and CV of every per-step metric over the repeats; flag high CV."""
+    if not case.repeats:
+        return
+    from greenbench.stats import summarize
+
+    metrics = sorted({k for r in case.repeats for k in r.metrics})
+    for metric in metrics:
+        values = case.values(metric)
+        if values:
+            case.summary[metric] = summarize(values).to_dict()
+    for metric in CV_CHECKED:
+        s = case.summary.get(metric)
+        if s and s.get("cv") is not None and s["cv"] > CV_LIMIT:
+            case.flags.append(f"high CV: {metric} varies {s['cv']:.0%} over repeats (> 10%)")
+    if any(r.measurement.get("method") in ("estimate", "mixed") for r in case.repeats):
+        case.flags.append("estimate: some energy figures come from a power model")
+
+
+def check_device(device: str) -> None:
+    if device == "cpu":
+        return
+    if device != "cuda" and not (device.startswith("cuda:") and device[5:].isdigit()):
+        raise UserError(f"--device {device!r}: use cpu, cuda or cuda:N")
+    try:
+        import torch
+    except ImportError:
+        raise UserError(f"--device {device} needs torch: pip install 'greenbench[torch]'") from None
+    if not torch.cuda.is_available():
+        raise UserError(f"--device {device}: torch sees no CUDA device on this machine; "
+                        "use --device cpu")
+    index = int(device[5:]) if ":" in device else 0
+    if index >= torch.cuda.device_count():
+        raise UserError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s)")
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+# -- internals --------------------------------------------------------------------------------
+
+
+def _follow(
+    proc: subprocess.Popen[bytes], fd: int, timeout_s: float, on_event: Event
+) -> tuple[CaseRecord | str, str]:
+    """Read the worker's events until it exits; the case, or an error message."""
+    assert proc.stderr is not None
+    sel = selectors.DefaultSelector()
+    sel.register(fd, selectors.EVENT_READ, "events")
+    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    deadline = time.monotonic() + timeout_s
+    buf, err = b"", b""
+    result: CaseRecord | str | None = None
+    open_streams = 2
+    while open_streams:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            _kill(proc)
+            return f"timed out after {timeout_s:g} s (raise --timeout if the case needs it)", \
+                _tail(err)
+        for key, _ in sel.select(timeout=min(remaining, 1.0)):
+            chunk = os.read(key.fd, 65536) if key.data == "events" else key.fileobj.read1(65536)  # type: ignore[union-attr]
+            if not chunk:
+                sel.unregister(key.fileobj)
+                open_streams -= 1
+                continue
+            if key.data == "stderr":
+                err = (err + chunk)[-20000:]
+                continue
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                event = json.loads(line)
+                if event["event"] == "result":
+                    result = CaseRecord.from_dict(event["case"])
+                elif event["event"] == "error":
+                    result = event["error"]
+                    err = (err + event.get("detail", "").encode())[-20000:]
+                else:
+                    on_event(event)
+    code = proc.wait()
+    if result is None:
+        result = _exit_reason(code)
+    return result, _tail(err)
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        sig = signal.Signals(-code).name
+        hint = " (out of memory?)" if code == -signal.SIGKILL else ""
+        return f"worker killed by {sig}{hint}"
+    return f"worker exited with code {code} before reporting a result"
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _tail(err: bytes, lines: int = 15) -> str:
+    text = err.decode(errors="replace").strip()
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _has(wl: Any, name: str) -> bool:
+    return any(p.name == name for p in wl.params)

@@ -1,0 +1,37 @@
+"""Every sensor greenbench knows, probed on this machine: measured ones first, estimates after.
+
+Estimates are asked for only for domains no real sensor measures: a CPU estimate when there
+is no RAPL package zone, a RAM estimate when there is no DRAM zone. GPUs are never estimated.
+"""
+
+from __future__ import annotations
+
+from greenbench.sensors import amdgpu, estimate, nvml, rapl
+from greenbench.sensors.base import Probe, Sensor
+
+
+def probe_all(cpu_tdp_w: float | None = None, powercap_root: str | None = None) -> list[Probe]:
+    """Probe every backend; never raises for missing hardware."""
+    probes = [*rapl.probe(powercap_root), *nvml.probe(), *amdgpu.probe()]
+    measured = {p.domain for p in probes if p.available}
+    need_cpu = not any(d.startswith("cpu-package:") for d in measured)
+    need_ram = not any(d.startswith("dram:") for d in measured)
+    probes.extend(estimate.probe(cpu_tdp_w=cpu_tdp_w, need_cpu=need_cpu, need_ram=need_ram))
+    return probes
+
+
+def available_sensors(probes: list[Probe]) -> list[Sensor]:
+    return [p.sensor for p in probes if p.sensor is not None]
+
+
+def summary_line(probes: list[Probe]) -> str:
+    """One line: what is measured, or that nothing is and what the estimate is built from."""
+    measured = [p for p in probes if p.available and p.kind.value != "estimate"]
+    estimated = [p for p in probes if p.available and p.kind.value == "estimate"]
+    if measured and not estimated:
+        return "measuring " + ", ".join(f"{p.domain} ({p.source})" for p in measured)
+    basis = "; ".join(str(p.details.get("summary", p.domain)) for p in estimated)
+    if not measured:
+        return f"no energy sensor on this machine: every figure is an ESTIMATE ({basis})"
+    names = ", ".join(f"{p.domain} ({p.source})" for p in measured)
+    return f"measuring {names}; ESTIMATED: {basis}"

@@ -1,0 +1,34 @@
+"""Formatting of physical quantities for people (tables, one-line messages)."""
+
+from __future__ import annotations
+
+
+def fmt_energy(joules: float | None) -> str:
+    """``12.3 J``, ``4.56 kJ``, ``1.23 Wh`` for large values; ``-`` for unknown (never 0)."""
+    if joules is None:
+        return "-"
+    a = abs(joules)
+    if a >= 36_000:  # 10 Wh and up reads better in Wh
+        return f"{joules / 3600:.3g} Wh"
+    if a >= 10_000:
+        return f"{joules / 1000:.3g} kJ"
+    if a >= 1 or a == 0:
+        return f"{joules:.3g} J"
+    if a >= 1e-3:
+        return f"{joules * 1e3:.3g} mJ"
+    return f"{joules * 1e6:.3g} uJ"
+
+
+def fmt_power(watts: float | None) -> str:
+    return "-" if watts is None else f"{watts:.3g} W"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds >= 120:
+        minutes, s = divmod(seconds, 60)
+        return f"{int(minutes)} min {s:.0f} s"
+    if seconds >= 1:
+        return f"{seconds:.3g} s"
+    return f"{seconds * 1e3:.3g} ms"

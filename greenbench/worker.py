@@ -1,0 +1,232 @@
+"""One case in its own process: set up, warm up, idle baseline, calibrated repeats.
+
+Started by the runner as ``python -m greenbench.worker`` with the case as JSON on stdin. It
+reports on a private pipe (file descriptor in ``GREENBENCH_WORKER_FD``), one JSON object per
+line, so that whatever the workload prints cannot corrupt the protocol:
+
+- ``{"event": "phase", "phase": "setup|warmup|idle|repeat", "repeat": i, "of": n}``
+- ``{"event": "power", "power_w": W}`` about twice a second
+- ``{"event": "result", "case": {...}}`` (a CaseRecord without its summary)
+- ``{"event": "error", "error": "one line", "detail": "traceback"}``
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+from typing import Any
+
+from greenbench.measurement import Measurement
+from greenbench.meter import MIN_UPDATES_PER_WINDOW, Meter, activate
+from greenbench.records import CaseRecord, Repeat
+from greenbench.workload import Workload, load_workload
+
+#: warm-up ends early once the last this-many batches agree within STABLE_SPREAD
+STABLE_BATCHES = 3
+STABLE_SPREAD = 0.05
+#: a warm-up batch lasts at least this long, so its timing is not dominated by clock noise
+BATCH_MIN_S = 0.05
+
+
+def main() -> int:
+    channel = os.fdopen(int(os.environ["GREENBENCH_WORKER_FD"]), "w", buffering=1)
+    spec = json.loads(sys.stdin.read())
+
+    lock = threading.Lock()
+
+    def emit(event: dict[str, Any]) -> None:
+        line = json.dumps(event, default=str) + "\n"
+        with lock:  # the power reporter thread emits too
+            channel.write(line)
+
+    try:
+        case = run_case(spec, emit)
+    except Exception as exc:  # reported to the parent as the case's error, never lost
+        emit({"event": "error", "error": f"{type(exc).__name__}: {exc}",
+              "detail": traceback.format_exc()})
+        return 1
+    emit({"event": "result", "case": case.to_dict()})
+    return 0
+
+
+def run_case(spec: dict[str, Any], emit: Any) -> CaseRecord:
+    from greenbench.sensors.registry import available_sensors, probe_all
+
+    wl = load_workload(spec["workload"], spec.get("workload_files", []))
+    params = spec["params"]
+    device = spec["device"]
+    cfg = spec["config"]
+    sensors = available_sensors(probe_all(cpu_tdp_w=cfg.get("cpu_tdp_w")))
+    meter = Meter(sensors, interval_s=cfg["interval_s"]).start()
+    stop_power = _report_power(meter, emit)
+    try:
+        with activate(meter):
+            return _measure(wl, params, device, cfg, meter, emit)
+    finally:
+        stop_power.set()
+        meter.stop()
+
+
+def _measure(
+    wl: Workload, params: dict[str, Any], device: str, cfg: dict[str, Any], meter: Meter,
+    emit: Any,
+) -> CaseRecord:
+    t0 = time.monotonic()
+    phases: list[dict[str, Any]] = []
+    emit({"event": "phase", "phase": "setup"})
+    state = wl.setup(params, device)
+    units_per_step = wl.units_per_step(params)
+    flags: list[str] = []
+    try:
+        emit({"event": "phase", "phase": "warmup"})
+        warm_w = meter.begin("warmup")
+        step_s = _warm_up(wl, state, cfg["warmup_s"])
+        warmup = meter.end(warm_w)
+        phases.append(_span("warmup", warmup, t0))
+
+        min_s = cfg["min_duration_s"]
+        slowest = max((s.update_period_s for s in meter.sensors), default=0.0)
+        if MIN_UPDATES_PER_WINDOW * slowest > min_s:
+            min_s = MIN_UPDATES_PER_WINDOW * slowest
+            flags.append(f"repeats lengthened to {min_s:g} s for the slowest sensor")
+        steps = max(1, math.ceil(min_s / step_s)) if wl.calibrate else 1
+
+        idle = None
+        if cfg["idle_s"] > 0:
+            emit({"event": "phase", "phase": "idle"})
+            idle = meter.idle(cfg["idle_s"])
+            phases.append(_span("idle", idle, t0))
+
+        repeats = []
+        for i in range(cfg["repeats"]):
+            emit({"event": "phase", "phase": "repeat", "repeat": i + 1, "of": cfg["repeats"]})
+            meter.phase_results.clear()
+            w = meter.begin(f"repeat {i + 1}")
+            for _ in range(steps):
+                wl.step(state)
+            m = meter.end(w)
+            phases.append(_span(f"repeat {i + 1}", m, t0))
+            quality = wl.quality(state)
+            extra = wl.metrics(state)
+            repeats.append(
+                Repeat(
+                    steps=steps,
+                    units=steps * units_per_step,
+                    measurement=m.to_dict(),
+                    metrics=per_step_metrics(m, idle, steps, units_per_step, quality, extra,
+                                             list(meter.phase_results)),
+                    quality=quality,
+                )
+            )
+    finally:
+        wl.teardown(state)
+    trace = meter.trace.between(t0, time.monotonic())
+    trace["phases"] = phases
+    return CaseRecord(
+        workload=wl.name,
+        params=params,
+        status="ok",
+        unit=wl.unit,
+        units_per_step=units_per_step,
+        variants=[p.name for p in wl.params if p.variant],
+        repeats=repeats,
+        idle=idle.to_dict() if idle else None,
+        warmup={**warmup.to_dict(), "step_s": step_s},
+        flags=flags,
+        trace=trace,
+        quality_metric=wl.quality_metric,
+        quality_higher_is_better=wl.quality_higher_is_better,
+    )
+
+
+def per_step_metrics(
+    m: Measurement,
+    idle: Measurement | None,
+    steps: int,
+    units_per_step: float,
+    quality: dict[str, float] | None,
+    extra: dict[str, float],
+    phase_results: list[Measurement],
+) -> dict[str, float | None]:
+    """Per-step figures of one repeat (see greenbench.records for their names)."""
+    gross = m.energy_j
+    units = steps * units_per_step
+    idle_w = idle.mean_power_w if idle is not None else None
+    net = gross - idle_w * m.duration_s if gross is not None and idle_w is not None else None
+    out: dict[str, float | None] = {
+        "energy_j": _div(gross, steps),
+        "net_energy_j": _div(net, steps),
+        "energy_per_unit_j": _div(gross, units),
+        "net_energy_per_unit_j": _div(net, units),
+        "time_s": m.duration_s / steps,
+        "power_w": m.mean_power_w,
+        "throughput_per_s": units / m.duration_s if m.duration_s > 0 else None,
+    }
+    for d in m.domains:
+        out[f"domain:{d.domain}:energy_j"] = _div(d.energy_j, steps)
+    for name, value in (quality or {}).items():
+        out[f"quality:{name}"] = float(value)
+    for name, value in extra.items():
+        out[f"metric:{name}"] = float(value)
+    by_phase: dict[str, float] = {}
+    for p in phase_results:
+        if p.energy_j is not None:
+            key = f"phase:{p.name.removeprefix('phase:')}:energy_j"
+            by_phase[key] = by_phase.get(key, 0.0) + p.energy_j
+    out.update({k: v / steps for k, v in by_phase.items()})
+    return out
+
+
+def _warm_up(wl: Workload, state: Any, limit_s: float) -> float:
+    """Run steps until per-step time is stable or ``limit_s`` passes; returns seconds per step."""
+    start = time.perf_counter()
+    batch = 1
+    per_step: list[float] = []
+    while True:
+        t = time.perf_counter()
+        for _ in range(batch):
+            wl.step(state)
+        elapsed = time.perf_counter() - t
+        if elapsed < BATCH_MIN_S and wl.calibrate:
+            batch *= 2
+            if time.perf_counter() - start < limit_s:
+                continue
+        per_step.append(elapsed / batch)
+        recent = per_step[-STABLE_BATCHES:]
+        stable = len(recent) == STABLE_BATCHES and (
+            max(recent) - min(recent) <= STABLE_SPREAD * sorted(recent)[1]
+        )
+        if stable or time.perf_counter() - start >= limit_s or not wl.calibrate:
+            return per_step[-1]
+
+
+def _span(name: str, m: Measurement, t0: float) -> dict[str, Any]:
+    return {"name": name, "start_s": round(m.start_s - t0, 4), "end_s": round(m.end_s - t0, 4)}
+
+
+def _report_power(meter: Meter, emit: Any) -> threading.Event:
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(0.5):
+            live = meter.live_power_w()
+            powers = [p for s in meter.sensors
+                      if s.part_of is None and (p := live.get(s.domain)) is not None]
+            if powers:
+                emit({"event": "power", "power_w": sum(powers)})
+
+    threading.Thread(target=loop, name="greenbench-power", daemon=True).start()
+    return stop
+
+
+def _div(a: float | None, b: float) -> float | None:
+    return None if a is None or b == 0 else a / b
+
+
+if __name__ == "__main__":
+    sys.exit(main())
