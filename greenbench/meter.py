@@ -122,7 +122,7 @@ class Meter:
                 c.update()
             state = _WindowState(
                 name=name,
-                start_s=time.monotonic(),
+                start_s=self._edge_time(),
                 start_wall_s=time.time(),
                 start_totals=[c.snapshot() for c in self._channels],
                 start_checks=[c.snapshot() for c in self._checks],
@@ -138,7 +138,7 @@ class Meter:
             powers = [c.update() for c in self._channels]
             for c in self._checks:
                 c.update()
-            end_s = time.monotonic()
+            end_s = self._edge_time()
             state = window._state
             if state in self._open:
                 self._open.remove(state)
@@ -160,6 +160,12 @@ class Meter:
         w = self.begin(name)
         time.sleep(seconds)
         return self.end(w)
+
+    def _edge_time(self) -> float:
+        """The window edge: when the edge reads happened (their mean), so that the duration
+        and the energy span the same interval."""
+        times = [c.last_t for c in self._channels if c.last_t is not None]
+        return sum(times) / len(times) if times else time.monotonic()
 
     def live_power_w(self) -> dict[str, float | None]:
         """The latest power per domain (for progress displays)."""
