@@ -18,11 +18,14 @@ _LAZY = {
     "Workload": "greenbench.workload",
     "Param": "greenbench.workload",
     "Suite": "greenbench.workload",
-    "workload": "greenbench.workload",
     "load_results": "greenbench.store",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", "workload", *_LAZY]
+
+# The decorator shares its name with its module; importing it here (the module is light,
+# standard library only) binds the name to the decorator for good.
+from greenbench.workload import workload  # noqa: E402
 
 
 def __getattr__(name: str) -> Any:

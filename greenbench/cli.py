@@ -62,11 +62,23 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
+    """Entry point: every user mistake is one line on stderr and a non-zero exit."""
     try:
-        return cli.main(args=argv, prog_name="greenbench", standalone_mode=True)
+        code = cli.main(args=argv, prog_name="greenbench", standalone_mode=False)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "greenbench"
+        click.echo(f"{where}: error: {exc.format_message()} (see '{where} --help')", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"greenbench: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("greenbench: interrupted", err=True)
+        sys.exit(130)
     except UserError as exc:
         click.echo(f"greenbench: error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _exists(module: str) -> bool:

@@ -32,3 +32,12 @@ def fmt_duration(seconds: float | None) -> str:
     if seconds >= 1:
         return f"{seconds:.3g} s"
     return f"{seconds * 1e3:.3g} ms"
+
+
+def method_label(method: str, source: str) -> str:
+    """How a figure was obtained, for tables: ``counter (rapl)``, ``ESTIMATE (cpu-tdp)``."""
+    words = {"counter": "counter", "power": "polled power", "estimate": "ESTIMATE",
+             "mixed": "mixed (some ESTIMATED)"}
+    word = words.get(method, method)
+    short = source.removeprefix("estimate:")
+    return f"{word} ({short})" if short else word

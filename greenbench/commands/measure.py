@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,6 +46,7 @@ def measure(
     from greenbench.sensors.registry import available_sensors, probe_all, summary_line
 
     interval = check_interval(interval_s)
+    _check_command(command[0])
     if idle_s < 0:
         raise UserError(f"--idle {idle_s}: use a number of seconds >= 0")
     out_path = _writable(json_path)
@@ -79,15 +81,31 @@ def measure(
     sys.exit(EXIT_INTERRUPTED if interrupted else exit_code)
 
 
+def _check_command(program: str) -> None:
+    """Fail before measuring anything when the program cannot be started."""
+    if os.sep in program:
+        path = Path(program)
+        if not path.exists():
+            _fail(f"command not found: {program}", EXIT_NOT_FOUND)
+        if not os.access(path, os.X_OK) or path.is_dir():
+            _fail(f"command is not executable: {program}", EXIT_NOT_EXECUTABLE)
+    elif shutil.which(program) is None:
+        _fail(f"command not found: {program} (is it on PATH?)", EXIT_NOT_FOUND)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"greenbench: error: {message}", err=True)
+    sys.exit(code)
+
+
 def _start(command: tuple[str, ...]) -> subprocess.Popen[bytes]:
     try:
         return subprocess.Popen(list(command))
     except FileNotFoundError:
-        click.echo(f"greenbench: error: command not found: {command[0]}", err=True)
-        sys.exit(EXIT_NOT_FOUND)
+        _fail(f"command not found: {command[0]}", EXIT_NOT_FOUND)
     except PermissionError:
-        click.echo(f"greenbench: error: command is not executable: {command[0]}", err=True)
-        sys.exit(EXIT_NOT_EXECUTABLE)
+        _fail(f"command is not executable: {command[0]}", EXIT_NOT_EXECUTABLE)
+    raise AssertionError("unreachable")
 
 
 def _stop_child(proc: subprocess.Popen[bytes]) -> int:
@@ -154,28 +172,33 @@ def _document(
 def _print(doc: dict[str, Any], result: Measurement) -> None:
     from rich.table import Table
 
-    from greenbench.units import fmt_duration, fmt_energy, fmt_power
+    from greenbench.units import fmt_duration, fmt_energy, fmt_power, method_label
 
     table = Table(title=f"greenbench measure: {' '.join(doc['command'])}", title_justify="left")
-    for col, justify in (("domain", "left"), ("energy", "right"), ("method", "left"),
-                         ("source", "left"), ("mean power", "right"), ("peak power", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table.add_column("domain", no_wrap=True)
+    table.add_column("energy", justify="right", no_wrap=True)
+    table.add_column("how (sensor)", overflow="fold")
+    table.add_column("mean power", justify="right", no_wrap=True)
+    table.add_column("peak power", justify="right", no_wrap=True)
     for d in result.domains:
         label = d.domain + (f" (in {d.part_of})" if d.part_of else "")
-        method = d.method.upper() if d.method == "estimate" else d.method
-        table.add_row(label, fmt_energy(d.energy_j), method, d.source,
+        table.add_row(label, fmt_energy(d.energy_j), method_label(d.method, d.source),
                       fmt_power(d.mean_power_w), fmt_power(d.peak_power_w))
-    total_method = result.method.upper() if result.is_estimate else result.method
+    total_method = method_label(result.method, "")
     table.add_section()
-    table.add_row("total", fmt_energy(result.energy_j), total_method, "",
+    table.add_row("total", fmt_energy(result.energy_j), total_method,
                   fmt_power(result.mean_power_w), "")
     if "net_energy_j" in doc:
-        table.add_row("net above idle", fmt_energy(doc["net_energy_j"]), total_method, "",
+        table.add_row("net above idle", fmt_energy(doc["net_energy_j"]), total_method,
                       f"idle {fmt_power(doc['idle']['mean_power_w'])}", "")
     out = console(stderr=True)
     out.print(table)
     out.print(f"duration {fmt_duration(result.duration_s)}, exit code {doc['exit_code']}")
-    for w in result.warnings + [w for d in result.domains for w in d.warnings]:
+    warnings = result.warnings + [w for d in result.domains for w in d.warnings]
+    if doc.get("net_energy_j", 0.0) < 0:
+        warnings.append("net energy is negative: the command drew less than the idle "
+                        "baseline; measure longer or with a longer --idle")
+    for w in warnings:
         out.print(f"[yellow]warning:[/yellow] {w}")
 
 

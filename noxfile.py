@@ -1,0 +1,42 @@
+"""Developer sessions: tests, lint, typecheck, bench.
+
+Every session installs the CPU build of torch first (pip install torch==2.13.0) so that the
+`torch` extra never pulls a CUDA build of several GB.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+TORCH = "torch==2.13.0"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    session.install(TORCH)
+    session.install("-e", ".[torch,dev]")
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", "greenbench", "workloads", "tests", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("mypy", "greenbench")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Speed and memory targets, as ratios measured in one run (see tests/benchmarks)."""
+    session.install(TORCH)
+    session.install("-e", ".[torch,dev]")
+    session.run(
+        "python", "-m", "pytest", "tests/benchmarks", "-p", "no:randomly",
+        "--benchmark-only", "--benchmark-columns=min,median,max,rounds", *session.posargs,
+    )
