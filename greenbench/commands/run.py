@@ -24,8 +24,8 @@ EXIT_CASES_FAILED = 1
 @click.option("--suite", default=None, help="Run a named suite (default: quick, when no "
               "workload is named).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--repeats", type=int, default=3, show_default=True,
-              help="Measured repeats per case.")
+@click.option("--repeats", type=int, default=5, show_default=True,
+              help="Measured repeats per case (5 or more for a significance test).")
 @click.option("--min-duration", "min_duration_s", type=float, default=0.5, show_default=True,
               metavar="S", help="Shortest repeat; raised to suit the slowest sensor.")
 @click.option("--warmup", "warmup_s", type=float, default=2.0, show_default=True, metavar="S",

@@ -1,0 +1,128 @@
+"""`greenbench measure` and `greenbench sensors` end to end, on this machine's estimate path."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+GB = [sys.executable, "-m", "greenbench"]
+NO_SENSORS = {"GREENBENCH_POWERCAP_ROOT": "/nonexistent-powercap", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def gb(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([*GB, *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **NO_SENSORS, **(env or {})}, **kw)
+
+
+def test_measure_on_estimates_writes_every_figure_with_its_method(tmp_path: Path) -> None:
+    out = tmp_path / "m.json"
+    r = gb("measure", "--idle", "0.3", "--cpu-tdp", "100", "--json", str(out), "--",
+           sys.executable, "-c", "import time; t=time.time()\nwhile time.time()-t<0.6: pass")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    assert doc["exit_code"] == 0
+    assert doc["estimate"] is True and doc["method"] == "estimate"
+    assert doc["duration_s"] == pytest.approx(0.6, abs=0.4)
+    names = {d["name"]: d for d in doc["domains"]}
+    assert set(names) == {"cpu-package:0", "dram:0"}
+    for d in doc["domains"]:
+        assert d["method"] == "estimate" and d["energy_j"] > 0 and d["mean_power_w"] > 0
+    # with a 100 W TDP and at least one core busy, the CPU estimate is well above its floor
+    assert names["cpu-package:0"]["mean_power_w"] > 10.0
+    assert doc["energy_j"] == pytest.approx(sum(d["energy_j"] for d in doc["domains"]))
+    assert "net_energy_j" in doc and "idle" in doc
+    assert "no energy sensor on this machine" in r.stderr
+    assert "ESTIMATE" in r.stderr and "--cpu-tdp" in r.stderr or "100" in r.stderr
+
+
+def test_exit_code_of_the_command_is_passed_through(tmp_path: Path) -> None:
+    r = gb("measure", "--", sys.executable, "-c", "raise SystemExit(3)")
+    assert r.returncode == 3
+
+
+def test_unknown_command_is_127_in_one_line() -> None:
+    r = gb("measure", "--", "no-such-program-xyz")
+    assert r.returncode == 127
+    assert r.stderr.strip().splitlines() == [
+        "greenbench: error: command not found: no-such-program-xyz (is it on PATH?)"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        ((), "Missing argument 'COMMAND...'"),
+        (("--bogus", "--", "true"), "No such option '--bogus'"),
+        (("--interval", "0", "--", "true"), "--interval 0.0"),
+        (("--cpu-tdp", "-5", "--", "true"), "TDP"),
+        (("--json", "/nonexistent/dir/x.json", "--", "true"), "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(args: tuple[str, ...], fragment: str) -> None:
+    r = gb("measure", *args)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert fragment in lines[0]
+    assert "Traceback" not in r.stderr
+
+
+def test_ctrl_c_stops_the_child_and_keeps_the_partial_measurement(tmp_path: Path) -> None:
+    out = tmp_path / "m.json"
+    proc = subprocess.Popen(
+        [*GB, "measure", "--json", str(out), "--", sys.executable, "-c",
+         "import signal, time; signal.signal(signal.SIGINT, signal.SIG_DFL); time.sleep(60)"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **NO_SENSORS}, start_new_session=True,
+    )
+    time.sleep(2.0)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the whole foreground group
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    doc = json.loads(out.read_text())
+    assert doc["interrupted"] is True
+    assert 1.0 < doc["duration_s"] < 30
+    assert doc["energy_j"] > 0
+
+
+def test_sensors_json_lists_unavailable_sensors_with_reasons() -> None:
+    r = gb("sensors", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    by_source = {s["source"]: s for s in doc["sensors"]}
+    assert by_source["rapl"]["available"] is False
+    assert "powercap" in by_source["rapl"]["reason"]
+    assert by_source["rapl"]["remedy"]
+    assert by_source["nvml"]["available"] is False and by_source["nvml"]["reason"]
+    est = [s for s in doc["sensors"] if s["kind"] == "estimate"]
+    assert {s["domain"] for s in est} == {"cpu-package:0", "dram:0"}
+    assert all(s["available"] for s in est)
+    assert doc["summary"].startswith("no energy sensor on this machine")
+
+
+def test_sensors_uses_a_fake_powercap_tree_instead_of_estimating(tmp_path: Path) -> None:
+    from tests.powercap_fixtures import intel_package, make_powercap_tree
+
+    tree = make_powercap_tree(tmp_path, packages=[intel_package(0, subzones=("core", "dram"))])
+    r = gb("sensors", "--json", env={"GREENBENCH_POWERCAP_ROOT": str(tree.root)})
+    doc = json.loads(r.stdout)
+    available = {s["domain"]: s for s in doc["sensors"] if s["available"]}
+    assert available["cpu-package:0"]["source"] == "rapl"
+    assert available["dram:0"]["source"] == "rapl"
+    assert not any(s["kind"] == "estimate" for s in available.values())
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = ("import sys; from greenbench.cli import main\n"
+            "try: main(['--help'])\nexcept SystemExit: pass\n"
+            "heavy = [m for m in ('torch','matplotlib','scipy','codecarbon','pandas','rich') "
+            "if m in sys.modules]\nprint(heavy)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip().splitlines()[-1] == "[]"
