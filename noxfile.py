@@ -37,6 +37,7 @@ def bench(session: nox.Session) -> None:
     session.install(TORCH)
     session.install("-e", ".[torch,dev]")
     session.run(
-        "python", "-m", "pytest", "tests/benchmarks", "-p", "no:randomly",
-        "--benchmark-only", "--benchmark-columns=min,median,max,rounds", *session.posargs,
+        "python", "-m", "pytest", "tests/benchmarks", "-s",
+        "--benchmark-columns=min,median,max,rounds", *session.posargs,
+        env={"GREENBENCH_BENCH": "1"},
     )
