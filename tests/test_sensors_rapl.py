@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from powercap_fixtures import (
+from tests.powercap_fixtures import (
     AMD_MAX_ENERGY_RANGE_UJ,
     INTEL_MAX_ENERGY_RANGE_UJ,
     PowercapTree,
