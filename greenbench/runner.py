@@ -102,6 +102,10 @@ def run(
     """Run every case; store each as it finishes; return the run (interrupted or complete)."""
     from greenbench.machine import describe_machine, describe_software
 
+    if sensors is None:
+        from greenbench.sensors.registry import probe_all
+
+        sensors = [p.to_dict() for p in probe_all(cpu_tdp_w=config.cpu_tdp_w) if p.available]
     record = RunRecord(
         id=new_run_id(),
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -109,7 +113,7 @@ def run(
         machine=describe_machine(),
         software=describe_software(),
         config=asdict(config),
-        sensors=sensors or [],
+        sensors=sensors,
         label=label,
     )
     store.begin_run(record)
