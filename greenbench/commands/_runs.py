@@ -1,0 +1,32 @@
+"""What the commands that read stored runs share: ``--store``, and finding a run by reference."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from greenbench.records import RunRecord
+
+
+def store_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--store PATH``: the results store (default $GREENBENCH_STORE or
+    results/greenbench.sqlite)."""
+    return click.option(
+        "--store", "store_path", type=click.Path(dir_okay=False), default=None, metavar="PATH",
+        help="Results store (default: $GREENBENCH_STORE, else results/greenbench.sqlite).",
+    )(f)
+
+
+def load_run(ref: str, store_path: str | None) -> RunRecord:
+    """A stored run by reference (an id, a unique prefix, ``latest``, ``latest~N``), or an
+    exported run when ``ref`` names an existing file (pytest plugin baselines are such files)."""
+    from greenbench.results_format import read_document_file
+    from greenbench.store import Store
+
+    if Path(ref).is_file():
+        return read_document_file(ref)
+    with Store(store_path, create=False) as store:
+        return store.get_run(ref)

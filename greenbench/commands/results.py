@@ -1,0 +1,309 @@
+"""``greenbench results``: list, show, export and import stored runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from greenbench.commands._common import console
+from greenbench.commands._runs import load_run, store_option
+from greenbench.errors import UserError
+from greenbench.records import CaseRecord, RunRecord
+
+DEFAULT_LIST_LIMIT = 50
+
+
+@click.group()
+def results() -> None:
+    """List, show, export and import stored runs.
+
+    RUN is a run id, a unique prefix of one, latest or latest~N (N runs before the latest).
+    """
+
+
+# --------------------------------------------------------------------------- list
+
+
+@results.command("list")
+@click.option("--limit", type=click.IntRange(min=0), default=DEFAULT_LIST_LIMIT, show_default=True,
+              help="Show the N latest runs; 0 shows all.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@store_option
+def list_(limit: int, as_json: bool, store_path: str | None) -> None:
+    """List stored runs, newest first."""
+    from greenbench.store import Store
+
+    with Store(store_path, create=False) as store:
+        runs = store.list_runs(limit or None)
+        total = store.count_runs() if limit and len(runs) == limit else len(runs)
+        path = store.path
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in runs], indent=2))
+        return
+    if not runs:
+        click.echo(f"no runs in {path}")
+        return
+    # Plain aligned columns rather than a rich table: a thousand rows print in milliseconds
+    # (rich needs about half a second), and the output stays easy to grep and cut.
+    rows: list[tuple[str, ...]] = [
+        ("ID", "CREATED (UTC)", "STATUS", "CASES", "ENERGY", "MACHINE", "WORKLOADS", "LABEL")]
+    for r in runs:
+        rows.append((r.id, _short_time(r.created_utc), r.status,
+                     f"{r.cases_ok}/{r.cases}" if r.cases_ok != r.cases else str(r.cases),
+                     "ESTIMATE" if r.is_estimate else "measured", r.hostname or r.machine_key,
+                     ",".join(r.workloads), r.label or ""))
+    click.echo(_columns(rows))
+    if total > len(runs):
+        click.echo(f"({len(runs)} of {total} runs in {path}; --limit 0 shows all)")
+
+
+# --------------------------------------------------------------------------- show
+
+
+@results.command()
+@click.argument("run")
+@click.option("--all-metrics", is_flag=True,
+              help="Also print a table of every metric of every case.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the run's facts and case summaries as JSON (no repeats or traces).")
+@store_option
+def show(run: str, all_metrics: bool, as_json: bool, store_path: str | None) -> None:
+    """Show one run: facts, sensors and methods, and a table of its cases.
+
+    RUN is a run id, a unique prefix of one, latest or latest~N (N runs before the latest), or
+    an exported run JSON file. Energy figures from a power model are marked ESTIMATE.
+    """
+    record = load_run(run, store_path)
+    if as_json:
+        click.echo(json.dumps(_show_document(record), indent=2))
+        return
+    out = console()
+    _print_facts(out, record)
+    _print_cases(out, record)
+    if all_metrics:
+        for index, case in enumerate(record.cases):
+            _print_metrics(out, record, index, case)
+
+
+def _show_document(run: RunRecord) -> dict[str, Any]:
+    from greenbench.results_format import case_is_estimate, energy_method
+
+    facts = run.to_dict()
+    facts.pop("cases")
+    return {
+        "run": facts,
+        "estimate": run.is_estimate,
+        "cases": [
+            {"index": i, "workload": c.workload, "params": c.params, "status": c.status,
+             "unit": c.unit, "error": c.error, "flags": c.flags, "repeats": len(c.repeats),
+             "energy_method": energy_method(c, run.is_estimate),
+             "estimate": case_is_estimate(c, run.is_estimate), "summary": c.summary}
+            for i, c in enumerate(run.cases)
+        ],
+    }
+
+
+def _print_facts(out: Any, run: RunRecord) -> None:
+    from rich.markup import escape
+
+    from greenbench.results_format import energy_method
+
+    m, sw = run.machine, run.software
+    label = f" ({run.label})" if run.label else ""
+    out.print(f"[bold]run {run.id}[/bold]"
+              + escape(f"{label}: {run.status}, created {run.created_utc}"))
+    gpus = ", ".join(str(g.get("name")) for g in m.get("gpus") or []) or "no GPU"
+    out.print(escape(f"machine   {m.get('hostname', '?')}: {m.get('cpu_model', '?')}, "
+                     f"{m.get('cpu_logical', '?')} threads, {gpus} (key {run.machine_key or '?'})"))
+    shown_sw = ", ".join(f"{k} {v}" for k, v in sw.items() if v and not isinstance(v, dict))
+    out.print(escape(f"software  {shown_sw}"))
+    if run.config:
+        out.print(escape("config    " + " ".join(f"{k}={v}" for k, v in run.config.items()
+                                                 if v not in (None, [], {}))))
+    if run.footprint:
+        out.print(escape("footprint " + _flat(run.footprint)))
+    sensors = "; ".join(_sensor_text(s) for s in run.sensors) or "none recorded"
+    out.print(escape(f"sensors   {sensors}"))
+    methods = sorted({energy_method(c, run.is_estimate) for c in run.cases if c.repeats})
+    if methods:
+        out.print(f"energy    {', '.join(methods)}")
+    if run.is_estimate:
+        out.print("[yellow]ESTIMATE: some energy figures come from a power model, not a "
+                  "sensor; compare them only with other estimates[/yellow]")
+
+
+def _print_cases(out: Any, run: RunRecord) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from greenbench.results_format import case_is_estimate
+    from greenbench.units import fmt_energy, fmt_power
+
+    if not run.cases:
+        out.print("no cases stored")
+        return
+    table = Table(title="cases (medians over repeats, per step unless per unit)",
+                  title_justify="left")
+    for col in ("case", "status", "n", "throughput", "energy/unit", "95% CI", "net energy/unit",
+                "mean power", "quality", "CV"):
+        table.add_column(col, justify="left" if col in ("case", "status") else "right")
+    notes: list[str] = []
+    for index, case in enumerate(run.cases):
+        mark = " ESTIMATE" if case_is_estimate(case, run.is_estimate) else ""
+        epu = case.summary.get("energy_per_unit_j", {})
+        ci = (f"{fmt_energy(epu['ci_low'])} - {fmt_energy(epu['ci_high'])}"
+              if epu.get("ci_low") is not None and epu.get("ci_high") is not None else "-")
+        table.add_row(
+            escape(f"{index}: {case.label}"), case.status, str(len(case.repeats)),
+            _rate(_median(case, "throughput_per_s"), case.unit),
+            _marked(fmt_energy(epu.get("median")), mark), ci,
+            _marked(fmt_energy(_median(case, "net_energy_per_unit_j")), mark),
+            _marked(fmt_power(_median(case, "power_w")), mark),
+            _quality(case), _cv(epu),
+        )
+        notes += [f"{index}: {case.error}"] if case.error else []
+        notes += [f"{index}: {flag}" for flag in case.flags]
+    out.print(table)
+    for note in notes:
+        out.print(f"[yellow]note[/yellow] {escape(note)}")
+
+
+def _print_metrics(out: Any, run: RunRecord, index: int, case: CaseRecord) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from greenbench.results_format import case_is_estimate, is_energy_metric
+
+    estimate = case_is_estimate(case, run.is_estimate)
+    table = Table(title=escape(f"{index}: {case.label}"), title_justify="left")
+    for col in ("metric", "n", "median", "95% CI", "CV", "CI method"):
+        table.add_column(col, justify="left" if col in ("metric", "CI method") else "right")
+    for metric, s in sorted(case.summary.items()):
+        mark = " ESTIMATE" if estimate and is_energy_metric(metric) else ""
+        ci = (f"{_num(s['ci_low'])} - {_num(s['ci_high'])}"
+              if s.get("ci_low") is not None and s.get("ci_high") is not None else "-")
+        # The method's first token ("student-t", "order-statistic") is enough in a table.
+        method = str(s.get("ci_method", "")).split(":")[0]
+        table.add_row(escape(metric), str(s.get("n")), _num(s.get("median")) + mark, ci, _cv(s),
+                      escape(method))
+    out.print(table)
+
+
+# --------------------------------------------------------------------------- export / import
+
+
+@results.command()
+@click.argument("run")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write to FILE instead of standard output.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default=None,
+              help="json: the whole run (docs/results-format.md); csv: one row per case and "
+                   "metric summary. Default: from FILE's suffix, else json.")
+@store_option
+def export(run: str, output: str | None, fmt: str | None, store_path: str | None) -> None:
+    """Export one run as JSON or CSV (to standard output unless -o FILE).
+
+    RUN is a run id, a unique prefix of one, latest or latest~N (N runs before the latest).
+    """
+    from greenbench.results_format import dumps_document, to_csv, to_document
+
+    record = load_run(run, store_path)
+    if fmt is None:
+        fmt = "csv" if output and output.lower().endswith(".csv") else "json"
+    text = to_csv(record) if fmt == "csv" else dumps_document(to_document(record))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"-o {output}: cannot write: {exc.strerror or exc}; choose another "
+                        "path") from None
+    console(stderr=True).print(f"exported run {record.id} to {output} ({fmt})")
+
+
+@results.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--skip-existing", is_flag=True,
+              help="Skip runs already in the store (default: refuse them, import nothing more).")
+@store_option
+def import_(files: tuple[str, ...], skip_existing: bool, store_path: str | None) -> None:
+    """Import runs exported with `greenbench results export` (JSON)."""
+    from greenbench.results_format import read_document_file, to_document
+    from greenbench.store import Store
+
+    runs = [read_document_file(f) for f in files]  # check every file before storing any
+    err = console(stderr=True)
+    with Store(store_path) as store:
+        for path, run in zip(files, runs, strict=True):
+            run_id = store.import_run(to_document(run), skip_existing=skip_existing, source=path)
+            if run_id is None:
+                err.print(f"skipped run {run.id} from {path}: already in {store.path}")
+            else:
+                err.print(f"imported run {run_id} from {path} into {store.path}")
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _median(case: CaseRecord, metric: str) -> float | None:
+    s = case.summary.get(metric)
+    return None if s is None else s.get("median")
+
+
+def _rate(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f} {unit}/s" if abs(value) >= 100 else f"{value:.3g} {unit}/s"
+
+
+def _marked(text: str, mark: str) -> str:
+    return text if text == "-" else text + mark
+
+
+def _quality(case: CaseRecord) -> str:
+    if case.quality_metric is None:
+        return "-"
+    value = _median(case, f"quality:{case.quality_metric}")
+    from rich.markup import escape
+
+    return escape(f"{case.quality_metric} {_num(value)}")
+
+
+def _cv(summary: dict[str, Any]) -> str:
+    cv = summary.get("cv")
+    if cv is None:
+        return "-"
+    return f"[yellow]{cv:.0%} HIGH[/yellow]" if summary.get("high_cv") else f"{cv:.1%}"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _columns(rows: list[tuple[str, ...]]) -> str:
+    """Left-aligned columns two spaces apart; the last column is not padded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join([cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)]
+                  + [row[-1]]).rstrip()
+        for row in rows
+    )
+
+
+def _short_time(created_utc: str) -> str:
+    """``2025-01-01T12:34:56+00:00`` -> ``2025-01-01 12:34:56``."""
+    return created_utc.replace("T", " ")[:19]
+
+
+def _sensor_text(sensor: dict[str, Any]) -> str:
+    kind = str(sensor.get("kind", "?"))
+    shown = kind.upper() if kind == "estimate" else kind
+    return f"{sensor.get('domain', '?')} ({sensor.get('source', '?')}, {shown})"
+
+
+def _flat(data: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, (dict, list)))
