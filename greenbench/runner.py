@@ -193,6 +193,7 @@ def summarize_case(case: CaseRecord) -> None:
         s = case.summary.get(metric)
         if s and s.get("cv") is not None and s["cv"] > CV_LIMIT:
             case.flags.append(f"high CV: {metric} varies {s['cv']:.0%} over repeats (> 10%)")
+            break  # one CV note per case is enough to say "do not trust this one yet"
     if any(r.measurement.get("method") in ("estimate", "mixed") for r in case.repeats):
         case.flags.append("estimate: some energy figures come from a power model")
 

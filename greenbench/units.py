@@ -16,7 +16,11 @@ def fmt_energy(joules: float | None) -> str:
         return f"{joules:.3g} J"
     if a >= 1e-3:
         return f"{joules * 1e3:.3g} mJ"
-    return f"{joules * 1e6:.3g} uJ"
+    if a >= 1e-6:
+        return f"{joules * 1e6:.3g} uJ"
+    if a >= 1e-9:
+        return f"{joules * 1e9:.3g} nJ"
+    return f"{joules:.2g} J"
 
 
 def fmt_power(watts: float | None) -> str:
@@ -41,3 +45,13 @@ def method_label(method: str, source: str) -> str:
     word = words.get(method, method)
     short = source.removeprefix("estimate:")
     return f"{word} ({short})" if short else word
+
+
+def fmt_si(value: float | None, unit: str) -> str:
+    """``101 M items/s``: three significant digits with an SI prefix."""
+    if value is None:
+        return "-"
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix} {unit}"
+    return f"{value:.3g} {unit}"

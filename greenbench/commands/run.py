@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from greenbench.commands._common import check_interval, console, interval_option, sensor_options
+from greenbench.commands._runs import store_option
 from greenbench.errors import UserError
 
 EXIT_INTERRUPTED = 130
@@ -36,8 +37,7 @@ EXIT_CASES_FAILED = 1
               metavar="S", help="A case running longer than this fails.")
 @click.option("--workload-file", "workload_files", multiple=True, metavar="FILE.py",
               type=click.Path(dir_okay=False), help="Load workloads from a Python file.")
-@click.option("--store", "store_path", default=None, metavar="PATH",
-              help="Results store (default results/greenbench.sqlite or $GREENBENCH_STORE).")
+@store_option
 @click.option("--json", "json_path", default=None, metavar="PATH",
               help="Also write the run as JSON (the export format) to PATH.")
 @click.option("--label", default=None, help="A label stored with the run.")
@@ -149,7 +149,9 @@ class _Progress:
         if kind == "case":
             spec = e["spec"]
             shown = ", ".join(f"{k}={v}" for k, v in spec.params.items())
-            self.label = f"{spec.workload}[{_shorten(shown)}]"
+            from rich.markup import escape
+
+            self.label = escape(f"{spec.workload}[{_shorten(shown)}]")
             self.progress.update(self.task, description=f"{self.label} setup", power="")
         elif kind == "phase":
             phase = e["phase"]
@@ -161,47 +163,57 @@ class _Progress:
         elif kind == "case_done":
             case = e["case"]
             if case.status != "ok":
-                self.progress.console.print(f"[yellow]{case.label}: {case.status}: "
-                                            f"{case.error}[/yellow]")
+                from rich.markup import escape
+
+                self.progress.console.print(
+                    f"[yellow]{escape(case.label)}: {case.status}: {escape(str(case.error))}"
+                    "[/yellow]")
             self.progress.advance(self.task)
 
 
 def _print_summary(out: Any, record: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
-    from greenbench.units import fmt_energy, fmt_power
+    from greenbench.units import fmt_energy, fmt_power, fmt_si
+    from greenbench.workload import swept
 
     estimate = record.is_estimate
     title = f"run {record.id}" + (" — energy ESTIMATED (no sensor)" if estimate else "")
     table = Table(title=title, title_justify="left")
-    for col in ("case", "throughput", "energy / unit (95% CI)", "net / unit", "power",
-                "quality", "notes"):
+    has_quality = any(k.startswith("quality:") for c in record.cases for k in c.summary)
+    columns = ["case", "throughput", "energy / unit [95% CI]", "net / unit", "power"]
+    for col in columns + (["quality"] if has_quality else []):
         table.add_column(col, overflow="fold")
+    varying = set(swept([c.params for c in record.cases]))
+    notes = []
     for case in record.cases:
+        shown = ", ".join(f"{k}={v}" for k, v in case.params.items() if k in varying)
+        label = escape(f"{case.workload}[{shown}]" if shown else case.workload)
         if case.status != "ok":
-            table.add_row(case.label, "-", "-", "-", "-", "-", f"{case.status}: {case.error}")
+            table.add_row(label, f"[yellow]{case.status}[/yellow]", "", "", "")
+            notes.append(f"{label}: {case.status}: {escape(str(case.error))}")
             continue
         s = case.summary
-        thr = s.get("throughput_per_s", {}).get("median")
         epu = s.get("energy_per_unit_j", {})
-        net = s.get("net_energy_per_unit_j", {}).get("median")
-        pw = s.get("power_w", {}).get("median")
         ci = ""
         if epu.get("ci_low") is not None:
-            ci = f" ({fmt_energy(epu['ci_low'])}..{fmt_energy(epu['ci_high'])})"
-        quality = ", ".join(f"{k.removeprefix('quality:')}={v['median']:.3g}"
-                            for k, v in s.items() if k.startswith("quality:"))
-        notes = "; ".join(f for f in case.flags if not f.startswith("estimate"))
-        table.add_row(
-            case.label,
-            f"{thr:.4g} {case.unit}/s" if thr else "-",
-            f"{fmt_energy(epu.get('median'))}{ci}",
-            fmt_energy(net),
-            fmt_power(pw),
-            quality or "-",
-            notes,
-        )
+            ci = f" [{fmt_energy(epu['ci_low'])}, {fmt_energy(epu['ci_high'])}]"
+        row = [
+            label,
+            fmt_si(s.get("throughput_per_s", {}).get("median"), f"{case.unit}/s"),
+            escape(f"{fmt_energy(epu.get('median'))}{ci}"),
+            fmt_energy(s.get("net_energy_per_unit_j", {}).get("median")),
+            fmt_power(s.get("power_w", {}).get("median")),
+        ]
+        if has_quality:
+            row.append(", ".join(f"{k.removeprefix('quality:')}={v['median']:.3g}"
+                                 for k, v in s.items() if k.startswith("quality:")) or "-")
+        table.add_row(*row)
+        notes.extend(f"{label}: {escape(f)}" for f in case.flags if not f.startswith("estimate"))
     out.print(table)
+    for note in notes:
+        out.print(f"[yellow]note:[/yellow] {note}")
 
 
 def _writable(path: str | None) -> Path | None:
