@@ -98,8 +98,13 @@ def run(
     on_event: Event = lambda e: None,
     label: str | None = None,
     sensors: list[dict[str, Any]] | None = None,
+    carbon: Any = None,
 ) -> RunRecord:
-    """Run every case; store each as it finishes; return the run (interrupted or complete)."""
+    """Run every case; store each as it finishes; return the run (interrupted or complete).
+
+    ``carbon`` (a greenbench.carbon.options.CarbonSetup) adds a footprint to every case
+    and to the run: emissions of the measured repeats, embodied share and SCI per unit.
+    """
     from greenbench.machine import describe_machine, describe_software
 
     if sensors is None:
@@ -112,7 +117,7 @@ def run(
         status="running",
         machine=describe_machine(),
         software=describe_software(),
-        config=asdict(config),
+        config={**asdict(config), **({"carbon": carbon.describe()} if carbon else {})},
         sensors=sensors,
         label=label,
     )
@@ -128,15 +133,18 @@ def run(
             else:
                 case = run_case(spec, config, on_event)
             summarize_case(case)
+            if carbon is not None and case.repeats:
+                case.footprint = case_footprint(case, carbon, record.machine)
             record.cases.append(case)
             store.add_case(record.id, index, case)
             on_event({"event": "case_done", "index": index, "case": case})
     except KeyboardInterrupt:
         record.status = "interrupted"
-        store.finish_run(record.id, record.status)
-        return record
-    record.status = "complete"
-    store.finish_run(record.id, record.status)
+    else:
+        record.status = "complete"
+    if carbon is not None:
+        record.footprint = run_footprint(record, carbon)
+    store.finish_run(record.id, record.status, footprint=record.footprint)
     return record
 
 
@@ -196,6 +204,41 @@ def summarize_case(case: CaseRecord) -> None:
             break  # one CV note per case is enough to say "do not trust this one yet"
     if any(r.measurement.get("method") in ("estimate", "mixed") for r in case.repeats):
         case.flags.append("estimate: some energy figures come from a power model")
+
+
+def case_footprint(
+    case: CaseRecord, carbon: Any, machine: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Emissions of a case's measured repeats (warm-up and idle excluded), SCI per unit."""
+    measured = _measured(case.repeats)
+    if measured is None:
+        return None
+    energy_j, duration_s, start = measured
+    fp = carbon.footprint(energy_kwh=energy_j / 3.6e6, duration_s=duration_s,
+                          start_unix_s=start, units=sum(r.units for r in case.repeats),
+                          unit=case.unit, machine=machine)
+    return dict(fp.to_dict())
+
+
+def run_footprint(record: RunRecord, carbon: Any) -> dict[str, Any] | None:
+    """The run's emissions: its cases' measured repeats together (None if any read failed)."""
+    measured = _measured([r for c in record.cases for r in c.repeats])
+    if measured is None:
+        return None
+    energy_j, duration_s, start = measured
+    fp = carbon.footprint(energy_kwh=energy_j / 3.6e6, duration_s=duration_s,
+                          start_unix_s=start, machine=record.machine)
+    return dict(fp.to_dict())
+
+
+def _measured(repeats: Sequence[Any]) -> tuple[float, float, float | None] | None:
+    """Total energy and duration of repeats, or None when there are none or a read failed
+    (a footprint of a partial sum would understate the emissions)."""
+    energies = [r.measurement["energy_j"] for r in repeats]
+    if not energies or any(e is None for e in energies):
+        return None
+    duration_s = sum(r.measurement["duration_s"] for r in repeats)
+    return sum(energies), duration_s, repeats[0].measurement.get("start_wall_s")
 
 
 def check_device(device: str) -> None:

@@ -60,6 +60,17 @@ class Footprint:
     def is_estimate(self) -> bool:
         return self.intensity.estimate
 
+    def summary(self) -> str:
+        """One line for people: the total, its parts, and where the intensity came from."""
+        parts = [f"{self.operational_g:.3g} g operational"]
+        if self.embodied_g is not None:
+            parts.append(f"{self.embodied_g:.3g} g embodied")
+        line = (f"emissions {self.total_g:.3g} gCO2e ({' + '.join(parts)}; intensity "
+                f"{self.intensity.describe()}, PUE {self.pue:g})")
+        if self.sci_g_per_unit is not None and self.unit:
+            line += f"; SCI {self.sci_g_per_unit:.3g} gCO2e/{self.unit}"
+        return line
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT_VERSION,

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from greenbench.carbon.options import carbon_options
 from greenbench.commands._common import check_interval, console, interval_option, sensor_options
 from greenbench.errors import UserError
 from greenbench.measurement import Measurement
@@ -29,12 +30,18 @@ EXIT_INTERRUPTED = 130
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               metavar="PATH", help="Also write the result as JSON to PATH.")
 @sensor_options
+@carbon_options
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def measure(
     interval_s: float | None,
     idle_s: float,
     json_path: str | None,
     cpu_tdp: float | None,
+    region: str | None,
+    intensity: float | None,
+    intensity_file: str | None,
+    provider: str | None,
+    pue: float,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND and measure the machine while it runs.
@@ -42,6 +49,7 @@ def measure(
     Put `--` before the command: greenbench measure -- python train.py --epochs 1
     The command's exit code is passed through (127 when it does not exist).
     """
+    from greenbench.carbon.options import resolve_carbon
     from greenbench.meter import Meter
     from greenbench.sensors.registry import available_sensors, probe_all, summary_line
 
@@ -50,6 +58,7 @@ def measure(
     if idle_s < 0:
         raise UserError(f"--idle {idle_s}: use a number of seconds >= 0")
     out_path = _writable(json_path)
+    carbon = resolve_carbon(region, intensity, intensity_file, provider, pue)
     probes = probe_all(cpu_tdp_w=cpu_tdp)
     meter = Meter(available_sensors(probes), interval_s=interval).start()
     err = console(stderr=True)
@@ -72,7 +81,14 @@ def measure(
     meter.stop()
 
     doc = _document(command, result, idle, exit_code, interrupted, probes)
+    if result.energy_j is not None:
+        fp = carbon.footprint(energy_kwh=result.energy_j / 3.6e6, duration_s=result.duration_s,
+                              start_unix_s=result.start_wall_s)
+        doc["footprint"] = fp.to_dict()
+        doc["carbon"] = carbon.describe()
     _print(doc, result)
+    if "footprint" in doc:
+        err.print(fp.summary())
     if interrupted:
         err.print("[yellow]interrupted: the command was stopped; the partial measurement "
                   "above covers the time it ran[/yellow]")

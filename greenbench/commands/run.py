@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from greenbench.commands._common import check_interval, console, interval_option, sensor_options
+from greenbench.carbon.options import carbon_options
 from greenbench.commands._runs import store_option
 from greenbench.errors import UserError
 
@@ -43,6 +44,7 @@ EXIT_CASES_FAILED = 1
 @click.option("--label", default=None, help="A label stored with the run.")
 @interval_option
 @sensor_options
+@carbon_options
 def run(
     workload_names: tuple[str, ...],
     params: tuple[str, ...],
@@ -59,6 +61,11 @@ def run(
     label: str | None,
     interval_s: float | None,
     cpu_tdp: float | None,
+    region: str | None,
+    intensity: float | None,
+    intensity_file: str | None,
+    provider: str | None,
+    pue: float,
 ) -> None:
     """Run workloads under the meter and store the results.
 
@@ -71,6 +78,7 @@ def run(
       greenbench run attention -p mechanism=softmax,linformer -p seq_len=256,1024
       greenbench run --suite attention-scaling --repeats 5
     """
+    from greenbench.carbon.options import resolve_carbon
     from greenbench.runner import RunConfig, plan
     from greenbench.runner import run as run_cases
     from greenbench.sensors.registry import probe_all, summary_line
@@ -83,6 +91,7 @@ def run(
         cpu_tdp_w=cpu_tdp, workload_files=[str(Path(f).resolve()) for f in workload_files],
     )
     config.check()
+    carbon = resolve_carbon(region, intensity, intensity_file, provider, pue)
     overrides: dict[str, list[str]] = {}
     for text in params:
         name, values = parse_param_option(text)
@@ -100,8 +109,13 @@ def run(
     progress = _Progress(err, len(specs))
     with progress:
         record = run_cases(specs, config, registry, store, on_event=progress.event, label=label,
-                           sensors=[p.to_dict() for p in probes if p.available])
+                           sensors=[p.to_dict() for p in probes if p.available],
+                           carbon=carbon)
     _print_summary(err, record)
+    if record.footprint:
+        from greenbench.carbon.footprint import Footprint
+
+        err.print(Footprint.from_dict(record.footprint).summary())
     if json_out is not None:
         json_out.write_text(json.dumps(store.export_run(record.id), indent=2, default=str) + "\n")
         err.print(f"wrote {json_out}")
