@@ -126,3 +126,26 @@ def test_help_does_not_import_heavy_modules() -> None:
             "if m in sys.modules]\nprint(heavy)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_measure_with_a_constant_intensity_and_pue_records_the_footprint(tmp_path: Path) -> None:
+    out = tmp_path / "m.json"
+    r = gb("measure", "--intensity", "200", "--pue", "1.5", "--json", str(out), "--",
+           sys.executable, "-c", "pass")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    fp = doc["footprint"]
+    assert fp["pue"] == 1.5
+    assert fp["intensity"]["value_g_per_kwh"] == 200
+    assert fp["operational_g"] == pytest.approx(doc["energy_j"] / 3.6e6 * 200 * 1.5)
+    assert "emissions" in r.stderr
+
+
+def test_carbon_mistakes_are_caught_before_measuring() -> None:
+    for args, fragment in ((("--pue", "0.9"), "a PUE is at least 1.0"),
+                           (("--intensity", "-3"), "--intensity"),
+                           (("--region", "Frnace"), "did you mean FRA")):
+        r = gb("measure", *args, "--", sys.executable, "-c", "pass")
+        assert r.returncode == 2
+        assert fragment in r.stderr and "greenbench measure:" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr

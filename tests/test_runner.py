@@ -122,3 +122,21 @@ def _cases_stored(db: Path) -> int:
             return int(con.execute("select count(*) from cases").fetchone()[0])
     except sqlite3.Error:
         return 0
+
+
+def test_a_run_with_carbon_setup_stores_footprints_with_sci(tmp_path: Path) -> None:
+    from greenbench.carbon.options import resolve_carbon
+
+    carbon = resolve_carbon(None, 300.0, None, None, 1.2)
+    store = Store(tmp_path / "s.sqlite")
+    record = run([CaseSpec("spin", {"n": 1000, "mode": "sum"})], RunConfig(**FAST), registry(),
+                 store, carbon=carbon)
+    case = store.get_run(record.id).cases[0]
+    energy_j = sum(r.measurement["energy_j"] for r in case.repeats)
+    units = sum(r.units for r in case.repeats)
+    fp = case.footprint
+    assert fp["operational_g"] == pytest.approx(energy_j / 3.6e6 * 300 * 1.2)
+    assert fp["sci_g_per_unit"] == pytest.approx(fp["total_g"] / units)
+    assert fp["unit"] == "items"
+    assert store.get_run(record.id).footprint["total_g"] == pytest.approx(fp["total_g"])
+    assert record.config["carbon"]["pue"] == 1.2
