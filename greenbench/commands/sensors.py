@@ -21,19 +21,31 @@ def sensors(as_json: bool, cpu_tdp: float | None) -> None:
         doc = {"summary": summary_line(probes), "sensors": [p.to_dict() for p in probes]}
         click.echo(json.dumps(doc, indent=2, default=str))
         return
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="Sensors", title_justify="left")
-    for col in ("domain", "source", "kind", "status", "reason / remedy"):
-        table.add_column(col, overflow="fold")
+    from greenbench.units import method_label
+
+    # a borderless two-line-per-sensor layout stays readable in an 80-column terminal
+    table = Table(box=None, show_header=True, pad_edge=False, title="Sensors",
+                  title_justify="left")
+    table.add_column("", no_wrap=True)
+    table.add_column("domain", no_wrap=True)
+    table.add_column("how (sensor)", no_wrap=True)
+    table.add_column("details", overflow="fold")
     for p in probes:
+        how = method_label(p.kind.value, p.source)
         if p.available:
-            status = "[green]available[/green]"
+            mark = "[green]ok[/green]"
             note = str(p.details.get("summary", "")) if p.kind.value == "estimate" else ""
+            info = p.sensor.info() if p.sensor is not None else {}
+            note = note or ", ".join(f"{k}={info[k]}" for k in ("name", "zone", "power_limit_w")
+                                     if k in info)
         else:
-            status = "[red]unavailable[/red]"
-            note = p.reason + (f"\n[dim]remedy:[/dim] {p.remedy}" if p.remedy else "")
-        table.add_row(p.domain, p.source, p.kind.value, status, note)
+            mark = "[red]no[/red]"
+            note = escape(p.reason) + (f"\n[dim]remedy: {escape(p.remedy)}[/dim]"
+                                       if p.remedy else "")
+        table.add_row(mark, p.domain, how, note)
     out = console()
     out.print(table)
     out.print(summary_line(probes))
