@@ -87,6 +87,7 @@ def _measure(
         warm_w = meter.begin("warmup")
         step_s = _warm_up(wl, state, cfg["warmup_s"])
         warmup = meter.end(warm_w)
+        wl.metrics(state)  # workloads that collect per-step figures start repeat 1 afresh
         phases.append(_span("warmup", warmup, t0))
 
         min_s = cfg["min_duration_s"]
