@@ -125,13 +125,7 @@ def run(
     try:
         for index, spec in enumerate(specs):
             on_event({"event": "case", "index": index, "of": len(specs), "spec": spec})
-            wl = registry.get(spec.workload)
-            reason = wl.skip_reason(spec.params, config.device)
-            if reason is not None:
-                case = CaseRecord(spec.workload, spec.params, "skipped", unit=wl.unit,
-                                  error=reason)
-            else:
-                case = run_case(spec, config, on_event)
+            case = run_case(spec, config, on_event)
             summarize_case(case)
             if carbon is not None and case.repeats:
                 case.footprint = case_footprint(case, carbon, record.machine)

@@ -61,6 +61,12 @@ def run_case(spec: dict[str, Any], emit: Any) -> CaseRecord:
     params = spec["params"]
     device = spec["device"]
     cfg = spec["config"]
+    # asked here, not in the parent: on a GPU the answer starts CUDA, which the parent
+    # must not hold while the workers measure
+    reason = wl.skip_reason(params, device)
+    if reason is not None:
+        return CaseRecord(wl.name, params, "skipped", unit=wl.unit, error=reason,
+                          variants=[p.name for p in wl.params if p.variant])
     sensors = available_sensors(probe_all(cpu_tdp_w=cfg.get("cpu_tdp_w")))
     meter = Meter(sensors, interval_s=cfg["interval_s"]).start()
     stop_power = _report_power(meter, emit)
