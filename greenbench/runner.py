@@ -32,7 +32,7 @@ CV_LIMIT = 0.10
 @dataclass
 class RunConfig:
     device: str = "cpu"
-    repeats: int = 5
+    repeats: int = 6
     min_duration_s: float = 0.5
     warmup_s: float = 2.0
     idle_s: float = 1.0

@@ -26,8 +26,9 @@ EXIT_CASES_FAILED = 1
 @click.option("--suite", default=None, help="Run a named suite (default: quick, when no "
               "workload is named).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--repeats", type=int, default=5, show_default=True,
-              help="Measured repeats per case (5 or more for a significance test).")
+@click.option("--repeats", type=int, default=6, show_default=True,
+              help="Measured repeats per case (6 give a distribution-free 95% CI of the "
+              "median; 5 or more allow a significance test).")
 @click.option("--min-duration", "min_duration_s", type=float, default=0.5, show_default=True,
               metavar="S", help="Shortest repeat; raised to suit the slowest sensor.")
 @click.option("--warmup", "warmup_s", type=float, default=2.0, show_default=True, metavar="S",
@@ -199,10 +200,12 @@ def _print_summary(out: Any, record: Any) -> None:
     columns = ["case", "throughput", "energy / unit [95% CI]", "net / unit", "power"]
     for col in columns + (["quality"] if has_quality else []):
         table.add_column(col, overflow="fold")
-    varying = set(swept([c.params for c in record.cases]))
+    varying = {w: set(swept([c.params for c in record.cases if c.workload == w]))
+               for w in {c.workload for c in record.cases}}
     notes = []
     for case in record.cases:
-        shown = ", ".join(f"{k}={v}" for k, v in case.params.items() if k in varying)
+        shown = ", ".join(f"{k}={v}" for k, v in case.params.items()
+                          if k in varying[case.workload])
         label = escape(f"{case.workload}[{shown}]" if shown else case.workload)
         if case.status != "ok":
             table.add_row(label, f"[yellow]{case.status}[/yellow]", "", "", "")
@@ -221,13 +224,22 @@ def _print_summary(out: Any, record: Any) -> None:
             fmt_power(s.get("power_w", {}).get("median")),
         ]
         if has_quality:
-            row.append(", ".join(f"{k.removeprefix('quality:')}={v['median']:.3g}"
-                                 for k, v in s.items() if k.startswith("quality:")) or "-")
+            row.append(_quality(case))
         table.add_row(*row)
         notes.extend(f"{label}: {escape(f)}" for f in case.flags if not f.startswith("estimate"))
     out.print(table)
     for note in notes:
         out.print(f"[yellow]note:[/yellow] {note}")
+
+
+def _quality(case: Any) -> str:
+    """The workload's main quality figure (or the first one it reports)."""
+    figures = {k.removeprefix("quality:"): v["median"] for k, v in case.summary.items()
+               if k.startswith("quality:")}
+    if not figures:
+        return "-"
+    name = case.quality_metric if case.quality_metric in figures else next(iter(figures))
+    return f"{name}={figures[name]:.3g}"
 
 
 def _writable(path: str | None) -> Path | None:
