@@ -18,7 +18,7 @@ from greenbench.errors import UserError
 
 # name -> (module, attribute, one-line help shown by `greenbench --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "run": ("greenbench.commands.run", "run", "Run workloads under the meter and store the results."),
+    "run": ("greenbench.commands.run", "run", "Run workloads under the meter; store results."),
     "workloads": ("greenbench.commands.workloads", "workloads", "List workloads and suites."),
     "measure": ("greenbench.commands.measure", "measure", "Measure any command's energy."),
     "sensors": ("greenbench.commands.sensors", "sensors", "List every sensor, available or not."),

@@ -7,6 +7,7 @@ interrupted. Every case is written to the store the moment it finishes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -312,10 +313,8 @@ def _exit_reason(code: int) -> str:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 

@@ -321,7 +321,9 @@ def load_file(path: str | Path) -> list[Any]:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        raise UserError(f"workload file {p} failed to import: {type(exc).__name__}: {exc}") from None
+        raise UserError(
+            f"workload file {p} failed to import: {type(exc).__name__}: {exc}"
+        ) from None
     found = [v for v in vars(module).values() if isinstance(v, Workload | Suite)]
     if not found:
         raise UserError(

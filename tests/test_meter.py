@@ -176,9 +176,9 @@ def test_phase_reports_to_the_active_meter_only() -> None:
 
 def test_sync_hook_runs_at_each_window_edge() -> None:
     calls: list[float] = []
-    with Meter([SinePower()], interval_s=0.05, sync=lambda: calls.append(1.0)) as meter:
-        with meter.window("w"):
-            pass
+    meter = Meter([SinePower()], interval_s=0.05, sync=lambda: calls.append(1.0))
+    with meter, meter.window("w"):
+        pass
     assert len(calls) == 2
 
 

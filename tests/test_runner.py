@@ -86,7 +86,8 @@ def test_summary_has_median_ci_and_cv_per_metric(tmp_path: Path) -> None:
 def test_plan_uses_the_quick_suite_by_default_and_checks_before_work() -> None:
     reg = registry()
     specs = plan(reg, [], {}, "tiny", "cpu")
-    assert [(s.workload, s.params["mode"]) for s in specs] == [("spin", "sum"), ("spin", "sort")]
+    assert [(s.workload, s.params["mode"]) for s in specs] == [("spin", "sum"),
+                                                              ("spin", "sort")]
     specs = plan(reg, ["spin"], {"n": ["1", "2"]}, None, "cpu")
     assert [s.params["n"] for s in specs] == [1, 2]
 
@@ -94,7 +95,8 @@ def test_plan_uses_the_quick_suite_by_default_and_checks_before_work() -> None:
 def test_ctrl_c_keeps_finished_cases_and_marks_the_run_interrupted(tmp_path: Path) -> None:
     db = tmp_path / "s.sqlite"
     cmd = [sys.executable, "-m", "greenbench", "run", "slow", "-p",
-           "sleep_s=0.01,0.011,0.012,0.013,0.014,0.015,0.016,0.017,0.018,0.019", "--workload-file", FILE,
+           "sleep_s=0.01,0.011,0.012,0.013,0.014,0.015,0.016,0.017,0.018,0.019",
+           "--workload-file", FILE,
            "--store", str(db), "--repeats", "2", "--min-duration", "0.1", "--warmup", "0.1",
            "--idle", "0.1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from greenbench.sensors import rapl
+from greenbench.sensors.base import Probe, SensorKind, SensorReadError
 from tests.powercap_fixtures import (
     AMD_MAX_ENERGY_RANGE_UJ,
     INTEL_MAX_ENERGY_RANGE_UJ,
@@ -20,9 +23,6 @@ from tests.powercap_fixtures import (
     psys,
     subzone,
 )
-
-from greenbench.sensors import rapl
-from greenbench.sensors.base import Probe, SensorKind, SensorReadError
 
 INTEL_WRAP_J = INTEL_MAX_ENERGY_RANGE_UJ / 1e6
 AMD_WRAP_J = AMD_MAX_ENERGY_RANGE_UJ / 1e6

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from greenbench.commands._cases import print_cases
 from greenbench.commands._common import console
 from greenbench.commands._runs import load_run, store_option
 from greenbench.errors import UserError
@@ -82,7 +83,7 @@ def show(run: str, all_metrics: bool, as_json: bool, store_path: str | None) -> 
         return
     out = console()
     _print_facts(out, record)
-    _print_cases(out, record)
+    print_cases(out, record)
     if all_metrics:
         for index, case in enumerate(record.cases):
             _print_metrics(out, record, index, case)
@@ -122,9 +123,12 @@ def _print_facts(out: Any, run: RunRecord) -> None:
     out.print(escape(f"software  {shown_sw}"))
     if run.config:
         out.print(escape("config    " + " ".join(f"{k}={v}" for k, v in run.config.items()
-                                                 if v not in (None, [], {}))))
+                                                 if v not in (None, [], {})
+                                                 and not isinstance(v, dict))))
     if run.footprint:
-        out.print(escape("footprint " + _flat(run.footprint)))
+        from greenbench.carbon.footprint import Footprint
+
+        out.print(escape("carbon    " + Footprint.from_dict(run.footprint).summary()))
     sensors = "; ".join(_sensor_text(s) for s in run.sensors) or "none recorded"
     out.print(escape(f"sensors   {sensors}"))
     methods = sorted({energy_method(c, run.is_estimate) for c in run.cases if c.repeats})
@@ -133,42 +137,6 @@ def _print_facts(out: Any, run: RunRecord) -> None:
     if run.is_estimate:
         out.print("[yellow]ESTIMATE: some energy figures come from a power model, not a "
                   "sensor; compare them only with other estimates[/yellow]")
-
-
-def _print_cases(out: Any, run: RunRecord) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    from greenbench.results_format import case_is_estimate
-    from greenbench.units import fmt_energy, fmt_power
-
-    if not run.cases:
-        out.print("no cases stored")
-        return
-    table = Table(title="cases (medians over repeats, per step unless per unit)",
-                  title_justify="left")
-    for col in ("case", "status", "n", "throughput", "energy/unit", "95% CI", "net energy/unit",
-                "mean power", "quality", "CV"):
-        table.add_column(col, justify="left" if col in ("case", "status") else "right")
-    notes: list[str] = []
-    for index, case in enumerate(run.cases):
-        mark = " ESTIMATE" if case_is_estimate(case, run.is_estimate) else ""
-        epu = case.summary.get("energy_per_unit_j", {})
-        ci = (f"{fmt_energy(epu['ci_low'])} - {fmt_energy(epu['ci_high'])}"
-              if epu.get("ci_low") is not None and epu.get("ci_high") is not None else "-")
-        table.add_row(
-            escape(f"{index}: {case.label}"), case.status, str(len(case.repeats)),
-            _rate(_median(case, "throughput_per_s"), case.unit),
-            _marked(fmt_energy(epu.get("median")), mark), ci,
-            _marked(fmt_energy(_median(case, "net_energy_per_unit_j")), mark),
-            _marked(fmt_power(_median(case, "power_w")), mark),
-            _quality(case), _cv(epu),
-        )
-        notes += [f"{index}: {case.error}"] if case.error else []
-        notes += [f"{index}: {flag}" for flag in case.flags]
-    out.print(table)
-    for note in notes:
-        out.print(f"[yellow]note[/yellow] {escape(note)}")
 
 
 def _print_metrics(out: Any, run: RunRecord, index: int, case: CaseRecord) -> None:
@@ -247,30 +215,6 @@ def import_(files: tuple[str, ...], skip_existing: bool, store_path: str | None)
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def _median(case: CaseRecord, metric: str) -> float | None:
-    s = case.summary.get(metric)
-    return None if s is None else s.get("median")
-
-
-def _rate(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.0f} {unit}/s" if abs(value) >= 100 else f"{value:.3g} {unit}/s"
-
-
-def _marked(text: str, mark: str) -> str:
-    return text if text == "-" else text + mark
-
-
-def _quality(case: CaseRecord) -> str:
-    if case.quality_metric is None:
-        return "-"
-    value = _median(case, f"quality:{case.quality_metric}")
-    from rich.markup import escape
-
-    return escape(f"{case.quality_metric} {_num(value)}")
 
 
 def _cv(summary: dict[str, Any]) -> str:

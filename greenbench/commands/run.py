@@ -10,8 +10,9 @@ from typing import Any
 
 import click
 
-from greenbench.commands._common import check_interval, console, interval_option, sensor_options
 from greenbench.carbon.options import carbon_options
+from greenbench.commands._cases import print_cases
+from greenbench.commands._common import check_interval, console, interval_option, sensor_options
 from greenbench.commands._runs import store_option
 from greenbench.errors import UserError
 
@@ -112,7 +113,7 @@ def run(
         record = run_cases(specs, config, registry, store, on_event=progress.event, label=label,
                            sensors=[p.to_dict() for p in probes if p.available],
                            carbon=carbon)
-    _print_summary(err, record)
+    print_cases(err, record)
     if record.footprint:
         from greenbench.carbon.footprint import Footprint
 
@@ -184,62 +185,6 @@ class _Progress:
                     f"[yellow]{escape(case.label)}: {case.status}: {escape(str(case.error))}"
                     "[/yellow]")
             self.progress.advance(self.task)
-
-
-def _print_summary(out: Any, record: Any) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    from greenbench.units import fmt_energy, fmt_power, fmt_si
-    from greenbench.workload import swept
-
-    estimate = record.is_estimate
-    title = f"run {record.id}" + (" — energy ESTIMATED (no sensor)" if estimate else "")
-    table = Table(title=title, title_justify="left")
-    has_quality = any(k.startswith("quality:") for c in record.cases for k in c.summary)
-    columns = ["case", "throughput", "energy / unit [95% CI]", "net / unit", "power"]
-    for col in columns + (["quality"] if has_quality else []):
-        table.add_column(col, overflow="fold")
-    varying = {w: set(swept([c.params for c in record.cases if c.workload == w]))
-               for w in {c.workload for c in record.cases}}
-    notes = []
-    for case in record.cases:
-        shown = ", ".join(f"{k}={v}" for k, v in case.params.items()
-                          if k in varying[case.workload])
-        label = escape(f"{case.workload}[{shown}]" if shown else case.workload)
-        if case.status != "ok":
-            table.add_row(label, f"[yellow]{case.status}[/yellow]", "", "", "")
-            notes.append(f"{label}: {case.status}: {escape(str(case.error))}")
-            continue
-        s = case.summary
-        epu = s.get("energy_per_unit_j", {})
-        ci = ""
-        if epu.get("ci_low") is not None:
-            ci = f" [{fmt_energy(epu['ci_low'])}, {fmt_energy(epu['ci_high'])}]"
-        row = [
-            label,
-            fmt_si(s.get("throughput_per_s", {}).get("median"), f"{case.unit}/s"),
-            escape(f"{fmt_energy(epu.get('median'))}{ci}"),
-            fmt_energy(s.get("net_energy_per_unit_j", {}).get("median")),
-            fmt_power(s.get("power_w", {}).get("median")),
-        ]
-        if has_quality:
-            row.append(_quality(case))
-        table.add_row(*row)
-        notes.extend(f"{label}: {escape(f)}" for f in case.flags if not f.startswith("estimate"))
-    out.print(table)
-    for note in notes:
-        out.print(f"[yellow]note:[/yellow] {note}")
-
-
-def _quality(case: Any) -> str:
-    """The workload's main quality figure (or the first one it reports)."""
-    figures = {k.removeprefix("quality:"): v["median"] for k, v in case.summary.items()
-               if k.startswith("quality:")}
-    if not figures:
-        return "-"
-    name = case.quality_metric if case.quality_metric in figures else next(iter(figures))
-    return f"{name}={figures[name]:.3g}"
 
 
 def _writable(path: str | None) -> Path | None:

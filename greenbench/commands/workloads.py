@@ -49,7 +49,7 @@ def workloads(as_json: bool, workload_files: tuple[str, ...]) -> None:
     suites.add_column("description", overflow="fold")
     for s in sorted(registry.suites.values(), key=lambda s: s.name):
         n = 0
-        for w, grid in s.cases:
+        for _workload, grid in s.cases:
             count = 1
             for values in grid.values():
                 count *= len(values)

@@ -1,0 +1,88 @@
+"""The table of a run's cases, shared by `greenbench run` and `greenbench results show`.
+
+Sized for an 80-column terminal: a case is named by its workload and the parameters that vary
+between that workload's cases; notes (errors, high CV) go under the table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from greenbench.records import CaseRecord, RunRecord
+
+
+def print_cases(out: Any, record: RunRecord) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from greenbench.results_format import case_is_estimate
+    from greenbench.units import fmt_energy, fmt_power, fmt_si
+    from greenbench.workload import swept
+
+    if not record.cases:
+        out.print("no cases stored")
+        return
+    title = f"run {record.id}: medians over repeats"
+    if record.is_estimate:
+        title += " — energy ESTIMATED (no sensor)"
+    table = Table(title=title, title_justify="left")
+    has_quality = any(k.startswith("quality:") for c in record.cases for k in c.summary)
+    columns = ["case", "throughput", "energy / unit [95% CI]", "net / unit", "power", "CV"]
+    for col in columns + (["quality"] if has_quality else []):
+        table.add_column(col, overflow="fold")
+    varying = {w: set(swept([c.params for c in record.cases if c.workload == w]))
+               for w in {c.workload for c in record.cases}}
+    notes = []
+    for index, case in enumerate(record.cases):
+        shown = ", ".join(f"{k}={v}" for k, v in case.params.items()
+                          if k in varying[case.workload])
+        label = escape(f"{index}: {case.workload}" + (f"[{shown}]" if shown else ""))
+        if case.error:
+            notes.append(f"{label}: {case.status}: {escape(case.error)}")
+        notes.extend(f"{label}: {escape(f)}" for f in case.flags if not f.startswith("estimate"))
+        if case.status != "ok":
+            table.add_row(label, f"[yellow]{case.status}[/yellow]", *[""] * (len(columns) - 2))
+            continue
+        s = case.summary
+        epu = s.get("energy_per_unit_j", {})
+        ci = ""
+        if epu.get("ci_low") is not None:
+            ci = f" [{fmt_energy(epu['ci_low'])}, {fmt_energy(epu['ci_high'])}]"
+        mark = " (est.)" if case_is_estimate(case, record.is_estimate) and \
+            not record.is_estimate else ""
+        row = [
+            label,
+            fmt_si(_median(case, "throughput_per_s"), f"{case.unit}/s"),
+            escape(f"{fmt_energy(epu.get('median'))}{ci}{mark}"),
+            fmt_energy(_median(case, "net_energy_per_unit_j")),
+            fmt_power(_median(case, "power_w")),
+            _cv(epu),
+        ]
+        if has_quality:
+            row.append(escape(quality_text(case)))
+        table.add_row(*row)
+    out.print(table)
+    for note in notes:
+        out.print(f"[yellow]note:[/yellow] {note}")
+
+
+def quality_text(case: CaseRecord) -> str:
+    """The workload's main quality figure (or the first one it reports)."""
+    figures = {k.removeprefix("quality:"): v["median"] for k, v in case.summary.items()
+               if k.startswith("quality:")}
+    if not figures:
+        return "-"
+    name = case.quality_metric if case.quality_metric in figures else next(iter(figures))
+    return f"{name}={figures[name]:.3g}"
+
+
+def _median(case: CaseRecord, metric: str) -> float | None:
+    s = case.summary.get(metric)
+    return None if s is None else s.get("median")
+
+
+def _cv(summary: dict[str, Any]) -> str:
+    cv = summary.get("cv")
+    if cv is None:
+        return "-"
+    return f"[yellow]{cv:.0%}[/yellow]" if summary.get("high_cv") else f"{cv:.0%}"
