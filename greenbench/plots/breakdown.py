@@ -1,0 +1,215 @@
+"""``breakdown``: where each case's energy went, and what it emitted.
+
+Up to three panels share the cases as rows:
+
+1. energy per unit by domain family (CPU packages, DRAM, GPUs), stacked: the gross figure;
+2. the same gross figure split into the idle baseline's share and the net energy above it;
+3. emissions per case, operational and embodied (gCO2e), when carbon data was recorded.
+
+Estimated parts are hatched and say "(estimate)" in the legend. Sub-domains (a package's
+``core``) are left out: they are already inside their parent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from greenbench.plots import style
+from greenbench.plots.data import (
+    CaseRef,
+    axis_label,
+    common_unit,
+    describe,
+    domain_facts,
+    domain_family,
+    keys_label,
+    select_cases,
+    si_scale,
+    singular,
+    swept,
+)
+from greenbench.records import RunRecord
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+_ROW_IN = 0.14
+_PANEL_IN = 0.7  # axis label, ticks and the legend above each panel
+UNSPLIT = "all domains (not split)"
+
+
+@dataclass
+class EnergyRow:
+    """One case's gross energy per unit (J), by domain family and as idle + net."""
+
+    label: str
+    gross_j: float
+    families: dict[str, float]
+    estimated: set[str]
+    net_j: float | None
+
+
+@dataclass
+class EmissionRow:
+    """Emissions in gCO2e of one case (or a whole run), operational and embodied."""
+
+    label: str
+    operational_g: float
+    embodied_g: float | None
+    intensity_estimate: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def energy_rows(refs: Sequence[CaseRef]) -> list[EnergyRow]:
+    """Per-unit energy of every case that has a gross figure, split by domain family."""
+    keys = list(swept(refs))
+    rows = []
+    for ref in refs:
+        gross = ref.stat("energy_j")
+        if gross is None:
+            continue
+        per_unit = 1.0 / (ref.case.units_per_step or 1.0)
+        families: dict[str, float] = {}
+        estimated: set[str] = set()
+        for domain, fact in domain_facts(ref.run, ref.case).items():
+            s = ref.stat(f"domain:{domain}:energy_j")
+            if s is None or fact.part_of:
+                continue
+            family = domain_family(domain)
+            families[family] = families.get(family, 0.0) + s.median * per_unit
+            if fact.estimate:
+                estimated.add(family)
+        if not families:
+            families = {UNSPLIT: gross.median * per_unit}
+            if ref.estimate:
+                estimated.add(UNSPLIT)
+        net = ref.stat("net_energy_j")
+        rows.append(EnergyRow(describe(ref, keys, values_only=True), gross.median * per_unit,
+                              families, estimated,
+                              None if net is None else net.median * per_unit))
+    return rows
+
+
+def emission_rows(runs: Sequence[RunRecord], refs: Sequence[CaseRef]) -> list[EmissionRow]:
+    """One row per case with a footprint; a run's own footprint when none of its cases has."""
+    keys = list(swept(refs))
+    rows = [_emission_row(describe(r, keys, values_only=True), r.case.footprint)
+            for r in refs if r.case.footprint]
+    if not rows:
+        rows = [_emission_row(f"run {run.label or run.id}", run.footprint)
+                for run in runs if run.footprint]
+    return rows
+
+
+def plot_breakdown(runs: Sequence[RunRecord], *, selector: str | None = None,
+                   width_in: float = style.COLUMN_WIDTH_IN) -> Figure:
+    """Stacked energy per unit by domain, idle and net parts, and emissions when recorded."""
+    refs = select_cases(runs, selector)
+    energy = energy_rows(refs)
+    emissions = emission_rows(runs, refs)
+    unit = singular(common_unit(refs))
+    factor, shown = si_scale([r.gross_j for r in energy], "J")
+    panels = [len(energy), len(energy)] + ([len(emissions)] if emissions else [])
+    height = sum(_PANEL_IN + _ROW_IN * max(n, 1) for n in panels)
+    with style.context():
+        fig = style.new_figure(width_in, height)
+        axes = fig.subplots(len(panels), 1, height_ratios=[_PANEL_IN + _ROW_IN * max(n, 1)
+                                                           for n in panels])
+        labels = [r.label for r in energy]
+        rows_title = keys_label(refs, list(swept(refs)))
+        _stack(axes[0], labels, _domain_parts(energy, factor), rows_title)
+        axes[0].set_xlabel(axis_label(f"Energy per {unit} by domain", shown))
+        _stack(axes[1], labels, _idle_parts(energy, factor), rows_title)
+        axes[1].set_xlabel(axis_label(f"Energy per {unit}, idle and net", shown))
+        axes[1].sharex(axes[0])
+        if emissions:
+            g_factor, g_unit = si_scale([r.operational_g + (r.embodied_g or 0.0)
+                                         for r in emissions], "gCO2e")
+            _stack(axes[2], [r.label for r in emissions], _emission_parts(emissions, g_factor),
+                   rows_title if any(r.case.footprint for r in refs) else "")
+            # mathtext subscript: gCO2e -> gCO₂e, in the figure's own font
+            axes[2].set_xlabel(axis_label("Emissions", g_unit.replace("CO2e", "CO$_2$e")))
+        if not energy:
+            style.say_empty(axes[0], "no case recorded a gross energy figure")
+        style.add_note(fig, _notes(energy, emissions))
+    return fig
+
+
+# A part of a stacked bar: (legend label, colour, hatched, value per row)
+_Part = tuple[str, str, bool, list[float]]
+
+
+def _domain_parts(rows: list[EnergyRow], factor: float) -> list[_Part]:
+    families = list(dict.fromkeys(f for r in rows for f in r.families))
+    order = ["CPU", "DRAM", "GPU"]
+    families.sort(key=lambda f: order.index(f) if f in order else len(order))
+    parts = []
+    for i, family in enumerate(families):
+        estimate = any(family in r.estimated for r in rows)
+        color = style.DOMAIN_COLOURS.get(family, style.colour(i + 4))
+        parts.append((family + (" (estimate)" if estimate else ""), color, estimate,
+                      [r.families.get(family, 0.0) * factor for r in rows]))
+    return parts
+
+
+def _idle_parts(rows: list[EnergyRow], factor: float) -> list[_Part]:
+    # Net energy within noise of zero can come out negative; drawn as zero (and noted).
+    idle = [(r.gross_j - max(r.net_j, 0.0) if r.net_j is not None else 0.0) * factor
+            for r in rows]
+    net = [max(r.net_j, 0.0) * factor if r.net_j is not None else 0.0 for r in rows]
+    unsplit = [r.gross_j * factor if r.net_j is None else 0.0 for r in rows]
+    parts: list[_Part] = [("idle baseline", style.IDLE_COLOUR, False, idle),
+                          ("net (above idle)", style.NET_COLOUR, False, net)]
+    if any(unsplit):
+        parts.append(("gross (no idle baseline)", style.OKABE_ITO["blue"], False, unsplit))
+    return parts
+
+
+def _emission_parts(rows: list[EmissionRow], factor: float) -> list[_Part]:
+    estimate = any(r.intensity_estimate for r in rows)
+    parts: list[_Part] = [(
+        "operational" + (" (estimated intensity)" if estimate else ""), style.NET_COLOUR,
+        estimate, [r.operational_g * factor for r in rows])]
+    if any(r.embodied_g for r in rows):
+        parts.append(("embodied (estimate)", style.EMBODIED_COLOUR, True,
+                      [(r.embodied_g or 0.0) * factor for r in rows]))
+    return parts
+
+
+def _stack(ax: Axes, labels: list[str], parts: list[_Part], rows_title: str) -> None:
+    left = [0.0] * len(labels)
+    ys = list(range(len(labels)))
+    for name, color, hatched, values in parts:
+        ax.barh(ys, values, left=left, height=0.7, color=color, edgecolor="black",
+                linewidth=0.4, hatch=style.ESTIMATE_HATCH if hatched else None, label=name)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.set_yticks(ys, labels)
+    ax.set_ylabel(rows_title)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.grid(True, axis="x")
+    width_in = ax.get_figure().get_figwidth()  # type: ignore[union-attr]
+    ncols = style.legend_columns([p[0] for p in parts], width_in * 0.8)
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=ncols,
+              borderaxespad=0.2, columnspacing=1.0)
+
+
+def _emission_row(label: str, fp: dict[str, Any] | None) -> EmissionRow:
+    fp = fp or {}
+    intensity = fp.get("intensity") or {}
+    return EmissionRow(label, float(fp.get("operational_g") or 0.0),
+                       None if fp.get("embodied_g") is None else float(fp["embodied_g"]),
+                       bool(intensity.get("estimate", False)), list(fp.get("notes") or []))
+
+
+def _notes(energy: list[EnergyRow], emissions: list[EmissionRow]) -> list[str]:
+    notes = []
+    if any(r.net_j is not None and r.net_j < 0 for r in energy):
+        notes.append("net energy below zero (within noise of the idle baseline) drawn as zero")
+    if any(UNSPLIT in r.families for r in energy):
+        notes.append("cases without per-domain figures are drawn unsplit")
+    if not emissions:
+        notes.append("no carbon data recorded: emissions not shown")
+    return notes

@@ -1,0 +1,61 @@
+"""Numbers for people: SI prefixes, significant figures, intervals, in one place."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from greenbench.plots.data import si_scale
+
+J_PER_MWH = 3.6e9
+J_PER_KWH = 3.6e6
+
+
+def si(value: float | None, unit: str, digits: int = 3) -> str:
+    """``6.32e-5, "J"`` -> ``63.2 µJ``; ``-`` for unknown."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    factor, shown = si_scale([value], unit)
+    return f"{sig(value * factor, digits)} {shown}"
+
+
+def sig(value: float, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant figures, without scientific notation for ordinary
+    magnitudes (1e-3 to 1e6), with it beyond: ``0.00042``, ``4.2e-07``."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    magnitude = math.floor(math.log10(abs(value)))
+    if -3 <= magnitude < 6:
+        decimals = max(digits - 1 - magnitude, 0)
+        return f"{value:.{decimals}f}"
+    return f"{value:.{digits - 1}e}"
+
+
+def interval(s: dict[str, Any], unit: str, factor: float = 1.0) -> str:
+    """``[62.1, 64.4] µJ``-style interval of a summary's median, in the median's prefix."""
+    low, high, median = s.get("ci_low"), s.get("ci_high"), s.get("median")
+    if low is None or high is None or median is None:
+        return "no interval (n < 2)"
+    f, shown = si_scale([median * factor], unit)
+    return f"[{sig(low * factor * f)}, {sig(high * factor * f)}] {shown}"
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def mwh(joules: float) -> str:
+    """Energy in MWh to two significant figures (what the EU AI Act's documentation asks)."""
+    value = joules / J_PER_MWH
+    if value == 0:
+        return "0 MWh"
+    return f"{value:.2g} MWh"
+
+
+def yaml_number(value: float) -> str:
+    """A float YAML 1.1 parsers read as a number: ``1e-05`` would be a string, ``1.0e-05`` not."""
+    text = sig(value, 3)
+    if "e" in text and "." not in text.split("e")[0]:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}.0e{exponent}"
+    return text

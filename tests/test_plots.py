@@ -1,0 +1,406 @@
+"""Figures, checked structurally: size, axes, labels with units, legend entries, scales, notes.
+
+Pixels are never compared: a figure is right when it shows the right things, labelled.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from greenbench.errors import UserError
+from greenbench.plots import KINDS, PlotRequest, render
+from greenbench.plots.bars import plot_bars
+from greenbench.plots.breakdown import plot_breakdown
+from greenbench.plots.data import select_cases, si_scale
+from greenbench.plots.pareto import pareto_front, plot_pareto
+from greenbench.plots.scaling import fit_power_law, plot_scaling, scaling_series
+from greenbench.plots.style import (
+    COLUMN_WIDTH_IN,
+    ESTIMATE_HATCH,
+    PALETTE,
+    figure_bytes,
+    save_figure,
+)
+from greenbench.plots.trace import plot_trace
+from tests.factories import make_run
+from tests.plot_factories import single_case_run, sweep_run
+
+# --------------------------------------------------------------------------- helpers
+
+
+def texts(fig) -> list[str]:
+    """Every piece of text in the figure: labels, ticks, legends, notes, annotations."""
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]
+
+
+def legend_labels(fig) -> list[str]:
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    return [t.get_text() for legend in legends for t in legend.get_texts()]
+
+
+def has_unit(label: str) -> bool:
+    """An axis label ends with its unit in parentheses: ``Energy per token (µJ)``."""
+    first_line = label.splitlines()[0]
+    return first_line.endswith(")") and "(" in first_line and "()" not in first_line
+
+
+def bars_of(ax) -> list:
+    from matplotlib.patches import Rectangle
+
+    return [p for p in ax.patches if isinstance(p, Rectangle) and p.get_width() != 0]
+
+
+# --------------------------------------------------------------------------- every kind
+
+
+RUNS = {
+    "gpu, many cases": lambda: sweep_run(),
+    "cpu only, many cases": lambda: sweep_run(gpu=False, carbon=False, quality=False),
+    "gpu, one case": lambda: single_case_run(gpu=True, carbon=True),
+    "cpu only, one case": lambda: single_case_run(),
+}
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "scaling"])
+@pytest.mark.parametrize("shape", RUNS)
+def test_every_kind_renders_for_runs_with_and_without_gpus_and_one_or_many_cases(
+        kind: str, shape: str) -> None:
+    (name, fig), = render([RUNS[shape]()], PlotRequest(kind))
+    assert name.startswith(kind)
+    assert fig.get_figwidth() == COLUMN_WIDTH_IN
+    labelled = [ax for ax in fig.axes if ax.get_xlabel()]
+    assert labelled, "every figure labels its axes"
+    for ax in labelled:
+        assert has_unit(ax.get_xlabel()), ax.get_xlabel()
+
+
+@pytest.mark.parametrize("gpu", [True, False])
+def test_scaling_renders_with_and_without_gpus(gpu: bool) -> None:
+    (_, fig), = render([sweep_run(gpu=gpu)], PlotRequest("scaling"))
+    ax = fig.axes[0]
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    assert has_unit(ax.get_xlabel()) and has_unit(ax.get_ylabel())
+
+
+def test_every_figure_returns_a_figure_that_saves_as_pdf_svg_and_png(tmp_path: Path) -> None:
+    fig = plot_bars([sweep_run()])
+    for fmt in ("pdf", "svg", "png"):
+        path = save_figure(fig, tmp_path / f"f.{fmt}")
+        assert path.stat().st_size > 1000
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------- style
+
+
+def test_vector_output_keeps_text_as_embedded_truetype_and_is_reproducible(
+        tmp_path: Path) -> None:
+    fig = plot_bars([sweep_run()])
+    pdf = figure_bytes(fig, "pdf")
+    assert b"/FontFile2" in pdf  # TrueType embedded (pdf.fonttype 42) ...
+    assert b"/Type3" not in pdf  # ... not Type 3 bitmaps-as-glyphs
+    svg = figure_bytes(fig, "svg").decode()
+    assert "<text" in svg and "Energy per token" in svg  # svg.fonttype none: real text
+    # No creation date, fixed SVG ids: the same results give the same bytes.
+    assert figure_bytes(fig, "svg") == figure_bytes(fig, "svg")
+    assert figure_bytes(fig, "pdf") == figure_bytes(fig, "pdf")
+
+
+def test_png_comes_out_exactly_one_column_wide() -> None:
+    from io import BytesIO
+
+    from matplotlib.image import imread
+
+    image = imread(BytesIO(figure_bytes(plot_scaling([sweep_run()]), "png", dpi=100)))
+    assert image.shape[1] == int(COLUMN_WIDTH_IN * 100)  # no "tight" box widening it
+
+
+def test_series_colours_come_from_the_okabe_ito_palette() -> None:
+    from matplotlib.colors import to_hex
+
+    fig = plot_bars([sweep_run()])
+    colours = {to_hex(p.get_facecolor()).upper() for p in bars_of(fig.axes[0])}
+    assert colours == {PALETTE[0].upper(), PALETTE[1].upper()}
+
+
+def test_text_is_readable_at_one_column() -> None:
+    from matplotlib.text import Text
+
+    fig = plot_bars([sweep_run()])
+    sizes = {round(float(t.get_fontsize())) for t in fig.findobj(Text) if t.get_text()}
+    assert min(sizes) >= 6 and max(sizes) <= 9
+
+
+# --------------------------------------------------------------------------- trace
+
+
+def test_trace_draws_each_domain_and_shades_warmup_idle_and_repeats() -> None:
+    fig = plot_trace(sweep_run(), 0)
+    ax = fig.axes[0]
+    labels = legend_labels(fig)
+    assert {"gpu:0", "cpu-package:0", "dram:0", "total of top-level domains"} <= set(labels)
+    assert {"warm-up", "idle baseline", "measured repeats"} <= set(labels)
+    assert ax.get_ylabel() == "Power (W)" and has_unit(ax.get_xlabel())
+    assert len(ax.lines) == 4
+    assert ax.get_ylim()[0] == 0
+
+
+def test_trace_marks_estimated_domains_dashed_and_labelled() -> None:
+    fig = plot_trace(sweep_run(gpu=False, cpu_estimate=True), 0)
+    lines = {line.get_label(): line for line in fig.axes[0].lines}
+    estimated = lines["cpu-package:0 (estimate)"]
+    assert estimated.get_linestyle() == "--"
+    assert lines["dram:0"].get_linestyle() == "-"
+
+
+def test_trace_of_a_case_without_a_trace_is_a_user_error() -> None:
+    run = sweep_run()
+    run.cases[0].trace = None
+    with pytest.raises(UserError, match="no power trace"):
+        plot_trace(run, 0)
+
+
+def test_trace_picks_the_case_by_filter_and_all_draws_one_per_case() -> None:
+    run = sweep_run()
+    (name, fig), = render([run], PlotRequest("trace", case="mechanism=linear,seq_len=2048"))
+    assert name.endswith("case8")
+    assert "seq_len=2048" in fig.axes[0].get_title(loc="left")
+    assert len(render([run], PlotRequest("trace", all_cases=True))) == len(run.cases)
+
+
+# --------------------------------------------------------------------------- bars
+
+
+def test_bars_group_cases_by_setting_and_colour_them_by_variant() -> None:
+    run = sweep_run()
+    fig = plot_bars([run])
+    ax = fig.axes[0]
+    assert len(bars_of(ax)) == len(run.cases)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["256", "512", "1024", "2048",
+                                                             "4096"]
+    assert ax.get_ylabel() == "seq_len (tokens)"
+    assert ax.get_xlabel() == "Energy per token (µJ)"
+    assert {"mechanism=softmax", "mechanism=linear"} <= set(legend_labels(fig))
+    # Whiskers: one 95% interval per bar.
+    assert len(ax.collections) == len(run.cases)
+
+
+def test_bars_hatch_estimates_and_say_so_in_the_legend() -> None:
+    fig = plot_bars([sweep_run(cpu_estimate=True)])
+    assert all(p.get_hatch() == ESTIMATE_HATCH for p in bars_of(fig.axes[0]))
+    assert "estimate (power model)" in legend_labels(fig)
+    measured = plot_bars([sweep_run()])
+    assert not any(p.get_hatch() for p in bars_of(measured.axes[0]))
+
+
+def test_bars_of_one_case_have_no_legend_and_say_when_there_is_no_interval() -> None:
+    run = make_run(1, values={"energy_per_unit_j": [0.02]})
+    fig = plot_bars([run])
+    assert len(bars_of(fig.axes[0])) == 1
+    assert not fig.legends
+    assert any("single repeat: no interval" in t for t in texts(fig))
+
+
+def test_bars_grouped_by_a_parameter_and_metric_aliases() -> None:
+    fig = plot_bars([sweep_run()], "time", by="mechanism")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["softmax", "linear"]
+    assert ax.get_xlabel().startswith("Time per step (")
+    with pytest.raises(UserError, match="swept: mechanism, seq_len"):
+        plot_bars([sweep_run()], by="batch")
+
+
+def test_two_runs_become_coloured_series() -> None:
+    a, b = sweep_run(label="before"), sweep_run(label="after")
+    fig = plot_bars([a, b], selector="seq_len=1024")
+    assert {"before", "after"} <= set(legend_labels(fig))
+    assert len(bars_of(fig.axes[0])) == 4
+
+
+def test_an_unknown_metric_names_the_ones_that_exist() -> None:
+    with pytest.raises(UserError, match="energy_per_unit.*quality:rel_error"):
+        plot_bars([sweep_run()], "joules")
+
+
+# --------------------------------------------------------------------------- scaling
+
+
+def test_power_law_fit_recovers_a_known_exponent() -> None:
+    fit = fit_power_law([1, 2, 4, 8], [3 * x**1.5 for x in (1, 2, 4, 8)])
+    assert fit is not None
+    assert fit.exponent == pytest.approx(1.5)
+    assert fit.prefactor == pytest.approx(3.0)
+    assert fit.r2 == pytest.approx(1.0)
+    assert fit_power_law([4, 4], [1, 2]) is None  # one distinct x: nothing to fit
+    assert fit_power_law([1, 2], [0, 1]) is None  # a zero cannot go on log axes
+
+
+def test_scaling_fits_each_variant_and_the_tail_finds_the_asymptotic_exponent() -> None:
+    x, key, series, _ = scaling_series([sweep_run()])
+    assert (x, key) == ("seq_len", "energy_j")
+    by_label = {s.label: s for s in series}
+    softmax, linear = by_label["mechanism=softmax"], by_label["mechanism=linear"]
+    assert softmax.tail_fit is not None and linear.tail_fit is not None
+    assert softmax.tail_fit.exponent == pytest.approx(2.0, abs=0.15)
+    assert linear.tail_fit.exponent == pytest.approx(1.0, abs=0.1)
+    # The fixed overhead flattens the small end: the full fit is lower than the tail's.
+    assert softmax.fit is not None and softmax.fit.exponent < softmax.tail_fit.exponent
+
+
+def test_scaling_is_log_log_with_the_exponents_in_the_legend() -> None:
+    fig = plot_scaling([sweep_run()])
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "seq_len (tokens)"
+    assert ax.get_ylabel() == "Energy per step (J)"
+    labels = legend_labels(fig)
+    assert any(label.startswith("mechanism=softmax: b = ") and "(top 3: " in label
+               for label in labels)
+    assert len(labels) == 2
+
+
+def test_scaling_without_a_swept_parameter_names_what_was_swept() -> None:
+    with pytest.raises(UserError, match="swept parameters: none"):
+        plot_scaling([single_case_run()])
+    run = sweep_run(seq_lens=(512,))
+    with pytest.raises(UserError, match=r"swept parameters: mechanism \(not numeric\)"):
+        plot_scaling([run])
+    with pytest.raises(UserError, match="--x mechanism: its values are not numbers"):
+        plot_scaling([sweep_run()], "mechanism")
+    with pytest.raises(UserError, match="--x batch: not swept"):
+        plot_scaling([sweep_run()], "batch")
+
+
+def test_scaling_asks_for_x_when_several_numeric_parameters_were_swept() -> None:
+    run = sweep_run()
+    for case in run.cases[::2]:
+        case.params["batch"] = 8
+    with pytest.raises(UserError, match=r"several numeric parameters.*--x"):
+        plot_scaling([run])
+    assert plot_scaling([run], "seq_len").axes[0].get_xscale() == "log"
+
+
+# --------------------------------------------------------------------------- pareto
+
+
+def test_pareto_front_keeps_only_points_nothing_beats() -> None:
+    points = [(1.0, 0.5), (2.0, 0.9), (3.0, 0.8), (2.0, 0.4), (4.0, 0.95)]
+    assert pareto_front(points, higher_is_better=True) == [0, 1, 4]
+    assert pareto_front(points, higher_is_better=False) == [0, 3]
+    assert pareto_front([(1.0, 1.0), (1.0, 1.0)], True) == [0]
+
+
+def test_pareto_plots_energy_against_the_quality_figure_with_its_direction() -> None:
+    fig = plot_pareto([sweep_run()])
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Energy per token (µJ)"
+    assert ax.get_ylabel() == "rel_error (dimensionless)\nlower is better"
+    assert "Pareto front" in legend_labels(fig)
+
+
+def test_pareto_without_quality_figures_says_so_instead_of_failing() -> None:
+    run = sweep_run(quality=False)
+    fig = plot_pareto([run], against="quality")
+    assert any("No case recorded a quality figure" in t for t in texts(fig))
+    auto = plot_pareto([run])
+    assert auto.axes[0].get_ylabel().startswith("Throughput (")
+    assert any("no case recorded a quality figure: energy against throughput" in t
+               for t in texts(auto))
+
+
+def test_pareto_names_cases_missing_the_quality_figure() -> None:
+    run = sweep_run()
+    for case in run.cases[:2]:
+        del case.summary["quality:rel_error"]
+        for r in case.repeats:
+            del r.metrics["quality:rel_error"]
+    fig = plot_pareto([run])
+    assert any("no rel_error for case(s) 0, 1: not shown" in t for t in texts(fig))
+
+
+# --------------------------------------------------------------------------- breakdown
+
+
+def test_breakdown_stacks_domains_idle_and_net_and_emissions() -> None:
+    run = sweep_run(cpu_estimate=True)
+    fig = plot_breakdown([run])
+    assert len(fig.axes) == 3
+    labels = legend_labels(fig)
+    assert {"CPU (estimate)", "DRAM", "GPU", "idle baseline", "net (above idle)"} <= set(labels)
+    assert any(label.startswith("operational") for label in labels)
+    assert "embodied (estimate)" in labels
+    assert "CO$_2$e" in fig.axes[2].get_xlabel()
+    # Each case's domain parts add up to its gross energy per unit.
+    ax = fig.axes[0]
+    total = sum(p.get_width() for p in bars_of(ax) if p.get_y() < 0.5 and p.get_y() > -0.5)
+    case = run.cases[0]
+    expected_uj = case.summary["energy_j"]["median"] / case.units_per_step * 1e6
+    assert total == pytest.approx(expected_uj, rel=1e-6)
+
+
+def test_breakdown_without_carbon_data_has_two_panels_and_a_note() -> None:
+    fig = plot_breakdown([sweep_run(gpu=False, carbon=False)])
+    assert len(fig.axes) == 2
+    assert "GPU" not in legend_labels(fig)
+    assert any("no carbon data recorded" in t for t in texts(fig))
+
+
+def test_breakdown_of_cases_without_domain_figures_draws_them_unsplit() -> None:
+    fig = plot_breakdown([make_run(2)])
+    assert "all domains (not split)" in legend_labels(fig)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_si_scale_picks_a_readable_prefix() -> None:
+    assert si_scale([2e-5, 1e-5], "J") == (pytest.approx(1e6), "µJ")
+    assert si_scale([0.5], "s") == (pytest.approx(1e3), "ms")
+    assert si_scale([5000.0], "s") == (1.0, "s")  # no kiloseconds
+    assert si_scale([], "W") == (1.0, "W")
+    factor, unit = si_scale([4e7], "tokens/s")
+    assert factor == pytest.approx(1e-6) and unit == "$10^{6}$ tokens/s"
+
+
+def test_case_selection_by_index_filter_and_workload() -> None:
+    run = sweep_run()
+    assert [r.index for r in select_cases([run], "3")] == [3]
+    assert len(select_cases([run], "mechanism=softmax")) == 5
+    assert len(select_cases([run], "attention")) == 10
+    with pytest.raises(UserError, match="no case has a parameter 'heads'"):
+        select_cases([run], "heads=4")
+    with pytest.raises(UserError, match="matches no case"):
+        select_cases([run], "seq_len=3")
+    with pytest.raises(UserError, match="has only 10 case"):
+        select_cases([run], "10")
+
+
+def test_failed_cases_are_not_drawn_and_a_run_of_failures_is_a_user_error() -> None:
+    run = sweep_run()
+    run.cases[0].status = "failed"
+    assert 0 not in [r.index for r in select_cases([run])]
+    for case in run.cases:
+        case.status, case.error = "failed", "worker killed by SIGKILL"
+    with pytest.raises(UserError, match="no finished case.*SIGKILL"):
+        select_cases([run])
+
+
+def test_plot_request_rejects_options_the_kind_does_not_use() -> None:
+    with pytest.raises(UserError, match="--all does not apply to --kind bars"):
+        PlotRequest("bars", all_cases=True).check()
+    with pytest.raises(UserError, match="--against does not apply"):
+        PlotRequest("scaling", against="quality").check()
+
+
+def test_importing_the_plot_and_report_code_loads_no_matplotlib() -> None:
+    code = ("import sys, greenbench.plots, greenbench.report, greenbench.commands.plot, "
+            "greenbench.commands.report\n"
+            "print([m for m in ('matplotlib', 'numpy') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
