@@ -56,6 +56,7 @@ def plot(runs: tuple[str, ...], kind: str, metric: str | None, x: str | None,
     palette, put units on every axis, and mark estimated energy (hatched bars, open markers,
     dashed lines). Files are named after the kind and the run ids.
 
+    \b
     Examples:
       greenbench plot latest --kind bars
       greenbench plot latest --kind scaling --x seq_len

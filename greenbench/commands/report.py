@@ -32,6 +32,7 @@ def report(runs: tuple[str, ...], output: str | None, latex: str | None, title: 
 
     RUN is a run id, a unique prefix, latest or latest~N, or an exported run JSON file.
 
+    \b
     Examples:
       greenbench report latest -o report.html
       greenbench report latest -o results.md --latex table.tex
