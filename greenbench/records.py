@@ -58,7 +58,7 @@ class CaseRecord:
     @property
     def label(self) -> str:
         shown = ", ".join(f"{k}={v}" for k, v in self.params.items())
-        return f"{self.workload}[{shown}]"
+        return f"{self.workload}[{shown}]" if shown else self.workload
 
     def values(self, metric: str) -> list[float]:
         """The per-repeat values of one metric (None values left out)."""

@@ -7,20 +7,15 @@ def fmt_energy(joules: float | None) -> str:
     """``12.3 J``, ``4.56 kJ``, ``1.23 Wh`` for large values; ``-`` for unknown (never 0)."""
     if joules is None:
         return "-"
-    a = abs(joules)
+    # round to 3 significant digits first, so 0.000999 reads 999 uJ and 0.0009996 reads 1 mJ
+    a = abs(float(f"{joules:.3g}"))
     if a >= 36_000:  # 10 Wh and up reads better in Wh
         return f"{joules / 3600:.3g} Wh"
-    if a >= 10_000:
-        return f"{joules / 1000:.3g} kJ"
-    if a >= 1 or a == 0:
-        return f"{joules:.3g} J"
-    if a >= 1e-3:
-        return f"{joules * 1e3:.3g} mJ"
-    if a >= 1e-6:
-        return f"{joules * 1e6:.3g} uJ"
-    if a >= 1e-9:
-        return f"{joules * 1e9:.3g} nJ"
-    return f"{joules:.2g} J"
+    for limit, factor, unit in ((10_000, 1e-3, "kJ"), (1, 1.0, "J"), (1e-3, 1e3, "mJ"),
+                                (1e-6, 1e6, "uJ"), (1e-9, 1e9, "nJ")):
+        if a >= limit:
+            return f"{joules * factor:.3g} {unit}"
+    return "0 J" if a == 0 else f"{joules:.2g} J"
 
 
 def fmt_power(watts: float | None) -> str:

@@ -1,0 +1,27 @@
+"""Formatting of quantities for people: the prefix follows the rounded value; unknown is '-'."""
+
+from __future__ import annotations
+
+import pytest
+
+from greenbench.units import fmt_duration, fmt_energy, fmt_power, fmt_si, method_label
+
+
+@pytest.mark.parametrize(
+    ("joules", "text"),
+    [
+        (None, "-"), (0.0, "0 J"), (0.000999, "999 uJ"), (0.0009996, "1 mJ"), (1.0, "1 J"),
+        (12_345.0, "12.3 kJ"), (50_000.0, "13.9 Wh"), (3e-7, "300 nJ"), (-0.5, "-500 mJ"),
+    ],
+)
+def test_energy(joules: float | None, text: str) -> None:
+    assert fmt_energy(joules) == text
+
+
+def test_other_quantities() -> None:
+    assert fmt_power(None) == "-" and fmt_power(16.84) == "16.8 W"
+    assert fmt_duration(0.0123) == "12.3 ms" and fmt_duration(150) == "2 min 30 s"
+    assert fmt_si(101_300_000, "items/s") == "101 M items/s" and fmt_si(None, "x") == "-"
+    assert method_label("estimate", "estimate:cpu-tdp") == "ESTIMATE (cpu-tdp)"
+    assert method_label("counter", "rapl") == "counter (rapl)"
+    assert method_label("power", "nvml") == "polled power (nvml)"
