@@ -14,7 +14,13 @@ from typing import Any
 import click
 
 from greenbench.carbon.options import carbon_options
-from greenbench.commands._common import check_interval, console, interval_option, sensor_options
+from greenbench.commands._common import (
+    check_interval,
+    console,
+    interval_option,
+    sensor_options,
+    writable_file,
+)
 from greenbench.errors import UserError
 from greenbench.measurement import Measurement
 
@@ -57,7 +63,7 @@ def measure(
     _check_command(command[0])
     if idle_s < 0:
         raise UserError(f"--idle {idle_s}: use a number of seconds >= 0")
-    out_path = _writable(json_path)
+    out_path = writable_file(json_path)
     carbon = resolve_carbon(region, intensity, intensity_file, provider, pue)
     probes = probe_all(cpu_tdp_w=cpu_tdp)
     meter = Meter(available_sensors(probes), interval_s=interval).start()
@@ -216,17 +222,3 @@ def _print(doc: dict[str, Any], result: Measurement) -> None:
                         "baseline; measure longer or with a longer --idle")
     for w in warnings:
         out.print(f"[yellow]warning:[/yellow] {w}")
-
-
-def _writable(path: str | None) -> Path | None:
-    """Check the JSON path before measuring, so a typo does not cost the measurement."""
-    if path is None:
-        return None
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise UserError(f"--json {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise UserError(f"--json {path}: not writable; choose another path")
-    return p
-

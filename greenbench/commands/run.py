@@ -12,9 +12,14 @@ import click
 
 from greenbench.carbon.options import carbon_options
 from greenbench.commands._cases import print_cases
-from greenbench.commands._common import check_interval, console, interval_option, sensor_options
+from greenbench.commands._common import (
+    check_interval,
+    console,
+    interval_option,
+    sensor_options,
+    writable_file,
+)
 from greenbench.commands._runs import store_option
-from greenbench.errors import UserError
 
 EXIT_INTERRUPTED = 130
 EXIT_CASES_FAILED = 1
@@ -101,7 +106,7 @@ def run(
     registry = discover(workload_files)
     specs = plan(registry, workload_names, overrides, suite, device)
     probes = probe_all(cpu_tdp_w=cpu_tdp)
-    json_out = _writable(json_path)
+    json_out = writable_file(json_path)
     store = Store(store_path)
 
     err = console(stderr=True)
@@ -185,15 +190,6 @@ class _Progress:
                     f"[yellow]{escape(case.label)}: {case.status}: {escape(str(case.error))}"
                     "[/yellow]")
             self.progress.advance(self.task)
-
-
-def _writable(path: str | None) -> Path | None:
-    if path is None:
-        return None
-    p = Path(path)
-    if not p.parent.is_dir():
-        raise UserError(f"--json {path}: folder {p.parent} does not exist")
-    return p
 
 
 def _shorten(text: str, width: int = 48) -> str:
