@@ -3,6 +3,8 @@
     run = sweep_run()                       # attention-like: mechanism x seq_len, GPU, carbon
     run = sweep_run(gpu=False, carbon=False, quality=False)
     run = single_case_run()                 # one case
+    run = quick_run()                       # three workloads, one case each (the quick suite)
+    run = mixed_run()                       # three workloads, some swept, with variants
 
 Cases come from tests.factories.make_case (values per repeat, summaries by greenbench.stats);
 this module adds what those lack: per-domain measurements, a power trace with warm-up, idle
@@ -117,7 +119,17 @@ def _sensor(domain: str, cpu_estimate: bool) -> dict[str, Any]:
 def _case(mech: str, n: int, domains: list[str], quality: bool, cpu_estimate: bool,
           repeats: int) -> CaseRecord:
     energy = OVERHEAD_J + SCALE[mech] * n ** EXPONENTS[mech]
-    tokens = BATCH * n
+    params = {"mechanism": mech, "seq_len": n, "batch": BATCH}
+    return _workload_case("attention", params, ["mechanism"], "tokens", energy, BATCH * n,
+                          domains, QUALITY[mech] if quality else None, cpu_estimate, repeats)
+
+
+def _workload_case(workload: str, params: dict[str, Any], variants: list[str], unit: str,
+                   energy: float, units_per_step: float, domains: list[str],
+                   quality: float | None, cpu_estimate: bool, repeats: int) -> CaseRecord:
+    """A case of any workload: ``energy`` J per step split over ``domains`` by their power,
+    ``units_per_step`` units of work per step, a rel_error quality figure when given."""
+    tokens = units_per_step
     power = sum(POWER_W[d] for d in domains)
     shares = {d: POWER_W[d] / power for d in domains}
     noise = [NOISE[i % len(NOISE)] for i in range(repeats)]
@@ -133,13 +145,12 @@ def _case(mech: str, n: int, domains: list[str], quality: bool, cpu_estimate: bo
         "throughput_per_s": [tokens / x for x in t],
         **{f"domain:{d}:energy_j": [x * shares[d] for x in e] for d in domains},
     }
-    if quality:
-        values["quality:rel_error"] = [QUALITY[mech]] * repeats
-    params = {"mechanism": mech, "seq_len": n, "batch": BATCH}
-    case = make_case("attention", params, values, unit="tokens", with_trace=False)
+    if quality is not None:
+        values["quality:rel_error"] = [quality] * repeats
+    case = make_case(workload, params, values, unit=unit, with_trace=False)
     case.units_per_step = float(tokens)
-    case.variants = ["mechanism"]
-    case.quality_metric = "rel_error" if quality else None
+    case.variants = list(variants)
+    case.quality_metric = "rel_error" if quality is not None else None
     case.quality_higher_is_better = False
     method_of = {d: "estimate" if cpu_estimate and d.startswith("cpu") else "counter"
                  for d in domains}
@@ -160,6 +171,64 @@ def _case(mech: str, n: int, domains: list[str], quality: bool, cpu_estimate: bo
         case.flags.append("estimate: some energy figures come from a power model")
     case.trace = trace(domains, repeats)
     return case
+
+
+# --------------------------------------------------------------------------- mixed workloads
+
+#: each built-in workload's full parameter list and variants, as the real ones store them
+_ATTENTION = ({"mechanism": "softmax", "seq_len": 512, "d_model": 256, "heads": 4, "batch": 2,
+               "k": 128, "m": 128, "causal": False, "mode": "infer", "precision": "fp32",
+               "seed": 0}, ["mechanism", "precision"], "tokens")
+_SPARSE = ({"density": 0.1, "execution": "sparse", "in_features": 1024, "out_features": 1024,
+            "batch": 1024, "precision": "fp32", "seed": 0}, ["execution", "precision"], "rows")
+_TRANSFORMER = ({"size": "tiny", "seq_len": 64, "batch": 4, "vocab": 2048, "mode": "train",
+                 "attention": "sdpa", "k": 64, "m": 64, "causal": True, "precision": "fp32",
+                 "sparsity": "none", "density": 0.5, "compile": False, "seed": 0},
+                ["attention", "precision", "sparsity", "compile"], "tokens")
+_WORKLOADS = {"attention": _ATTENTION, "sparse-matmul": _SPARSE, "transformer": _TRANSFORMER}
+
+
+def quick_run(*, carbon: bool = True, label: str = "quick") -> RunRecord:
+    """Like a real run of the ``quick`` suite on a CPU-only machine: one case each of
+    attention, sparse-matmul and transformer, each with its own (long) parameter list and
+    variants, different units of work (tokens, rows), energy estimated by a power model."""
+    return mixed_run({"attention": [{}], "sparse-matmul": [{}], "transformer": [{}]},
+                     carbon=carbon, label=label)
+
+
+def mixed_run(cases: dict[str, list[dict[str, Any]]] | None = None, *, carbon: bool = True,
+              cpu_estimate: bool = True, label: str | None = "mixed",
+              repeats: int = 5) -> RunRecord:
+    """A run that mixes workloads; ``cases`` maps a workload to the parameter overrides of
+    each of its cases. By default attention sweeps mechanism x seq_len, sparse-matmul runs
+    dense and sparse, and transformer has one case."""
+    if cases is None:
+        cases = {"attention": [{"mechanism": m, "seq_len": n}
+                               for m in ("softmax", "linear") for n in (256, 512, 1024)],
+                 "sparse-matmul": [{"execution": "dense"}, {"execution": "sparse"}],
+                 "transformer": [{}]}
+    domains = _domains(False)
+    run = make_run(0, label=label, workload="attention")
+    run.id = f"20261129-0905{next(_serial):02d}-fca72e"
+    run.machine.update(cpu_model="AMD EPYC", memory_gb=23.5)
+    run.config.update(repeats=repeats, warmup_s=2.0, idle_s=1.0, interval_s=0.1)
+    run.sensors = [_sensor(d, cpu_estimate) for d in domains]
+    for workload, overrides in cases.items():
+        defaults, variants, unit = _WORKLOADS[workload]
+        for i, override in enumerate(overrides):
+            params = {**defaults, **override}
+            size = float(params.get("seq_len", 1) * params["batch"])
+            energy = OVERHEAD_J * (1 + i) + 2e-6 * size * (2 if params.get("mechanism")
+                                                            == "softmax" else 1)
+            run.cases.append(_workload_case(workload, params, variants, unit, energy, size,
+                                            domains, 0.1 * (i + 1), cpu_estimate, repeats))
+    if carbon:
+        for case in run.cases:
+            case.footprint = footprint_dict(_case_energy_j(case) / 3.6e6, False,
+                                            units=sum(r.units for r in case.repeats))
+        run.footprint = footprint_dict(sum(_case_energy_j(c) for c in run.cases) / 3.6e6,
+                                       False)
+    return run
 
 
 def trace(domains: Sequence[str], repeats: int = 3, interval_s: float = 0.1) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from greenbench.errors import UserError
 from greenbench.plots import KINDS, PlotRequest, render
 from greenbench.plots.bars import plot_bars
 from greenbench.plots.breakdown import plot_breakdown
-from greenbench.plots.data import select_cases, si_scale
+from greenbench.plots.data import Names, select_cases, si_scale, swept_by_workload
 from greenbench.plots.pareto import pareto_front, plot_pareto
 from greenbench.plots.scaling import fit_power_law, plot_scaling, scaling_series
 from greenbench.plots.style import (
@@ -23,11 +23,14 @@ from greenbench.plots.style import (
     ESTIMATE_HATCH,
     PALETTE,
     figure_bytes,
+    legend_columns,
     save_figure,
+    text_width_in,
+    wrap,
 )
 from greenbench.plots.trace import plot_trace
 from tests.factories import make_run
-from tests.plot_factories import single_case_run, sweep_run
+from tests.plot_factories import mixed_run, quick_run, single_case_run, sweep_run
 
 # --------------------------------------------------------------------------- helpers
 
@@ -404,3 +407,249 @@ def test_importing_the_plot_and_report_code_loads_no_matplotlib() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- real, mixed runs
+#
+# A real run often mixes workloads (the quick suite: attention, sparse-matmul, transformer,
+# one case each, each with its own long parameter list). These check the laid-out figure:
+# what is drawn where, measured with the renderer, never pixels.
+
+
+def drawn_tick_labels(ax) -> list:
+    """The tick labels matplotlib draws: those of ticks inside the view, with text."""
+    labels = []
+    for axis in (ax.xaxis, ax.yaxis):
+        lo, hi = sorted(axis.get_view_interval())
+        slack = (hi - lo) * 1e-9
+        for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+            label = tick.label1
+            if (label.get_visible() and label.get_text()
+                    and lo - slack <= tick.get_loc() <= hi + slack):
+                labels.append(label)
+    return labels
+
+
+def layout_problems(fig) -> list[str]:
+    """Everything wrong with where things landed: text outside the figure, legends over the
+    data or over tick labels, labels on top of each other, axes without a unit."""
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    problems: list[str] = []
+
+    def box(artist):
+        return artist.get_window_extent(renderer).shrunk(0.98, 0.98)
+
+    inside = fig.bbox.padded(1.0)  # a pixel of rounding
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+    texts = [t for t in fig.texts if t.get_text()]  # the note under the plot
+    for ax in fig.axes:
+        ticks = drawn_tick_labels(ax)
+        labels = [t for t in (ax.xaxis.label, ax.yaxis.label, ax.title,
+                              ax._left_title) if t.get_text()]
+        for t in [*ticks, *labels, *(a for a in ax.texts if a.get_text())]:
+            b = t.get_window_extent(renderer)
+            if not (inside.contains(b.x0, b.y0) and inside.contains(b.x1, b.y1)):
+                problems.append(f"outside the figure: {t.get_text()!r}")
+            if "None" in t.get_text():
+                problems.append(f"names a parameter the case lacks: {t.get_text()!r}")
+        for legend in legends:
+            for t in ticks + labels:
+                if box(legend).overlaps(box(t)):
+                    problems.append(f"legend over {t.get_text()!r}")
+            if box(legend).overlaps(ax.get_window_extent(renderer).shrunk(0.98, 0.98)):
+                problems.append("legend over the data area")
+        for note in texts:
+            for t in ticks + labels:
+                if box(note).overlaps(box(t)):
+                    problems.append(f"note over {t.get_text()!r}")
+        for other in fig.axes:  # a panel's labels hidden under the next panel
+            if other is not ax:
+                for t in ticks + labels:
+                    if box(t).overlaps(other.get_window_extent(renderer)):
+                        problems.append(f"{t.get_text()!r} under another panel")
+        y_ticks = [t for t in ticks if t in ax.get_yticklabels()]
+        for i, a in enumerate(y_ticks):
+            for b in y_ticks[i + 1:]:
+                if box(a).overlaps(box(b)):
+                    problems.append(f"tick labels {a.get_text()!r} and {b.get_text()!r} touch")
+        if ax.has_data() and not has_unit(ax.get_xlabel()):
+            problems.append(f"x label without a unit: {ax.get_xlabel()!r}")
+    for i, a in enumerate(legends):
+        b = box(a)
+        if not (inside.contains(b.x0, b.y0) and inside.contains(b.x1, b.y1)):
+            problems.append("legend outside the figure")
+        for other in legends[i + 1:]:
+            if b.overlaps(box(other)):
+                problems.append("legends overlap")
+        if any("None" in t.get_text() for t in a.get_texts()):
+            problems.append("legend names a parameter the case lacks")
+    for note in texts:
+        b = note.get_window_extent(renderer)
+        if not (inside.contains(b.x0, b.y0) and inside.contains(b.x1, b.y1)):
+            problems.append("note outside the figure")
+    return problems
+
+
+MIXED = {"quick run": quick_run, "mixed run": mixed_run}
+
+
+@pytest.mark.parametrize("kind", ["trace", "bars", "breakdown", "pareto"])
+@pytest.mark.parametrize("shape", MIXED)
+@pytest.mark.parametrize("width", [COLUMN_WIDTH_IN, 7.0])
+def test_figures_of_mixed_workloads_fit_without_overlap_or_clipping(
+        kind: str, shape: str, width: float) -> None:
+    (_, fig), = render([MIXED[shape]()], PlotRequest(kind, width_in=width))[:1]
+    assert layout_problems(fig) == []
+    assert fig.get_figwidth() == width  # grown in height only
+
+
+def test_scaling_of_a_mixed_run_fits_and_draws_only_workloads_that_sweep_x() -> None:
+    fig = plot_scaling([mixed_run()], "seq_len")
+    assert layout_problems(fig) == []
+    labels = legend_labels(fig)
+    assert any(label.startswith("attention, mechanism=softmax: b = ") for label in labels)
+    assert not any(label.startswith(("transformer", "sparse-matmul")) for label in labels)
+    assert any("not shown: sparse-matmul (no seq_len), transformer (seq_len not swept)" in t
+               for t in texts(fig))
+    with pytest.raises(UserError, match=r"one value per workload: attention 512, "
+                                        r"transformer 64\); swept parameters: none"):
+        plot_scaling([quick_run()], "seq_len")
+
+
+def test_figures_of_one_workload_stay_laid_out_too() -> None:
+    for kind in ("trace", "bars", "breakdown", "pareto", "scaling"):
+        (_, fig), = render([sweep_run(cpu_estimate=True)], PlotRequest(kind))[:1]
+        assert layout_problems(fig) == [], kind
+
+
+def test_png_of_a_mixed_run_comes_out_exactly_as_wide_as_asked() -> None:
+    from io import BytesIO
+
+    from matplotlib.image import imread
+
+    for kind in ("bars", "breakdown"):
+        (_, fig), = render([quick_run()], PlotRequest(kind))
+        image = imread(BytesIO(figure_bytes(fig, "png", dpi=100)))
+        assert image.shape[1] == int(COLUMN_WIDTH_IN * 100)
+
+
+def test_trace_title_is_the_workload_and_only_its_varying_parameters() -> None:
+    fig = plot_trace(quick_run(), 0)
+    assert fig.axes[0].get_title(loc="left") == "0: attention"  # one case: nothing varies
+    run = mixed_run()
+    title = plot_trace(run, 1).axes[0].get_title(loc="left")
+    assert title.replace("\n", " ") == "1: attention[mechanism=softmax, seq_len=512]"
+    assert "d_model" not in title and "execution" not in title
+
+
+def test_a_long_trace_title_is_wrapped_within_the_figure_and_shortened() -> None:
+    run = mixed_run({"transformer": [{"size": "tiny", "vocab": 2048, "seq_len": 64,
+                                      "batch": 4, "attention": "sdpa", "k": 64, "m": 64},
+                                     {"size": "small", "vocab": 32000, "seq_len": 128,
+                                      "batch": 8, "attention": "linformer", "k": 128,
+                                      "m": 256}]})
+    fig = plot_trace(run, 1)
+    title = fig.axes[0].get_title(loc="left")
+    assert 1 < len(title.splitlines()) <= 2
+    assert title.endswith("…")
+    assert layout_problems(fig) == []
+
+
+def test_bars_of_mixed_workloads_have_a_row_per_workload_and_no_foreign_parameters() -> None:
+    fig = plot_bars([quick_run()])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["attention", "sparse-matmul",
+                                                             "transformer"]
+    assert ax.get_ylabel() == "workload"
+    assert legend_labels(fig) == ["estimate (power model)"]  # no variant varies in any workload
+    assert any("units differ by workload: per token (attention, transformer); per row "
+               "(sparse-matmul)" in t.replace("\n", " ") for t in texts(fig))
+
+
+def test_bars_group_variants_only_among_cases_of_the_same_workload() -> None:
+    run = mixed_run()
+    fig = plot_bars([run])
+    ax = fig.axes[0]
+    rows = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
+    assert rows == ["attention, seq_len=256", "attention, seq_len=512", "attention, seq_len=1024",
+                    "sparse-matmul", "transformer"]
+    series = [label.replace("\n", " ") for label in legend_labels(fig)]
+    assert series == ["attention, mechanism=softmax", "attention, mechanism=linear",
+                      "sparse-matmul, execution=dense", "sparse-matmul, execution=sparse",
+                      "transformer", "estimate (power model)"]
+    assert len(bars_of(ax)) == len(run.cases)
+    # Each attention row holds its two mechanisms; the transformer row one bar, full height.
+    heights = sorted({round(p.get_height(), 3) for p in bars_of(ax)})
+    assert heights == [0.4, 0.8]
+
+
+def test_breakdown_of_mixed_workloads_labels_every_panel_with_its_unit() -> None:
+    fig = plot_breakdown([quick_run()])
+    assert len(fig.axes) == 3
+    assert [ax.get_xlabel() for ax in fig.axes] == ["Energy per unit by domain (µJ)",
+                                                    "Energy per unit, idle and net (µJ)",
+                                                    "Emissions (mgCO$_2$e)"]
+    for ax in fig.axes:
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["attention", "sparse-matmul",
+                                                                 "transformer"]
+    renderer = fig.canvas.get_renderer()
+    # Each panel's legend sits above it and below everything of the panel above.
+    for upper, lower in zip(fig.axes[:-1], fig.axes[1:], strict=True):
+        legend = lower.get_legend().get_window_extent(renderer)
+        assert legend.y0 >= lower.get_window_extent(renderer).y1 - 1
+        lowest_above = min(t.get_window_extent(renderer).y0
+                           for t in [upper.xaxis.label, *drawn_tick_labels(upper)])
+        assert legend.y1 <= lowest_above + 1
+
+
+def test_pareto_of_mixed_workloads_colours_each_workload_and_labels_nothing_foreign() -> None:
+    fig = plot_pareto([mixed_run()])
+    labels = [label.replace("\n", " ") for label in legend_labels(fig)]
+    assert labels[:5] == ["attention, mechanism=softmax", "attention, mechanism=linear",
+                          "sparse-matmul, execution=dense", "sparse-matmul, execution=sparse",
+                          "transformer"]
+    assert layout_problems(fig) == []
+
+
+def test_pareto_point_labels_name_their_parameter() -> None:
+    fig = plot_pareto([sweep_run(seq_lens=(256, 1024))])
+    annotations = [t.get_text() for t in fig.axes[0].texts]
+    assert annotations and all(a.startswith("seq_len=") for a in annotations)
+
+
+def test_swept_parameters_are_found_per_workload() -> None:
+    quick = select_cases([quick_run()])
+    assert list(swept_by_workload(quick)) == ["workload"]  # one case each: no parameter varies
+    names = Names(quick)
+    assert [names.label(r) for r in quick] == ["attention", "sparse-matmul", "transformer"]
+    mixed = select_cases([mixed_run()])
+    assert list(swept_by_workload(mixed)) == ["mechanism", "workload", "seq_len", "execution"]
+    names = Names(mixed)
+    assert names.label(mixed[0]) == "attention, mechanism=softmax, seq_len=256"
+    assert names.label(mixed[6]) == "sparse-matmul, execution=dense"
+    assert Names(select_cases([sweep_run()])).label(select_cases([sweep_run()])[0]) == \
+        "softmax, 256"  # one workload: values alone, under a title naming the keys
+
+
+def test_text_is_wrapped_and_legend_columns_counted_by_measured_width() -> None:
+    text = "attention, mechanism=softmax, seq_len=1024, d_model=256"
+    wrapped = wrap(text, 1.2)
+    assert wrapped.replace("\n", " ") == text
+    assert all(text_width_in(line) <= 1.2 for line in wrapped.splitlines())
+    assert wrap(text, 1.2, max_lines=2).count("\n") == 1
+    assert wrap(text, 1.2, max_lines=2).endswith("…")
+    # four labels in three columns are split 2-1-1, as matplotlib splits them
+    labels = ["a" * 30] * 4
+    assert legend_columns(labels, 3.5) == 1
+    assert legend_columns(["CPU", "DRAM", "GPU"], 3.5) == 3
+
+
+def test_pareto_turns_log_when_one_wide_interval_would_squeeze_the_points() -> None:
+    run = sweep_run(seq_lens=(1024, 2048))
+    assert plot_pareto([run]).axes[0].get_xscale() == "linear"
+    summary = run.cases[0].summary["energy_per_unit_j"]
+    summary["ci_high"] = summary["median"] * 100  # one noisy case, as real runs have
+    fig = plot_pareto([run])
+    assert fig.axes[0].get_xscale() == "log"
+    assert layout_problems(fig) == []

@@ -7,7 +7,10 @@ Up to three panels share the cases as rows:
 3. emissions per case, operational and embodied (gCO2e), when carbon data was recorded.
 
 Estimated parts are hatched and say "(estimate)" in the legend. Sub-domains (a package's
-``core``) are left out: they are already inside their parent.
+``core``) are left out: they are already inside their parent. Each panel has its own x label
+with its unit, and its legend sits above it, clear of the tick labels of the panel above.
+Cases are named as in ``bars``: by workload when a run mixes them, and by the parameters
+that vary among that workload's cases.
 """
 
 from __future__ import annotations
@@ -19,16 +22,15 @@ from typing import TYPE_CHECKING, Any
 from greenbench.plots import style
 from greenbench.plots.data import (
     CaseRef,
+    Names,
     axis_label,
     common_unit,
-    describe,
     domain_facts,
     domain_family,
-    keys_label,
     select_cases,
     si_scale,
     singular,
-    swept,
+    units_note,
 )
 from greenbench.records import RunRecord
 
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 
 _ROW_IN = 0.14
 _PANEL_IN = 0.7  # axis label, ticks and the legend above each panel
+#: row labels may take this share of the figure's width; longer ones are wrapped
+_LABEL_SHARE = 0.5
 UNSPLIT = "all domains (not split)"
 
 
@@ -65,7 +69,7 @@ class EmissionRow:
 
 def energy_rows(refs: Sequence[CaseRef]) -> list[EnergyRow]:
     """Per-unit energy of every case that has a gross figure, split by domain family."""
-    keys = list(swept(refs))
+    names = Names(refs)
     rows = []
     for ref in refs:
         gross = ref.stat("energy_j")
@@ -87,7 +91,7 @@ def energy_rows(refs: Sequence[CaseRef]) -> list[EnergyRow]:
             if ref.estimate:
                 estimated.add(UNSPLIT)
         net = ref.stat("net_energy_j")
-        rows.append(EnergyRow(describe(ref, keys, values_only=True), gross.median * per_unit,
+        rows.append(EnergyRow(names.label(ref), gross.median * per_unit,
                               families, estimated,
                               None if net is None else net.median * per_unit))
     return rows
@@ -95,9 +99,8 @@ def energy_rows(refs: Sequence[CaseRef]) -> list[EnergyRow]:
 
 def emission_rows(runs: Sequence[RunRecord], refs: Sequence[CaseRef]) -> list[EmissionRow]:
     """One row per case with a footprint; a run's own footprint when none of its cases has."""
-    keys = list(swept(refs))
-    rows = [_emission_row(describe(r, keys, values_only=True), r.case.footprint)
-            for r in refs if r.case.footprint]
+    names = Names(refs)
+    rows = [_emission_row(names.label(r), r.case.footprint) for r in refs if r.case.footprint]
     if not rows:
         rows = [_emission_row(f"run {run.label or run.id}", run.footprint)
                 for run in runs if run.footprint]
@@ -112,30 +115,49 @@ def plot_breakdown(runs: Sequence[RunRecord], *, selector: str | None = None,
     emissions = emission_rows(runs, refs)
     unit = singular(common_unit(refs))
     factor, shown = si_scale([r.gross_j for r in energy], "J")
-    panels = [len(energy), len(energy)] + ([len(emissions)] if emissions else [])
-    height = sum(_PANEL_IN + _ROW_IN * max(n, 1) for n in panels)
+    label_width = width_in * _LABEL_SHARE
+    energy_labels = [style.wrap(r.label, label_width) for r in energy]
+    emission_labels = [style.wrap(r.label, label_width) for r in emissions]
+    rows_title = Names(refs).title(refs)
+    panels: list[tuple[list[str], list[_Part], str, str]] = [
+        (energy_labels, _domain_parts(energy, factor),
+         axis_label(f"Energy per {unit} by domain", shown), rows_title),
+        (energy_labels, _idle_parts(energy, factor),
+         axis_label(f"Energy per {unit}, idle and net", shown), rows_title),
+    ]
+    if emissions:
+        g_factor, g_unit = si_scale([r.operational_g + (r.embodied_g or 0.0)
+                                     for r in emissions], "gCO2e")
+        # mathtext subscript: gCO2e -> gCO₂e, in the figure's own font
+        panels.append((emission_labels, _emission_parts(emissions, g_factor),
+                       axis_label("Emissions", g_unit.replace("CO2e", "CO$_2$e")),
+                       rows_title if any(r.case.footprint for r in refs) else ""))
+    wants = [_rows_in(labels) for labels, *_ in panels]
+    # room for the panels' labels, ticks and legends (and the note); fit_height corrects it
+    height = sum(wants) + _PANEL_IN * len(panels) + 0.3
+    widest = max((style.text_width_in(t) for labels, *_ in panels for t in labels),
+                 default=0.0)
+    # the legend spans the axes: the figure less the row labels, their title and margins
+    legend_width = max(width_in - widest - 0.45, width_in * 0.45)
     with style.context():
         fig = style.new_figure(width_in, height)
-        axes = fig.subplots(len(panels), 1, height_ratios=[_PANEL_IN + _ROW_IN * max(n, 1)
-                                                           for n in panels])
-        labels = [r.label for r in energy]
-        rows_title = keys_label(refs, list(swept(refs)))
-        _stack(axes[0], labels, _domain_parts(energy, factor), rows_title)
-        axes[0].set_xlabel(axis_label(f"Energy per {unit} by domain", shown))
-        _stack(axes[1], labels, _idle_parts(energy, factor), rows_title)
-        axes[1].set_xlabel(axis_label(f"Energy per {unit}, idle and net", shown))
+        axes = fig.subplots(len(panels), 1, height_ratios=wants)
+        for ax, (labels, parts, xlabel, title) in zip(axes, panels, strict=True):
+            _stack(ax, labels, parts, title, legend_width)
+            ax.set_xlabel(xlabel)
         axes[1].sharex(axes[0])
-        if emissions:
-            g_factor, g_unit = si_scale([r.operational_g + (r.embodied_g or 0.0)
-                                         for r in emissions], "gCO2e")
-            _stack(axes[2], [r.label for r in emissions], _emission_parts(emissions, g_factor),
-                   rows_title if any(r.case.footprint for r in refs) else "")
-            # mathtext subscript: gCO2e -> gCO₂e, in the figure's own font
-            axes[2].set_xlabel(axis_label("Emissions", g_unit.replace("CO2e", "CO$_2$e")))
         if not energy:
             style.say_empty(axes[0], "no case recorded a gross energy figure")
-        style.add_note(fig, _notes(energy, emissions))
+        style.add_note(fig, _notes(refs, energy, emissions))
+        style.fit_height(fig, dict(zip(axes, wants, strict=True)))
     return fig
+
+
+def _rows_in(labels: list[str]) -> float:
+    """The height of a panel's axes: a row per label, taller for labels wrapped over lines."""
+    lines = max((label.count("\n") + 1 for label in labels), default=1)
+    row = max(_ROW_IN, style.line_height_in() * lines + 0.03)
+    return max(row * max(len(labels), 1), 0.45)
 
 
 # A part of a stacked bar: (legend label, colour, hatched, value per row)
@@ -179,7 +201,8 @@ def _emission_parts(rows: list[EmissionRow], factor: float) -> list[_Part]:
     return parts
 
 
-def _stack(ax: Axes, labels: list[str], parts: list[_Part], rows_title: str) -> None:
+def _stack(ax: Axes, labels: list[str], parts: list[_Part], rows_title: str,
+           legend_width_in: float) -> None:
     left = [0.0] * len(labels)
     ys = list(range(len(labels)))
     for name, color, hatched, values in parts:
@@ -190,9 +213,12 @@ def _stack(ax: Axes, labels: list[str], parts: list[_Part], rows_title: str) -> 
     ax.set_ylabel(rows_title)
     ax.set_ylim(len(labels) - 0.5, -0.5)
     ax.grid(True, axis="x")
-    width_in = ax.get_figure().get_figwidth()  # type: ignore[union-attr]
-    ncols = style.legend_columns([p[0] for p in parts], width_in * 0.8)
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=ncols,
+    # Above the axes, inside their layout box: constrained layout keeps it clear of the
+    # panel above (its tick labels and x label), and it is never wider than the axes.
+    names = [style.legend_label(p[0], legend_width_in) for p in parts]
+    ncols = style.legend_columns(names, legend_width_in, column_spacing_em=1.0)
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles, names, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=ncols,
               borderaxespad=0.2, columnspacing=1.0)
 
 
@@ -204,8 +230,12 @@ def _emission_row(label: str, fp: dict[str, Any] | None) -> EmissionRow:
                        bool(intensity.get("estimate", False)), list(fp.get("notes") or []))
 
 
-def _notes(energy: list[EnergyRow], emissions: list[EmissionRow]) -> list[str]:
+def _notes(refs: Sequence[CaseRef], energy: list[EnergyRow],
+           emissions: list[EmissionRow]) -> list[str]:
     notes = []
+    mixed = units_note(refs, "energy_per_unit_j")
+    if mixed:
+        notes.append(mixed)
     if any(r.net_j is not None and r.net_j < 0 for r in energy):
         notes.append("net energy below zero (within noise of the idle baseline) drawn as zero")
     if any(UNSPLIT in r.families for r in energy):

@@ -3,9 +3,11 @@ to label them, and in which unit. No matplotlib here, so the figures' logic is t
 drawing.
 
 A case is described by its *facets*: its parameters, plus ``workload`` and ``run`` when a
-figure mixes workloads or runs. Facets that take more than one value across the drawn cases
-are *swept*; only those appear in labels, so a bar reads ``seq_len=1024`` rather than the
-case's full parameter list.
+figure mixes workloads or runs. In figures a parameter is *swept* when it takes more than one
+value among the drawn cases of one workload (:func:`swept_by_workload`, as
+:func:`greenbench.workload.swept` finds per workload for the results table); only those
+appear in labels, so a bar reads ``seq_len=1024`` rather than the case's full parameter list,
+and a case never names a parameter its workload lacks (:class:`Names`).
 """
 
 from __future__ import annotations
@@ -178,7 +180,9 @@ def _same(actual: Any, text: str) -> bool:
 
 def swept(refs: Sequence[CaseRef]) -> dict[str, list[Any]]:
     """Facets with more than one value across ``refs``, each with its distinct values (sorted
-    when numeric); variants first, then the rest in parameter order."""
+    when numeric); variants first, then the rest in parameter order. A parameter only some
+    cases have counts as varying here (its value None in the others): the LaTeX table names
+    cases this way. Figures use :func:`swept_by_workload`."""
     order: list[str] = []
     for r in refs:
         order += [k for k in (*r.case.variants, *r.facets()) if k not in order]
@@ -188,6 +192,128 @@ def swept(refs: Sequence[CaseRef]) -> dict[str, list[Any]]:
         if len(values) > 1:
             out[key] = values
     return out
+
+
+def swept_by_workload(refs: Sequence[CaseRef]) -> dict[str, list[Any]]:
+    """Facets that vary, each with its distinct values (sorted when numeric): ``run`` and
+    ``workload`` when the cases come from several, and each parameter that takes more than
+    one value among the cases of one workload (its values from every case that has it), as
+    :func:`greenbench.workload.swept` finds per workload for the results table. A parameter
+    that only one workload has, or that differs only between workloads, is not swept.
+    Variants first, then the rest in parameter order."""
+    by_workload = varying(refs)
+    order = list(dict.fromkeys(k for r in refs for k in (*r.case.variants, *r.facets())))
+    out: dict[str, list[Any]] = {}
+    for key in order:
+        if key in (RUN, WORKLOAD):
+            values = distinct(r.facets()[key] for r in refs)
+            if len(values) > 1:
+                out[key] = values
+        elif any(key in keys for keys in by_workload.values()):
+            out[key] = distinct(r.case.params[key] for r in refs if key in r.case.params)
+    return out
+
+
+def varying(refs: Sequence[CaseRef]) -> dict[str, list[str]]:
+    """workload -> its parameters that take more than one value among its cases in ``refs``,
+    variants first, then in parameter order. A parameter some cases lack is compared only
+    among the cases that have it."""
+    out: dict[str, list[str]] = {}
+    for workload in dict.fromkeys(r.case.workload for r in refs):
+        members = [r for r in refs if r.case.workload == workload]
+        order = list(dict.fromkeys(k for r in members for k in (*r.case.variants,
+                                                                    *r.case.params)))
+        out[workload] = [k for k in order
+                         if len(distinct(r.case.params[k] for r in members
+                                         if k in r.case.params)) > 1]
+    return out
+
+
+class Names:
+    """How the drawn cases are told apart: by run when they come from several runs, by
+    workload when from several workloads, and by the parameters that vary among the cases of
+    their own workload (never by a parameter the case lacks, nor one that is None).
+
+    With one workload a row can be labelled by values alone under a title naming the keys
+    (``256`` under ``seq_len (tokens)``); with several, parameters are named (``attention,
+    seq_len=512``) because each workload has its own.
+    """
+
+    def __init__(self, refs: Sequence[CaseRef]) -> None:
+        self.varying = varying(refs)
+        self.mixed = len(self.varying) > 1
+        self.multi_run = len({r.run_name for r in refs}) > 1
+
+    def params(self, ref: CaseRef) -> list[str]:
+        """The parameters that vary among the cases of ``ref``'s workload, that it has."""
+        return [k for k in self.varying.get(ref.case.workload, [])
+                if ref.case.params.get(k) is not None]
+
+    def variants(self, ref: CaseRef) -> list[str]:
+        return [k for k in self.params(ref) if k in ref.case.variants]
+
+    def settings(self, ref: CaseRef) -> list[str]:
+        """The varying parameters that are not variants (a sweep's x, sizes, ...)."""
+        return [k for k in self.params(ref) if k not in ref.case.variants]
+
+    def prefix(self) -> list[str]:
+        """``run`` and ``workload`` where the cases differ by them."""
+        return ([RUN] if self.multi_run else []) + ([WORKLOAD] if self.mixed else [])
+
+    def keys(self, ref: CaseRef) -> list[str]:
+        """Everything that tells ``ref`` apart from the other cases."""
+        return self.prefix() + self.params(ref)
+
+    def label(self, ref: CaseRef, keys: Sequence[str] | None = None) -> str:
+        """``softmax, 256`` with one workload; ``attention, seq_len=512`` with several."""
+        return describe(ref, self.keys(ref) if keys is None else keys,
+                        values_only=not self.mixed)
+
+    def title(self, refs: Sequence[CaseRef], used: Sequence[str] | None = None) -> str:
+        """The axis title over :meth:`label` labels (``used``: the keys they show, by default
+        all): ``mechanism, seq_len`` or ``seq_len (tokens)`` with one workload, ``workload``
+        (or ``run, workload``) with several, whose labels name their own parameters."""
+        if used is None:
+            used = list(dict.fromkeys(k for r in refs for k in self.keys(r)))
+        if self.mixed:
+            return ", ".join(k for k in used if k in (RUN, WORKLOAD))
+        return keys_label(refs, used)
+
+
+def key_of(ref: CaseRef, keys: Sequence[str]) -> tuple[tuple[str, Any], ...]:
+    """A hashable (name, value) key of the facets ``keys`` of a case."""
+    facets = ref.facets()
+    return tuple((k, facets.get(k)) for k in keys)
+
+
+def case_name(run: RunRecord, index: int) -> str:
+    """``attention[mechanism=softmax, seq_len=512]``: a case of a run named by its workload and
+    the parameters that vary between that workload's cases in the run (as the results table
+    names it); the workload alone when it has one case."""
+    from greenbench.workload import swept as swept_params
+
+    case = run.cases[index]
+    same = [c.params for c in run.cases if c.workload == case.workload]
+    keys = swept_params(same)
+    shown = ", ".join(f"{k}={v}" for k, v in case.params.items() if k in keys)
+    return case.workload + (f"[{shown}]" if shown else "")
+
+
+def units_note(refs: Sequence[CaseRef], metric: str) -> str | None:
+    """A note when a per-unit metric mixes units of work: ``units differ by workload: per
+    token (attention, transformer); per row (sparse-matmul)``; None when the cases share a
+    unit or the metric is not per unit."""
+    if "per_unit" not in metric and metric != "throughput_per_s":
+        return None
+    by_unit: dict[str, list[str]] = {}
+    for r in refs:
+        names = by_unit.setdefault(singular(r.case.unit), [])
+        if r.case.workload not in names:
+            names.append(r.case.workload)
+    if len(by_unit) < 2:
+        return None
+    return "units differ by workload: " + "; ".join(
+        f"per {unit} ({', '.join(names)})" for unit, names in by_unit.items())
 
 
 def variant_names(refs: Sequence[CaseRef]) -> list[str]:
@@ -215,10 +341,11 @@ def is_number(value: Any) -> bool:
 
 def describe(ref: CaseRef, keys: Sequence[str], *, values_only: bool = False) -> str:
     """``mechanism=softmax, seq_len=1024`` (or ``softmax, 1024`` with ``values_only``): the
-    facets ``keys`` of a case, run and workload by value alone; the workload when no keys."""
+    facets ``keys`` of a case, run and workload by value alone; the workload when no keys.
+    Keys the case does not have (another workload's parameters) are left out."""
     facets = ref.facets()
-    parts = [str(facets.get(k)) if values_only or k in (RUN, WORKLOAD)
-             else f"{k}={facets.get(k)}" for k in keys]
+    parts = [str(facets[k]) if values_only or k in (RUN, WORKLOAD) else f"{k}={facets[k]}"
+             for k in keys if facets.get(k) is not None]  # never "k=None": it lacks k
     return ", ".join(parts) or ref.case.workload
 
 
@@ -226,19 +353,10 @@ def keys_label(refs: Sequence[CaseRef], keys: Sequence[str]) -> str:
     """The axis label over value-only tick labels: ``mechanism, seq_len``, or with its unit
     when one numeric parameter makes the rows: ``seq_len (tokens)``."""
     if len(keys) == 1 and keys[0] not in (RUN, WORKLOAD):
-        values = distinct(r.facets().get(keys[0]) for r in refs)
+        values = distinct(v for r in refs if (v := r.facets().get(keys[0])) is not None)
         if values and all(is_number(v) for v in values):
             return param_label(keys[0], values)
     return ", ".join(keys)
-
-
-def group(refs: Sequence[CaseRef], keys: Sequence[str]) -> dict[tuple[Any, ...], list[CaseRef]]:
-    """Cases grouped by their values of ``keys``, groups in order of first appearance."""
-    groups: dict[tuple[Any, ...], list[CaseRef]] = {}
-    for r in refs:
-        facets = r.facets()
-        groups.setdefault(tuple(facets.get(k) for k in keys), []).append(r)
-    return groups
 
 
 # --------------------------------------------------------------------------- metrics, units

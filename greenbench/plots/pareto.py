@@ -4,6 +4,10 @@ A case is on the front when no other case uses less energy *and* reaches a bette
 quality figure is the workload's own (``CaseRecord.quality_metric``, with its direction from
 ``quality_higher_is_better``); without one the figure falls back to throughput, and says so.
 Cases missing the figure are named under the plot, never dropped silently.
+
+Colours and markers tell variants apart (and workloads, when a run mixes them); the points are
+labelled by the other parameters that vary among their workload's cases. The legend sits above
+the axes and the figure grows taller, never wider, to hold it.
 """
 
 from __future__ import annotations
@@ -17,17 +21,19 @@ from greenbench.errors import UserError
 from greenbench.plots import style
 from greenbench.plots.data import (
     RUN,
+    WORKLOAD,
     CaseRef,
+    Names,
     Stat,
     axis_label,
     common_unit,
     describe,
+    key_of,
     quantity,
     resolve_metric,
     select_cases,
     si_scale,
-    swept,
-    variant_names,
+    units_note,
 )
 from greenbench.records import RunRecord
 
@@ -124,8 +130,15 @@ def plot_pareto(runs: Sequence[RunRecord], metric: str = DEFAULT_METRIC, *,
             ax.set_xticks([])
             ax.set_yticks([])
             style.say_empty(ax, _nothing_to_show(tradeoff))
-        style.add_note(fig, _notes(refs, rows, tradeoff))
+        style.add_note(fig, _notes(refs, rows, tradeoff, key))
+        style.fit_height(fig, {ax: _AXES_IN})
+        if rows:
+            _keep_labels_inside(fig, ax)
     return fig
+
+
+#: the height of the plotting area, whatever the legend and notes take
+_AXES_IN = 1.8
 
 
 def _draw(fig: Any, ax: Any, rows: list[tuple[CaseRef, Stat, Stat]],
@@ -133,42 +146,49 @@ def _draw(fig: Any, ax: Any, rows: list[tuple[CaseRef, Stat, Stat]],
     from matplotlib.lines import Line2D
 
     refs = [r for r, _, _ in rows]
-    facets = swept(refs)
-    series_keys = [v for v in variant_names(refs) if v in facets] + \
-        ([RUN] if RUN in facets else [])
-    label_keys = [k for k in facets if k not in series_keys]
-    series = list(dict.fromkeys(tuple(r.facets().get(k) for k in series_keys) for r in refs))
+    names = Names(refs)
+    series_keys = {id(r): ([WORKLOAD] if names.mixed else []) + names.variants(r)
+                   + ([RUN] if names.multi_run else []) for r in refs}
+    series_of = {id(r): key_of(r, series_keys[id(r)]) for r in refs}
+    series = list(dict.fromkeys(series_of[id(r)] for r in refs))
     factor, y_factor = factors
     xy = [(e.median * factor, q.median * y_factor) for _, e, q in rows]
     front = pareto_front(xy, tradeoff.higher_is_better)
+    # Log x when the points or their intervals span more than 20x: one wide interval on a
+    # linear axis would squeeze every point into its first few millimetres.
+    reach = [v * factor for _, e, _ in rows for v in (e.median, e.high) if v and v > 0]
+    log_x = min(p[0] for p in xy) > 0 and max(reach) / min(p[0] for p in xy) > 20
     for i, (ref, e, q) in enumerate(rows):
-        pos = series.index(tuple(ref.facets().get(k) for k in series_keys))
+        pos = series.index(series_of[id(ref)])
         color = style.colour(pos)
         (x_lo, x_hi), (y_lo, y_hi) = e.err(), q.err()
+        if log_x:  # a whisker may not reach zero on a log axis: stop it just above
+            x_lo = min(x_lo, e.median * 0.999)
         ax.errorbar(xy[i][0], xy[i][1], xerr=[[x_lo * factor], [x_hi * factor]],
                     yerr=[[y_lo * y_factor], [y_hi * y_factor]], fmt=style.marker(pos), color=color,
                     markerfacecolor="white" if ref.estimate else color, elinewidth=0.6,
                     zorder=3)
         if i in front or len(rows) <= LABEL_ALL_UP_TO:
-            text = describe(ref, label_keys, values_only=len(label_keys) == 1) \
-                if label_keys else ""
+            # named, not bare values: a lone "256" would not say what it counts
+            label_keys = names.settings(ref)
+            text = describe(ref, label_keys) if label_keys else ""
             if text:
                 ax.annotate(text, xy[i], xytext=(3, 3), textcoords="offset points",
-                            fontsize=style.NOTE_PT)
+                            fontsize=style.NOTE_PT, gid="point-label")
     fx = [xy[i][0] for i in front]
     fy = [xy[i][1] for i in front]
     ax.step(fx, fy, where="post", color="black", linewidth=0.8, zorder=2)
     ax.plot(fx, fy, linestyle="none", marker="o", markersize=7, markerfacecolor="none",
             markeredgecolor="black", markeredgewidth=0.6, zorder=2)
-    xs = [p[0] for p in xy]
-    if min(xs) > 0 and max(xs) / min(xs) > 20:
+    if log_x:
         ax.set_xscale("log")
     ax.grid(True)
     handles: list[Any] = []
     if len(series) > 1:
-        by_series = {tuple(r.facets().get(k) for k in series_keys): r for r in refs}
+        first_of = {series_of[id(r)]: r for r in reversed(refs)}
         handles += [Line2D([], [], color=style.colour(i), marker=style.marker(i),
-                           linestyle="none", label=describe(by_series[s], series_keys))
+                           linestyle="none", label=style.legend_label(
+                               describe(first_of[s], [k for k, _ in s]), width_in))
                     for i, s in enumerate(series)]
     handles.append(Line2D([], [], color="black", linewidth=0.8, marker="o", markersize=7,
                           markerfacecolor="none", markeredgewidth=0.6, label="Pareto front"))
@@ -185,14 +205,27 @@ def _nothing_to_show(tradeoff: Tradeoff) -> str:
     return f"No case recorded both energy and {tradeoff.name}"
 
 
+def _keep_labels_inside(fig: Any, ax: Any) -> None:
+    """Point labels that would run past the axes' right edge go to the left of their point."""
+    renderer = fig.canvas.get_renderer()
+    right = ax.get_window_extent(renderer).x1
+    for text in ax.texts:
+        if text.get_gid() == "point-label" and text.get_window_extent(renderer).x1 > right:
+            text.set_horizontalalignment("right")
+            text.set_position((-3, 3))
+
+
 def _notes(refs: Sequence[CaseRef], rows: list[tuple[CaseRef, Stat, Stat]],
-           tradeoff: Tradeoff) -> list[str]:
+           tradeoff: Tradeoff, key: str) -> list[str]:
     notes = [tradeoff.note] if tradeoff.note else []
     drawn = {id(r) for r, _, _ in rows}
     left_out = [r for r in refs if id(r) not in drawn]
     if left_out and tradeoff.key is not None:
         notes.append(f"no {tradeoff.name} for case(s) "
                      + ", ".join(str(r.index) for r in left_out) + ": not shown")
+    mixed = units_note([r for r, _, _ in rows], key)
+    if mixed:
+        notes.append(mixed)
     if rows:
         notes.append("points: medians with 95% CIs; ringed: on the Pareto front")
     return notes

@@ -5,6 +5,9 @@ squares on the logs. ``b`` is given twice in the legend: over all points, and ov
 few x only (:data:`TAIL_POINTS`), because fixed costs flatten the small end and the asymptotic
 exponent (2 for softmax attention's energy per step against sequence length, 1 for a linear
 mechanism) shows only at the large end.
+
+In a run that mixes workloads each workload gets its own lines (one per setting of its other
+varying parameters); cases that lack the x parameter are named under the plot, not drawn.
 """
 
 from __future__ import annotations
@@ -20,17 +23,19 @@ from greenbench.plots.data import (
     RUN,
     WORKLOAD,
     CaseRef,
+    Names,
     Stat,
     axis_label,
     common_unit,
     describe,
-    group,
     is_number,
+    key_of,
     param_label,
     quantity,
     resolve_metric,
     select_cases,
-    swept,
+    swept_by_workload,
+    units_note,
     variant_names,
 )
 from greenbench.records import RunRecord
@@ -102,17 +107,29 @@ def scaling_series(runs: Sequence[RunRecord], x: str | None = None,
     refs = select_cases(runs, selector)
     key = resolve_metric(metric, refs)
     x = resolve_x(refs, x)
-    keys = [k for k in swept(refs) if k != x]
+    names = Names(refs)
     notes: list[str] = []
+    # A workload that lacks x, or ran a single value of it, has nothing to scale.
+    lacking = [r for r in refs if not _on_x(r, x, names)]
+    why = {r.case.workload: f"no {x}" if r.case.params.get(x) is None else f"{x} not swept"
+           for r in lacking}
+    if why:
+        notes.append("not shown: " + ", ".join(f"{w} ({reason})" for w, reason in why.items()))
+    groups: dict[tuple[Any, ...], tuple[list[str], list[CaseRef]]] = {}
+    for r in refs:
+        if r in lacking:
+            continue
+        keys = [k for k in names.keys(r) if k != x]
+        groups.setdefault(key_of(r, keys), (keys, []))[1].append(r)
     out: list[Series] = []
-    for members in group(refs, keys).values():
+    for keys, members in groups.values():
         points, dropped = [], 0
         for r in members:
             s = r.stat(key)
             if s is None or s.median <= 0:
                 dropped += 1
                 continue
-            points.append((float(r.facets()[x]), s, r.estimate))
+            points.append((float(r.case.params[x]), s, r.estimate))
         points.sort(key=lambda p: p[0])
         label = describe(members[0], keys) if keys else members[0].case.workload
         if dropped:
@@ -136,9 +153,12 @@ def plot_scaling(runs: Sequence[RunRecord], x: str | None = None,
     from matplotlib.lines import Line2D
 
     x, key, series, notes = scaling_series(runs, x, metric, selector=selector)
-    refs = select_cases(runs, selector)
+    chosen = select_cases(runs, selector)
+    names = Names(chosen)
+    refs = [r for r in chosen if _on_x(r, x, names)]
     xs_all = sorted({p[0] for s in series for p in s.points})
     what, unit = quantity(key, common_unit(refs))
+    mixed_units = units_note(refs, key)
     legend_rows = len(series) + any(p[2] for s in series for p in s.points)
     with style.context():
         fig = style.new_figure(width_in, HEIGHT_IN + 0.14 * legend_rows)
@@ -147,24 +167,40 @@ def plot_scaling(runs: Sequence[RunRecord], x: str | None = None,
         for i, s in enumerate(series):
             color, marker = style.colour(i), style.marker(i)
             _draw_series(ax, s, color, marker)
-            handles.append(Line2D([], [], color=color, marker=marker, label=legend_label(s)))
+            handles.append(Line2D([], [], color=color, marker=marker,
+                                  label=style.legend_label(legend_label(s), width_in)))
         if any(p[2] for s in series for p in s.points):
             handles.append(Line2D([], [], color="black", marker="o", markerfacecolor="white",
                                   linestyle="none", label="open marker: estimate"))
         ax.set_xscale("log")
         ax.set_yscale("log")
         if 1 < len(xs_all) <= 10:
+            from matplotlib.ticker import NullLocator
+
             ax.set_xticks(xs_all, [f"{v:g}" for v in xs_all])
-            ax.minorticks_off()
+            # x only: the y axis keeps its minor ticks, labelled when it spans under a decade
+            ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel(param_label(x, xs_all))
         ax.set_ylabel(axis_label(what, unit))
         ax.grid(True, which="major")
         ncols = style.legend_columns([h.get_label() for h in handles], width_in)
         fig.legend(handles=handles, loc="outside upper center", ncols=ncols)
         notes = [f"b: exponent of a least-squares fit y = a x^b on log-log axes; 'top "
-                 f"{TAIL_POINTS}': over the {TAIL_POINTS} largest x only", *notes]
+                 f"{TAIL_POINTS}': over the {TAIL_POINTS} largest x only",
+                 *([mixed_units] if mixed_units else []), *notes]
         style.add_note(fig, notes)
+        style.fit_height(fig, {ax: _AXES_IN})
     return fig
+
+
+#: the height of the plotting area, whatever the legend and notes take
+_AXES_IN = 1.6
+
+
+def _on_x(ref: CaseRef, x: str, names: Names) -> bool:
+    """Whether ``ref`` is drawn against ``x``: it has a number for it, and its workload's
+    cases take more than one value of it."""
+    return is_number(ref.case.params.get(x)) and x in names.varying.get(ref.case.workload, [])
 
 
 def legend_label(s: Series) -> str:
@@ -179,7 +215,7 @@ def legend_label(s: Series) -> str:
 
 def resolve_x(refs: Sequence[CaseRef], x: str | None) -> str:
     """The swept numeric parameter to put on the x axis; UserError naming what was swept."""
-    facets = {k: v for k, v in swept(refs).items() if k not in (RUN, WORKLOAD)}
+    facets = {k: v for k, v in swept_by_workload(refs).items() if k not in (RUN, WORKLOAD)}
     numeric = [k for k, values in facets.items() if all(is_number(v) for v in values)]
     described = ", ".join(f"{k} ({'numeric' if k in numeric else 'not numeric'})"
                           for k in facets) or "none"
@@ -196,7 +232,11 @@ def resolve_x(refs: Sequence[CaseRef], x: str | None) -> str:
         raise UserError(f"several numeric parameters were swept ({', '.join(candidates)}): "
                         "choose one with --x")
     if x not in facets:
-        raise UserError(f"--x {x}: not swept in these cases; swept parameters: {described}")
+        held = {r.case.workload: r.case.params[x] for r in refs if x in r.case.params}
+        single = (" (one value per workload: "
+                  + ", ".join(f"{w} {v}" for w, v in held.items()) + ")") if held else ""
+        raise UserError(f"--x {x}: not swept in these cases{single}; "
+                        f"swept parameters: {described}")
     if x not in numeric:
         raise UserError(f"--x {x}: its values are not numbers ({', '.join(map(str, facets[x]))})"
                         f"; scaling needs a numeric parameter; swept parameters: {described}")

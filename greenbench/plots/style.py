@@ -12,7 +12,6 @@ matplotlib is imported inside the functions, never at module import.
 from __future__ import annotations
 
 import io
-import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -136,26 +135,160 @@ def marker(i: int) -> str:
 
 
 def add_note(fig: Figure, lines: list[str]) -> None:
-    """Small grey text under the plot: what the figure leaves out and why (never silently)."""
+    """Small grey text under the plot: what the figure leaves out and why (never silently).
+
+    Each line is wrapped to the figure's width (measured in the font, not guessed), so a long
+    note adds lines instead of running off the page."""
     if lines:
-        width = chars_per_line(fig.get_figwidth(), NOTE_PT)
-        text = "\n".join(textwrap.fill(line, width) for line in lines)
+        width = fig.get_figwidth() - 2 * _EDGE_IN
+        text = "\n".join(wrap(line, width, NOTE_PT) for line in lines)
         fig.supxlabel(text, fontsize=NOTE_PT, color="#555555", ha="center")
 
 
-def chars_per_line(width_in: float, size_pt: float) -> int:
-    """How many characters of DejaVu Sans at ``size_pt`` fit in ``width_in`` (average glyph
-    about 0.55 em wide), so that text is wrapped instead of widening the figure."""
-    return max(20, int(width_in * 72 / (0.55 * size_pt)))
+#: a little room kept free at the figure's edges, so nothing touches them
+_EDGE_IN = 0.04
+#: legend geometry in em (matplotlib's defaults, and RC's handlelength)
+_HANDLE_EM = 1.6
+_HANDLE_PAD_EM = 0.8
+_COLUMN_SPACING_EM = 2.0
+_BORDER_EM = 0.5  # borderpad, and a little to spare
 
 
-def legend_columns(labels: list[str], width_in: float, size_pt: float = SMALL_PT) -> int:
-    """As many legend columns as fit across ``width_in`` (each as wide as the longest label
-    plus its handle), at least one."""
+def text_width_in(text: str, size_pt: float = SMALL_PT) -> float:
+    """The width of ``text`` in inches, in the figures' font at ``size_pt`` (widest line)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    with context():
+        prop = FontProperties(size=size_pt)
+        widths = []
+        for line in text.split("\n") or [""]:
+            math = line.count("$") >= 2
+            w, _, _ = text_to_path.get_text_width_height_descent(line, prop, ismath=math)
+            widths.append(w)
+    return max(widths) / 72 * 1.03  # hinting at 300 dpi makes text a little wider
+
+
+def wrap(text: str, width_in: float, size_pt: float = SMALL_PT,
+         max_lines: int | None = None) -> str:
+    """``text`` broken into lines no wider than ``width_in``: at ", " and spaces first, inside
+    a word only when it alone is too wide; beyond ``max_lines`` the last line ends in "…"."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        lines += _wrap_paragraph(paragraph, width_in, size_pt)
+    if max_lines is not None and len(lines) > max_lines:
+        lines = lines[:max_lines]
+        last = lines[-1].rstrip(" ,")
+        while last and text_width_in(last + "…", size_pt) > width_in:
+            last = last[:-1].rstrip(" ,")
+        lines[-1] = last + "…"
+    return "\n".join(lines)
+
+
+def _wrap_paragraph(text: str, width_in: float, size_pt: float) -> list[str]:
+    import re
+
+    if text_width_in(text, size_pt) <= width_in:
+        return [text]
+    tokens = re.split(r"(?<= )", text)  # "a, " "b=1, " "c": the separator stays on the left
+    lines: list[str] = []
+    line = ""
+    for token in tokens:
+        if line and text_width_in((line + token).rstrip(), size_pt) > width_in:
+            lines.append(line.rstrip())
+            line = ""
+        line += token
+        while text_width_in(line.rstrip(), size_pt) > width_in and len(line.rstrip()) > 1:
+            # one word wider than the line: cut it where it stops fitting
+            cut = len(line.rstrip()) - 1
+            while cut > 1 and text_width_in(line[:cut], size_pt) > width_in:
+                cut -= 1
+            lines.append(line[:cut])
+            line = line[cut:]
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
+
+
+def legend_columns(labels: list[str], width_in: float, size_pt: float = SMALL_PT,
+                   column_spacing_em: float = _COLUMN_SPACING_EM) -> int:
+    """As many legend columns as fit across ``width_in``, at least one; labels are measured,
+    and split into columns as matplotlib splits them (``numpy.array_split``: top to bottom,
+    the first columns one entry longer)."""
     if not labels:
         return 1
-    entry_in = (max(len(label) for label in labels) * 0.55 + 3.5) * size_pt / 72
-    return max(1, min(len(labels), int(width_in / entry_in)))
+    em = size_pt / 72
+    widths = [text_width_in(label, size_pt) for label in labels]
+    best = 1
+    for ncols in range(1, len(labels) + 1):
+        size, extra = divmod(len(labels), ncols)
+        columns, start = [], 0
+        for c in range(ncols):
+            end = start + size + (c < extra)
+            columns.append(widths[start:end])
+            start = end
+        total = sum(max(c) + (_HANDLE_EM + _HANDLE_PAD_EM) * em for c in columns) \
+            + (len(columns) - 1) * column_spacing_em * em + 2 * _BORDER_EM * em
+        if total <= width_in:
+            best = ncols
+    return best
+
+
+def legend_label(label: str, width_in: float, size_pt: float = SMALL_PT) -> str:
+    """A legend entry wrapped so that, with its handle, it fits across ``width_in``."""
+    em = size_pt / 72
+    return wrap(label, width_in - (_HANDLE_EM + _HANDLE_PAD_EM + 2 * _BORDER_EM) * em, size_pt)
+
+
+def fit_height(fig: Figure, wants: dict[Any, float], *, max_height_in: float | None = None,
+               tries: int = 4) -> None:
+    """Grow (or shrink) the figure's height, never its width, until each axes in ``wants`` is
+    as tall as wanted (inches) once constrained layout has made room for every label, legend
+    and note. A layout that collapsed (text too tall for the figure) makes the figure taller.
+    """
+    import warnings
+
+    laid_out = False
+    for _ in range(tries):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fig.draw_without_rendering()
+        laid_out = True
+        height = fig.get_figheight()
+        collapsed = any("constrained_layout not applied" in str(w.message) for w in caught)
+        if collapsed:
+            new = height * 1.5
+        else:
+            deficit = sum(want - ax.get_position().height * height for ax, want in wants.items())
+            new = max(height + deficit, 1.0)
+        if max_height_in is not None:
+            new = min(new, max_height_in)
+        if abs(new - height) < 0.02:
+            break
+        fig.set_figheight(new)
+        laid_out = False
+    _keep_xlabels_inside(fig, laid_out)
+
+
+def _keep_xlabels_inside(fig: Figure, laid_out: bool = False) -> None:
+    """An x label wider than its narrow axes (long row labels take the width) would stick out
+    of the figure on the right: align every x label to its axes' right end instead, so that
+    it reaches left, under the row labels, where there is room."""
+    if not laid_out:
+        fig.draw_without_rendering()
+    renderer = cast(Any, fig.canvas).get_renderer()  # an Agg canvas (new_figure)
+    right = fig.bbox.x1
+    if any(ax.xaxis.label.get_text() and ax.xaxis.label.get_window_extent(renderer).x1 > right
+           for ax in fig.axes):
+        for ax in fig.axes:
+            if ax.xaxis.label.get_text():
+                ax.set_xlabel(ax.xaxis.label.get_text(), loc="right")
+        fig.draw_without_rendering()
+
+
+def line_height_in(size_pt: float = SMALL_PT) -> float:
+    """The height of one line of text at ``size_pt`` (1.2 em)."""
+    return 1.2 * size_pt / 72
 
 
 def say_empty(ax: Axes, text: str) -> None:

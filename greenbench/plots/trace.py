@@ -2,18 +2,19 @@
 
 The warm-up, the idle baseline and each measured repeat are shaded behind the lines, so a
 reader sees what was measured, what was discarded, and what the idle baseline looked like.
-Estimated domains are dashed and say "(estimate)" in the legend.
+Estimated domains are dashed and say "(estimate)" in the legend. The title names the case as
+the results table does: its workload and the parameters that vary between that workload's
+cases in the run, wrapped (and at most :data:`TITLE_LINES` lines) to fit the figure.
 """
 
 from __future__ import annotations
 
 import math
-import textwrap
 from typing import TYPE_CHECKING, Any
 
 from greenbench.errors import UserError
 from greenbench.plots import style
-from greenbench.plots.data import domain_facts, domain_family
+from greenbench.plots.data import case_name, domain_facts, domain_family
 from greenbench.records import RunRecord
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 HEIGHT_IN = 2.6
+TITLE_LINES = 2
 _PHASE_LABELS = {"warmup": "warm-up", "idle": "idle baseline", "repeat": "measured repeats"}
 
 
@@ -48,15 +50,28 @@ def plot_trace(run: RunRecord, index: int, *, width_in: float = style.COLUMN_WID
         ax.set_xlim(min(t[0], _first_phase(trace)), max(t[-1], _last_phase(trace)))
         ax.set_ylim(bottom=0)
         ax.grid(True, axis="y")
-        title = f"{index}: {case.label}"
-        ax.set_title(textwrap.fill(title, style.chars_per_line(width_in, style.FONT_PT)),
-                     loc="left")
         handles = line_handles + phase_handles
         ncols = style.legend_columns([h.get_label() for h in handles], width_in)
         fig.legend(handles=handles, loc="outside lower center", ncols=ncols)
         if not power:
             style.say_empty(ax, "no domain recorded power samples")
+        _title(fig, ax, f"{index}: {case_name(run, index)}")
+        style.fit_height(fig, {ax: _AXES_IN})
     return fig
+
+
+#: the height of the plotting area, whatever the title and legend take
+_AXES_IN = 1.45
+
+
+def _title(fig: Figure, ax: Axes, title: str) -> None:
+    """A left-aligned title over the axes, wrapped to the width from the axes' left edge to
+    the figure's right edge, so that it never runs off the figure."""
+    ax.set_title("M", loc="left")  # one line, so that the layout leaves room for a title
+    fig.draw_without_rendering()
+    left_in = ax.get_position().x0 * fig.get_figwidth()
+    width = fig.get_figwidth() - left_in - 0.06
+    ax.set_title(style.wrap(title, width, style.FONT_PT, max_lines=TITLE_LINES), loc="left")
 
 
 def _draw_domains(ax: Axes, t: list[float], power: dict[str, list[float]],
