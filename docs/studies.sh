@@ -1,41 +1,66 @@
 #!/usr/bin/env bash
 # Reproduce the studies in docs/findings.md and the figures under plots/ and docs/figures/.
-# About 20 minutes on a 2-core CPU. Run from the repository root with greenbench installed:
-#   bash docs/studies.sh
+# About 12 minutes on a 2-core CPU; run it on an otherwise idle machine. From the repository
+# root, with greenbench installed:
+#   bash docs/studies.sh                 # measure, then draw
+#   bash docs/studies.sh --runs-only     # measure only
+#   bash docs/studies.sh --figures-only  # draw again from the runs already stored
 set -euo pipefail
 STORE=${GREENBENCH_STUDY_STORE:-results/studies.sqlite}
 FIG=docs/figures
+MODE=${1:-}
 mkdir -p "$FIG" plots
-run() { greenbench run --store "$STORE" "$@"; }
-plot() { greenbench plot latest --store "$STORE" "$@"; }
-export -f run plot 2>/dev/null || true
 
-# 1. the quick suite: the README's figures (trace, breakdown)
-run --label quick
-plot --kind trace --case attention -o plots --format png
-plot --kind breakdown -o plots --format png
-plot --kind bars -o plots --format png
+# run LABEL ARGS...: measure (unless --figures-only); REF becomes the run labelled LABEL
+run() {
+  local label=$1
+  shift
+  if [ "$MODE" != "--figures-only" ]; then
+    greenbench run --store "$STORE" --label "$label" "$@"
+  fi
+  REF=$(greenbench results list --store "$STORE" --json --limit 0 | python3 -c \
+    "import json,sys; print(next(r['id'] for r in json.load(sys.stdin) if r['label']=='$label'))")
+}
+
+# fig DEST NAME ARGS...: plot run REF into DEST/NAME.png (and .pdf beside it)
+fig() {
+  local dest=$1 name=$2 tmp
+  shift 2
+  [ "$MODE" = "--runs-only" ] && return 0
+  tmp=$(mktemp -d)
+  for format in png pdf; do
+    greenbench plot "$REF" --store "$STORE" "$@" -o "$tmp" --format "$format"
+    mv "$tmp"/*."$format" "$dest/$name.$format"
+  done
+  rmdir "$tmp"
+}
+
+# 1. the quick suite: the README's figures
+run quick
+fig plots trace --kind trace --case attention
+fig plots breakdown --kind breakdown
+fig plots bars --kind bars
 
 # 2. attention scaling: time and energy per step against sequence length
-run --suite attention-scaling --label attention-scaling
-plot --kind scaling --x seq_len --metric energy -o "$FIG" --format png
-plot --kind scaling --x seq_len --metric time -o "$FIG" --format png
-cp "$FIG"/scaling-*energy*.png plots/ 2>/dev/null || true
+run attention-scaling --suite attention-scaling
+fig "$FIG" attention-energy --kind scaling --x seq_len --metric energy
+fig "$FIG" attention-time --kind scaling --x seq_len --metric time
+cp "$FIG/attention-energy.png" plots/scaling.png
 
 # 3. sparse execution crossover on this CPU
-run sparse-matmul -p density=0.01,0.02,0.05,0.1,0.2,0.3,0.5,1.0 -p execution=dense,sparse \
-    --label sparse-crossover
-plot --kind scaling --x density --metric energy -o "$FIG" --format png
+run sparse-crossover sparse-matmul -p density=0.01,0.02,0.05,0.1,0.2,0.3,0.5,1.0 \
+    -p execution=dense,sparse
+fig "$FIG" sparse-crossover --kind scaling --x density --metric energy
 
 # 4. generation: energy per token against batch size
-run generate -p batch=1,2,4,8,16 --label generate-batch
-plot --kind scaling --x batch --metric energy_per_unit -o "$FIG" --format png
+run generate-batch generate -p batch=1,2,4,8,16
+fig "$FIG" generate-batch --kind scaling --x batch --metric energy_per_unit
 
 # 5. few-shot adaptation: energy to adapt against accuracy
-run finetune -p method=full,lora,head -p k=32,256 --label finetune
-plot --kind pareto --against quality -o "$FIG" --format png
+run finetune finetune -p method=full,lora,head -p k=32,256
+fig "$FIG" finetune-pareto --kind pareto --against quality
 
 # 6. language parity: energy per sentence, byte- and character-level models
-run multilingual -p language=en,es,de,ru,el,ar,he,hi,zh,ja,ko,th -p tokenizer=byte,char \
-    --label multilingual
-plot --kind bars --x language --metric energy_per_unit -o "$FIG" --format png
+run multilingual multilingual -p language=en,es,de,ru,el,ar,he,hi,zh,ja,ko,th \
+    -p tokenizer=byte,char
+fig "$FIG" multilingual --kind bars --x language --metric energy_per_unit
