@@ -45,7 +45,7 @@ fig plots bars --kind bars
 run attention-scaling --suite attention-scaling
 fig "$FIG" attention-energy --kind scaling --x seq_len --metric energy
 fig "$FIG" attention-time --kind scaling --x seq_len --metric time
-cp "$FIG/attention-energy.png" plots/scaling.png
+[ "$MODE" = "--runs-only" ] || cp "$FIG/attention-energy.png" plots/scaling.png
 
 # 3. sparse execution crossover on this CPU
 run sparse-crossover sparse-matmul -p density=0.01,0.02,0.05,0.1,0.2,0.3,0.5,1.0 \
