@@ -61,6 +61,7 @@ run finetune finetune -p method=full,lora,head -p k=32,256
 fig "$FIG" finetune-pareto --kind pareto --against quality
 
 # 6. language parity: energy per sentence, byte- and character-level models
+# (a 4-layer, 256-wide model, so that compute, not per-call overhead, sets the cost)
 run multilingual multilingual -p language=en,es,de,ru,el,ar,he,hi,zh,ja,ko,th \
-    -p tokenizer=byte,char
+    -p tokenizer=byte,char -p d_model=256 -p layers=4
 fig "$FIG" multilingual --kind bars --x language --metric energy_per_unit
