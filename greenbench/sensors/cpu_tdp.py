@@ -59,7 +59,13 @@ class TdpEntry(NamedTuple):
 
 
 class TdpTable:
-    """Rows of ``Name,TDP`` with the lookup keys precomputed once."""
+    """Rows of ``Name,TDP``, indexed lazily: only rows that can match a model are normalised.
+
+    Normalising all ~4,900 names costs more than the rest of starting a meter, so a lookup
+    first keeps the rows whose lower-cased name contains the model's number tokens (or, with
+    none, all its words): normalisation only removes text and lowers case, so no other ASCII
+    row can normalise to the same key or share its numbers. Non-ASCII rows are always kept.
+    """
 
     def __init__(self, entries: Iterable[TdpEntry], source: str = "", skipped_rows: int = 0):
         self.entries: tuple[TdpEntry, ...] = tuple(entries)
@@ -68,14 +74,23 @@ class TdpTable:
         #: rows left out because their TDP was not a positive number (the CSV has a few)
         self.skipped_rows = skipped_rows
         self._by_name = {e.name.strip(): e for e in self.entries}
-        self._by_normalised: dict[str, list[TdpEntry]] = {}
-        self._tokens: list[tuple[TdpEntry, frozenset[str], frozenset[str]]] = []
-        for e in self.entries:
-            key = normalise_cpu_name(e.name)
-            self._by_normalised.setdefault(key, []).append(e)
-            numbers, words = _split_tokens(_strip_graphics_tail(key))
-            if numbers:
-                self._tokens.append((e, numbers, words))
+        self._lower = [(e, e.name.lower(), e.name.isascii()) for e in self.entries]
+        self._keys: dict[TdpEntry, tuple[str, frozenset[str], frozenset[str]]] = {}
+
+    def candidates(self, needles: Iterable[str]) -> list[tuple[TdpEntry, str, frozenset[str],
+                                                                frozenset[str]]]:
+        """(entry, normalised key, number tokens, other words) of the rows that contain every
+        needle, or are not ASCII."""
+        wanted = list(needles)
+        found = []
+        for entry, lower, ascii_only in self._lower:
+            if ascii_only and not all(n in lower for n in wanted):
+                continue
+            if entry not in self._keys:
+                key = normalise_cpu_name(entry.name)
+                self._keys[entry] = (key, *_split_tokens(_strip_graphics_tail(key)))
+            found.append((entry, *self._keys[entry]))
+        return found
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, float]], source: str = "") -> TdpTable:
@@ -180,19 +195,19 @@ def lookup_tdp(model: str, table: TdpTable | None = None) -> TdpMatch | None:
         return TdpMatch(entry.name, entry.tdp_w, "exact")
 
     key = normalise_cpu_name(model)
-    same = table._by_normalised.get(key)
+    numbers, words = _split_tokens(_strip_graphics_tail(key))
+    rows = table.candidates(numbers or key.split())
+    same = [entry for entry, e_key, _, _ in rows if e_key == key]
     if same:
         # e.g. "AMD Phenom II X4 945 (125W)" and "(95W)" normalise alike: which one is unknown
         return _unanimous(same, "normalised")
-
-    numbers, words = _split_tokens(_strip_graphics_tail(key))
     if not numbers:
         # nothing identifies the model ("AMD EPYC", "Intel Xeon"): any row would be a guess
         return None
     candidates = [
         (entry, e_words)
-        for entry, e_numbers, e_words in table._tokens
-        if e_numbers == numbers and _differ_only_by_brand_words(words, e_words)
+        for entry, _, e_numbers, e_words in rows
+        if e_numbers and e_numbers == numbers and _differ_only_by_brand_words(words, e_words)
     ]
     if not candidates:
         return None
@@ -207,8 +222,10 @@ def normalise_cpu_name(name: str) -> str:
     ``Intel(R) Xeon(R) CPU E5-2680 0 @ 2.70GHz`` -> ``intel xeon e5-2680``;
     ``AMD EPYC 7763 64-Core Processor`` -> ``amd epyc 7763``.
     """
-    s = unicodedata.normalize("NFKC", name)  # the table has no-break spaces in some names
-    s = "".join(c for c in s if unicodedata.category(c) != "Cf")  # and zero-width spaces
+    s = name
+    if not s.isascii():  # most names are; skipping them keeps loading the table cheap
+        s = unicodedata.normalize("NFKC", s)  # the table has no-break spaces in some names
+        s = "".join(c for c in s if unicodedata.category(c) != "Cf")  # and zero-width spaces
     s = _TRADEMARKS.sub(" ", s)
     s = _CLOCK.sub(" ", s)
     s = _PARENTHESES.sub(" ", s)  # "(OEM Only)", "(125W)" in table names
@@ -247,8 +264,11 @@ def _strip_graphics_tail(key: str) -> str:
 def _split_tokens(key: str) -> tuple[frozenset[str], frozenset[str]]:
     """(model numbers: words with a digit, other words) of a normalised name."""
     tokens = key.split()
-    numbers = frozenset(t for t in tokens if any(c.isdigit() for c in t))
+    numbers = frozenset(t for t in tokens if _DIGIT.search(t))
     return numbers, frozenset(tokens) - numbers
+
+
+_DIGIT = re.compile(r"\d")
 
 
 def _differ_only_by_brand_words(a: frozenset[str], b: frozenset[str]) -> bool:
