@@ -17,6 +17,7 @@ different calibrated step counts compare directly:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -103,3 +104,20 @@ class RunRecord:
         d = dict(data)
         d["cases"] = [CaseRecord.from_dict(c) for c in d.get("cases", [])]
         return cls(**d)
+
+
+def case_names(cases: Sequence[CaseRecord]) -> list[str]:
+    """Short names that still tell the cases apart: the workload, plus the parameters that vary
+    among that workload's cases (``attention[mechanism=sdpa, seq_len=1024]``, or ``attention``
+    when it has one case). Tables and captions use these instead of every parameter."""
+    varying: dict[str, list[str]] = {}
+    for workload in dict.fromkeys(c.workload for c in cases):
+        group = [c.params for c in cases if c.workload == workload]
+        keys = dict.fromkeys(k for p in group for k in p)
+        varying[workload] = [k for k in keys if len({repr(p.get(k)) for p in group}) > 1]
+    names = []
+    for c in cases:
+        shown = ", ".join(f"{k}={c.params[k]}" for k in varying[c.workload]
+                          if c.params.get(k) is not None)
+        names.append(f"{c.workload}[{shown}]" if shown else c.workload)
+    return names

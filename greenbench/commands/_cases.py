@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from greenbench.records import CaseRecord, RunRecord
+from greenbench.records import CaseRecord, RunRecord, case_names
 
 
 def print_cases(out: Any, record: RunRecord) -> None:
@@ -17,7 +17,6 @@ def print_cases(out: Any, record: RunRecord) -> None:
 
     from greenbench.results_format import case_is_estimate
     from greenbench.units import fmt_energy, fmt_power, fmt_si
-    from greenbench.workload import swept
 
     if not record.cases:
         out.print("no cases stored")
@@ -30,13 +29,10 @@ def print_cases(out: Any, record: RunRecord) -> None:
     columns = ["case", "throughput", "energy / unit [95% CI]", "net / unit", "power", "CV"]
     for col in columns + (["quality"] if has_quality else []):
         table.add_column(col, overflow="fold")
-    varying = {w: set(swept([c.params for c in record.cases if c.workload == w]))
-               for w in {c.workload for c in record.cases}}
     notes = []
-    for index, case in enumerate(record.cases):
-        shown = ", ".join(f"{k}={v}" for k, v in case.params.items()
-                          if k in varying[case.workload])
-        label = escape(f"{index}: {case.workload}" + (f"[{shown}]" if shown else ""))
+    for index, (case, name) in enumerate(zip(record.cases, case_names(record.cases),
+                                             strict=True)):
+        label = escape(f"{index}: {name}")
         if case.error:
             notes.append(f"{label}: {case.status}: {escape(case.error)}")
         notes.extend(f"{label}: {escape(f)}" for f in case.flags if not f.startswith("estimate"))

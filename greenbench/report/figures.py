@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from greenbench.errors import UserError
-from greenbench.records import RunRecord
+from greenbench.records import RunRecord, case_names
 from greenbench.report.document import FigureBlock
 
 
@@ -91,8 +91,9 @@ def _trace(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureBlock
     fig = plot_trace(ref.run, ref.index, width_in=width_in)
     more = (f" Traces of the other cases: greenbench plot {ref.run.id} --kind trace --all."
             if len(traced) > 1 else "")
+    name = case_names(ref.run.cases)[ref.index]
     return FigureBlock("trace", f"Power per domain over the life of case {ref.index} "
-                       f"({ref.case.label}) with warm-up, idle baseline and measured repeats "
+                       f"({name}) with warm-up, idle baseline and measured repeats "
                        f"shaded; dashed lines are estimated.{more}", fig)
 
 

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from greenbench.records import CaseRecord, RunRecord
+from greenbench.records import CaseRecord, RunRecord, case_names
 from greenbench.report.document import Block, Bullets, Facts, Paragraph, Subheading, Table
 from greenbench.report.numbers import interval, percent, si, sig
 from greenbench.results_format import case_is_estimate, energy_method
@@ -38,19 +38,24 @@ def summary_blocks(runs: Sequence[RunRecord]) -> list[Block]:
     header = (["Run"] if many else []) + [
         "Case", "Status", "n", "Energy per unit", "95% CI", "Net energy per unit",
         "Time per step", "Throughput", "Mean power", "Quality", "CV", "Energy method"]
-    rows = [(([run.label or run.id] if many else []) + case_row(run, i, case))
-            for run in runs for i, case in enumerate(run.cases)]
+    rows = [(([run.label or run.id] if many else []) + case_row(run, i, case, name))
+            for run in runs
+            for i, (case, name) in enumerate(zip(run.cases, case_names(run.cases),
+                                                 strict=True))]
     align = ("l" if many else "") + "lll" + "r" * 8 + "l"
     blocks.append(Table(header, rows, "Results per case", align))
+    # the estimate flag is already in every estimated cell; notes keep the rest
     notes = [f"{run.label or run.id} case {i}: {text}" for run in runs
              for i, case in enumerate(run.cases)
-             for text in ([case.error] if case.error else []) + case.flags]
+             for text in ([case.error] if case.error else []) + case.flags
+             if not text.startswith("estimate:")]
     if notes:
         blocks += [Paragraph("Notes on the cases:"), Bullets(notes)]
     return blocks
 
 
-def case_row(run: RunRecord, index: int, case: CaseRecord) -> list[str]:
+def case_row(run: RunRecord, index: int, case: CaseRecord, name: str | None = None
+             ) -> list[str]:
     """One row of the summary table (see :func:`summary_blocks` for the columns)."""
     s = case.summary
     estimate = case_is_estimate(case, run.is_estimate)
@@ -64,7 +69,7 @@ def case_row(run: RunRecord, index: int, case: CaseRecord) -> list[str]:
     throughput = (s.get("throughput_per_s") or {}).get("median")
     cv = epu.get("cv")
     return [
-        f"{index}: {case.label}", case.status, str(len(case.repeats)),
+        f"{index}: {name or case.label}", case.status, str(len(case.repeats)),
         _with_unit(si(epu.get("median"), "J"), per) + mark,
         interval(epu, "J") if epu else "-",
         _with_unit(si(_median(case, "net_energy_per_unit_j"), "J"), per) + mark,
