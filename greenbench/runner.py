@@ -82,7 +82,9 @@ def plan(
         wl = registry.get(name)
         specs.extend(CaseSpec(name, p) for p in expand_grid(wl, overrides))
     for spec in specs:
-        registry.get(spec.workload).check(spec.params, device)
+        wl = registry.get(spec.workload)
+        wl.check_requirements()
+        wl.check(spec.params, device)
     if not specs:
         raise UserError("nothing to run: the grid is empty")
     return specs

@@ -101,6 +101,9 @@ class Workload:
     #: the key of quality()'s figure that plots and reports show, and which way is better
     quality_metric: str | None = None
     quality_higher_is_better: bool = False
+    #: modules the workload imports in its worker (``("torch",)``); a missing one fails the
+    #: run before any work, with the install command, instead of failing every case
+    requires: tuple[str, ...] = ()
     #: False for workloads whose step is a whole task (train to a target, adapt a model): each
     #: repeat is then exactly one step instead of a calibrated number of steps
     calibrate: bool = True
@@ -111,6 +114,13 @@ class Workload:
 
     def check(self, params: Mapping[str, Any], device: str) -> None:
         """Reject inconsistent parameters before any work starts (raise UserError)."""
+
+    def check_requirements(self) -> None:
+        missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        if missing:
+            hint = " (pip install 'greenbench[torch]')" if "torch" in missing else ""
+            raise UserError(f"workload {self.name} needs {', '.join(missing)}, which is not "
+                            f"installed{hint}")
 
     def skip_reason(self, params: Mapping[str, Any], device: str) -> str | None:
         """Why this device cannot run these parameters (fp16 on a CPU), or None to run."""

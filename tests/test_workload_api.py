@@ -131,3 +131,14 @@ def test_builtin_workloads_register_through_the_entry_point() -> None:
 
 def load_by_name(name: str) -> Workload:
     return discover([DATA / "basic_workloads.py"], entry_points=False).get(name)
+
+
+def test_a_missing_requirement_fails_before_any_work() -> None:
+    class NeedsMissing(Workload):
+        name = "needs-missing"
+        requires = ("torch", "no_such_module_xyz")
+
+    with pytest.raises(UserError, match="needs no_such_module_xyz, which is not installed"):
+        NeedsMissing().check_requirements()
+    registry = discover(entry_points=True)
+    assert all(wl.requires == ("torch",) for wl in registry.workloads.values())

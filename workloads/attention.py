@@ -56,6 +56,7 @@ class _State:
 
 class AttentionWorkload(Workload):
     name = "attention"
+    requires = ("torch",)
     description = "One multi-head attention layer: softmax, sdpa, Linformer or Performer"
     unit = "tokens"
     quality_metric = "rel_error"

@@ -23,6 +23,7 @@ _PROMPT_LEN, _PROMPT_VOCAB, _D_COND = 8, 1000, 64
 
 class Diffusion(Workload):
     name = "diffusion"
+    requires = ("torch",)
     description = "UNet denoiser over N denoising steps (text-to-image style): energy per image"
     unit = "images"
     params = (

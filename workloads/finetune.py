@@ -29,6 +29,7 @@ _DEFAULT_LR = {"full": 3e-3, "lora": 1e-2, "head": 1e-2}
 
 class Finetune(Workload):
     name = "finetune"
+    requires = ("torch",)
     description = "Few-shot adaptation (full, LoRA, head only) from k examples: energy to adapt"
     unit = "adaptations"
     quality_metric = "accuracy"

@@ -24,6 +24,7 @@ SUITE_DESCRIPTION = (
 
 class Generate(Workload):
     name = "generate"
+    requires = ("torch",)
     description = "Autoregressive decoding with a KV cache: energy per generated token"
     unit = "tokens"
     params = (

@@ -25,6 +25,7 @@ from workloads.generate import SUITE_DESCRIPTION
 
 class LongDocument(Workload):
     name = "long-document"
+    requires = ("torch",)
     description = "Classify documents thousands of tokens long per attention mechanism"
     unit = "documents"
     quality_metric = "logit_rel_error"

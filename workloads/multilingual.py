@@ -37,6 +37,7 @@ _BYTE_VOCAB = 256
 
 class Multilingual(Workload):
     name = "multilingual"
+    requires = ("torch",)
     description = "Same sentences in 12 languages, byte- or character-level model: J/sentence"
     unit = "sentences"
     params = (

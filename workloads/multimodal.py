@@ -21,6 +21,7 @@ _POOL_BATCHES = 8  # distinct training batches cycled through, generated in setu
 
 class Multimodal(Workload):
     name = "multimodal"
+    requires = ("torch",)
     description = "CLIP-style image-text dual encoder (train step or embedding): energy per pair"
     unit = "pairs"
     quality_metric = "retrieval_acc"

@@ -45,6 +45,7 @@ class _State:
 
 class SparseMatmulWorkload(Workload):
     name = "sparse-matmul"
+    requires = ("torch",)
     description = "A linear layer at a weight density, dense versus sparse execution"
     unit = "rows"
     quality_metric = "rel_error"

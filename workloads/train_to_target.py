@@ -26,6 +26,7 @@ _TRAIN_SIZE, _EVAL_SIZE = 32768, 2048
 
 class TrainToTarget(Workload):
     name = "train-to-target"
+    requires = ("torch",)
     description = "Train until a target accuracy: energy and time to target per variant"
     unit = "runs"
     quality_metric = "accuracy"

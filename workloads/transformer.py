@@ -79,6 +79,7 @@ class _State:
 
 class TransformerWorkload(Workload):
     name = "transformer"
+    requires = ("torch",)
     description = "Small transformer language model (tiny to base), train or infer"
     unit = "tokens"
     quality_metric = "rel_error"
