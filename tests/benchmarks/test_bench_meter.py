@@ -25,7 +25,7 @@ HERE = Path(__file__).parent
 
 def cpu_bound() -> None:
     total = 0
-    for i in range(1_500_000):
+    for i in range(3_000_000):
         total += i * i
 
 
@@ -35,15 +35,24 @@ def timed(fn) -> float:
     return time.perf_counter() - t
 
 
-def overhead_ratio(interval_s: float, rounds: int = 15) -> float:
+def overhead_ratio(interval_s: float, rounds: int = 25) -> float:
     sensors = available_sensors(probe_all())
-    bare, metered = [], []
-    for _ in range(rounds):  # A B A B: drifts of the machine hit both alike
-        bare.append(timed(cpu_bound))
-        with Meter(sensors, interval_s=interval_s):
-            metered.append(timed(cpu_bound))
-    # the minimum is the run least disturbed by the rest of the machine
-    return min(metered) / min(bare)
+    meter = Meter(sensors, interval_s=interval_s)
+    ratios = []
+    for i in range(rounds):
+        # a bare run and a metered run side by side, in alternating order (A B, B A): a drift
+        # of the machine or a second-run advantage hits both alike, and the median of the
+        # paired ratios ignores the pairs a neighbour disturbed
+        if i % 2:
+            with meter:
+                metered = timed(cpu_bound)
+            bare = timed(cpu_bound)
+        else:
+            bare = timed(cpu_bound)
+            with meter:
+                metered = timed(cpu_bound)
+        ratios.append(metered / bare)
+    return statistics.median(ratios)
 
 
 def test_sampling_overhead_on_a_cpu_bound_loop(benchmark) -> None:
