@@ -32,7 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from greenbench.measurement import DomainEnergy, Measurement
-from greenbench.sensors.base import Sensor, SensorKind, SensorReadError
+from greenbench.sensors.base import (
+    Sensor,
+    SensorKind,
+    SensorReadError,
+    counter_agrees,
+    unwrap_delta_j,
+)
 
 DEFAULT_INTERVAL_S = 0.1
 #: cross-checked counter and power integrals that disagree by more than this are flagged
@@ -211,7 +217,7 @@ class Meter:
                     if (
                         energy is not None
                         and duration >= MIN_UPDATES_PER_WINDOW * s.update_period_s
-                        and not _agree(energy, check_j)
+                        and not counter_agrees(energy, check_j, CROSS_CHECK_TOLERANCE)
                     ):
                         warnings.append(
                             f"{s.domain}: counter {energy:.4g} J and integrated power "
@@ -405,13 +411,12 @@ class _Channel:
         else:
             dt = r.t_s - self.last_t
             if s.kind is SensorKind.COUNTER:
-                delta = r.value - self.last_value
-                if delta < 0:
-                    delta += s.wrap_j if s.wrap_j else 0.0
-                    if not s.wrap_j:
-                        self.failures += 1
-                        self.last_error = f"{s.domain} counter went backwards with no wrap range"
-                        delta = 0.0
+                try:
+                    delta = unwrap_delta_j(self.last_value, r.value, s.wrap_j or 0.0)
+                except ValueError as exc:  # went backwards with no wrap range: a reset
+                    self.failures += 1
+                    self.last_error = f"{s.domain}: {exc}"
+                    delta = 0.0
                 energy = delta
                 power = delta / dt if dt > 0 else self.last_power_w
             elif s.averaging:
@@ -453,11 +458,6 @@ def _safe_interval(sensors: Sequence[Sensor], interval_s: float) -> float:
     """Shorten the interval if a counter would otherwise wrap unseen between two reads."""
     bounds = [b for s in sensors if (b := s.max_poll_interval_s()) is not None]
     return min([interval_s, *bounds])
-
-
-def _agree(a: float, b: float) -> bool:
-    scale = max(abs(a), abs(b))
-    return scale == 0 or abs(a - b) / scale <= CROSS_CHECK_TOLERANCE
 
 
 def _mean2(a: float | None, b: float | None) -> float | None:

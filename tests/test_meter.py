@@ -200,3 +200,42 @@ def test_sampling_thread_is_safe_with_concurrent_windows() -> None:
     assert len(results) == 80
     for m in results:
         assert m.energy_j == pytest.approx(10.0 * m.duration_s, rel=1e-4)
+
+
+def test_a_counter_is_cross_checked_against_its_power_sensor() -> None:
+    good = RampCounter(power_w=50.0, wrap_j=1e9, domain="gpu:0")
+    good.update_period_s = 0.01
+    good.cross_check = SinePower("gpu:0", base=50.0, amp=0.0)
+    bad = RampCounter(power_w=50.0, wrap_j=1e9, domain="gpu:1")
+    bad.update_period_s = 0.01
+    bad.cross_check = SinePower("gpu:1", base=80.0, amp=0.0)  # disagrees by 60%
+    with Meter([good, bad], interval_s=0.02) as meter:
+        w = meter.begin("checked")
+        time.sleep(0.4)
+        m = meter.end(w)
+    g, b = m.domain("gpu:0"), m.domain("gpu:1")
+    assert g.cross_check_energy_j == pytest.approx(50.0 * m.duration_s, rel=0.02)
+    assert not any("disagree" in w for w in g.warnings)
+    assert any("disagree by more than 10%" in w for w in b.warnings)
+    assert b.energy_j == pytest.approx(50.0 * m.duration_s, rel=0.02)  # the counter is kept
+
+
+def test_a_counter_that_goes_back_without_a_wrap_range_is_a_failed_read() -> None:
+    class Resetting(Sensor):
+        kind = SensorKind.COUNTER
+        source = "synthetic"
+        domain = "gpu:0"
+        values = iter([100.0, 101.0, 5.0, 6.0, 7.0] + [8.0] * 1000)
+
+        def read_value(self) -> float:
+            return next(self.values)
+
+    with Meter([Resetting()], interval_s=10.0) as meter:  # reads only at the edges below
+        w = meter.begin("reset")
+        meter._sample()
+        meter._sample()
+        m = meter.end(w)
+    d = m.domain("gpu:0")
+    assert any("went down" in w for w in d.warnings)
+    # start reads 100, the window opens at 101, then 5 (a reset: no energy), 6 and 7
+    assert d.energy_j == pytest.approx(2.0)

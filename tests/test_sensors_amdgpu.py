@@ -13,11 +13,10 @@ from greenbench.sensors import amdgpu
 from greenbench.sensors.amdgpu import (
     AmdSmiEnergySensor,
     AmdSmiPowerSensor,
-    counter_agrees,
     gpu_facts,
     probe,
 )
-from greenbench.sensors.base import SensorKind, SensorReadError
+from greenbench.sensors.base import SensorKind, SensorReadError, counter_agrees
 from tests import fake_amdsmi
 from tests.fake_amdsmi import NA, AmdSmiRetCode, FakeAmdGpu, install, make_amdsmi
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from greenbench.sensors import rapl
-from greenbench.sensors.base import Probe, SensorKind, SensorReadError
+from greenbench.sensors.base import Probe, SensorKind, SensorReadError, unwrap_delta_j
 from tests.powercap_fixtures import (
     AMD_MAX_ENERGY_RANGE_UJ,
     INTEL_MAX_ENERGY_RANGE_UJ,
@@ -371,7 +371,7 @@ def test_wrap_inside_a_window_is_added_back(two_socket_intel):
     after = package.read_value()
 
     assert after < before
-    assert rapl.unwrap_delta_j(before, after, package.wrap_j) == pytest.approx(3.5, abs=1e-6)
+    assert unwrap_delta_j(before, after, package.wrap_j) == pytest.approx(3.5, abs=1e-6)
 
 
 def test_amd_wrap_inside_a_window(tmp_path):
@@ -382,17 +382,17 @@ def test_amd_wrap_inside_a_window(tmp_path):
     before = package.read_value()
     tree.set_energy_uj("intel-rapl:0", 90)
 
-    assert rapl.unwrap_delta_j(before, package.read_value(), package.wrap_j) == pytest.approx(
+    assert unwrap_delta_j(before, package.read_value(), package.wrap_j) == pytest.approx(
         100e-6, abs=1e-9
     )
 
 
 def test_unwrap_delta_without_wrap_is_a_plain_difference():
-    assert rapl.unwrap_delta_j(10.0, 12.5, INTEL_WRAP_J) == 2.5
-    assert rapl.unwrap_delta_j(10.0, 10.0, INTEL_WRAP_J) == 0.0
-    assert rapl.unwrap_delta_j(65_000.0, 1.0, AMD_WRAP_J) == pytest.approx(533.610987)
+    assert unwrap_delta_j(10.0, 12.5, INTEL_WRAP_J) == 2.5
+    assert unwrap_delta_j(10.0, 10.0, INTEL_WRAP_J) == 0.0
+    assert unwrap_delta_j(65_000.0, 1.0, AMD_WRAP_J) == pytest.approx(533.610987)
     with pytest.raises(ValueError):
-        rapl.unwrap_delta_j(5.0, 1.0, 0.0)
+        unwrap_delta_j(5.0, 1.0, 0.0)
 
 
 def test_failed_read_raises_with_path_and_errno_text(two_socket_intel, monkeypatch):

@@ -247,7 +247,3 @@ def _sensor_text(sensor: dict[str, Any]) -> str:
     kind = str(sensor.get("kind", "?"))
     shown = kind.upper() if kind == "estimate" else kind
     return f"{sensor.get('domain', '?')} ({sensor.get('source', '?')}, {shown})"
-
-
-def _flat(data: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, (dict, list)))

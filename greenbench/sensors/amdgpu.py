@@ -149,26 +149,6 @@ def gpu_facts() -> list[dict[str, Any]]:
     return facts
 
 
-def counter_agrees(counter_j: float, power_integral_j: float, tolerance: float = 0.1) -> bool:
-    """Whether an energy counter's reading matches power integrated over the same window.
-
-    Both arguments are joules for one window: ``counter_j`` the difference of the counter,
-    ``power_integral_j`` the cross-check power sensor's samples integrated over time. They agree
-    when they differ by at most ``tolerance`` (a fraction, 0.1 = 10 %) of the power integral.
-
-    The power integral is the reference because the counter is the suspect: AMD SMI's counter
-    stands still or runs wrong on some parts. The default is loose because the power figure may be
-    a moving average (lagging at the window edges) and is sampled, not accumulated; on NVIDIA the
-    two agree within about 1 % over long windows. A counter that went backwards (negative), a
-    non-finite value, or a counter that moved while the integral is zero never agrees; two zeros do.
-    """
-    if tolerance < 0:
-        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
-    if not (math.isfinite(counter_j) and math.isfinite(power_integral_j)) or counter_j < 0:
-        return False
-    return abs(counter_j - power_integral_j) <= tolerance * abs(power_integral_j)
-
-
 class _AmdSmiSensor(Sensor):
     """What both AMD SMI sensors share: one GPU, identified by framework and AMD SMI index."""
 

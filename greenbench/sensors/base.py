@@ -15,6 +15,7 @@ Backends never raise at import time and never crash a probe: an absent sensor is
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -109,6 +110,40 @@ class Sensor(ABC):
             "part_of": self.part_of,
             "info": self.info(),
         }
+
+
+def unwrap_delta_j(previous_j: float, current_j: float, wrap_j: float) -> float:
+    """Energy in joules between two raw counter reads, adding ``wrap_j`` once if it wrapped.
+
+    Assumes at most one wrap between the reads (the poll interval guarantees it). The hardware
+    counter really wraps one energy unit (15-61 uJ) after ``wrap_j``; that error is below the
+    counter's resolution.
+    """
+    if current_j >= previous_j:
+        return current_j - previous_j
+    if wrap_j <= 0:
+        raise ValueError(f"counter went down ({previous_j} -> {current_j} J) with no wrap range")
+    return current_j + wrap_j - previous_j
+
+
+def counter_agrees(counter_j: float, power_integral_j: float, tolerance: float = 0.1) -> bool:
+    """Whether an energy counter's reading matches power integrated over the same window.
+
+    Both arguments are joules for one window: ``counter_j`` the difference of the counter,
+    ``power_integral_j`` the cross-check power sensor's samples integrated over time. They agree
+    when they differ by at most ``tolerance`` (a fraction, 0.1 = 10 %) of the power integral.
+
+    The power integral is the reference because the counter is the suspect: AMD SMI's counter
+    stands still or runs wrong on some parts. The default is loose because the power figure may be
+    a moving average (lagging at the window edges) and is sampled, not accumulated; on NVIDIA the
+    two agree within about 1 % over long windows. A counter that went backwards (negative), a
+    non-finite value, or a counter that moved while the integral is zero never agrees; two zeros do.
+    """
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    if not (math.isfinite(counter_j) and math.isfinite(power_integral_j)) or counter_j < 0:
+        return False
+    return abs(counter_j - power_integral_j) <= tolerance * abs(power_integral_j)
 
 
 @dataclass

@@ -124,20 +124,6 @@ def probe(
     return probes
 
 
-def unwrap_delta_j(previous_j: float, current_j: float, wrap_j: float) -> float:
-    """Energy in joules between two raw counter reads, adding ``wrap_j`` once if it wrapped.
-
-    Assumes at most one wrap between the reads (the poll interval guarantees it). The hardware
-    counter really wraps one energy unit (15-61 uJ) after ``wrap_j``; that error is below the
-    counter's resolution.
-    """
-    if current_j >= previous_j:
-        return current_j - previous_j
-    if wrap_j <= 0:
-        raise ValueError(f"counter went down ({previous_j} -> {current_j} J) with no wrap range")
-    return current_j + wrap_j - previous_j
-
-
 class RaplSensor(Sensor):
     """One powercap zone's ``energy_uj``, read as raw (not unwrapped) joules.
 
