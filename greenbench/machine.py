@@ -22,10 +22,10 @@ from greenbench import __version__
 def describe_machine() -> dict[str, Any]:
     import psutil
 
+    from greenbench.sensors import amdgpu, nvml
     from greenbench.sensors.cpu_tdp import cpu_model_name
-    from greenbench.sensors.nvml import gpu_facts
 
-    gpus = gpu_facts()
+    gpus = nvml.gpu_facts() + amdgpu.gpu_facts()
     facts: dict[str, Any] = {
         "hostname": socket.gethostname(),
         "cpu_model": cpu_model_name(),

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from greenbench.sensors.base import Probe, Sensor, SensorKind, SensorReadError
+from greenbench.sensors.base import Probe, Sensor, SensorKind, SensorReadError, device_facts
 
 SOURCE = "amdsmi"
 
@@ -140,13 +140,7 @@ def gpu_facts() -> list[dict[str, Any]]:
     Each dict holds ``domain`` and what the sensor's ``info()`` holds (name, UUID, AMD SMI index,
     driver version, power limit in W, clocks in MHz, method). Empty when AMD SMI is unavailable.
     """
-    facts: list[dict[str, Any]] = []
-    for found in probe():
-        if found.sensor is not None:
-            facts.append({"domain": found.domain, **found.sensor.info()})
-        elif "gpu" in found.details:
-            facts.append({"domain": found.domain, **found.details["gpu"]})
-    return facts
+    return device_facts(probe())
 
 
 class _AmdSmiSensor(Sensor):

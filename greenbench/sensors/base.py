@@ -179,3 +179,15 @@ class Probe:
         if self.details:
             d["details"] = self.details
         return d
+
+
+def device_facts(probes: list[Probe]) -> list[dict[str, Any]]:
+    """What each probed device says about itself (name, driver, power limit, ...), measurable
+    or not (a MIG-partitioned GPU still has a name), for a machine's description."""
+    facts: list[dict[str, Any]] = []
+    for found in probes:
+        if found.sensor is not None:
+            facts.append({"domain": found.domain, **found.sensor.info()})
+        elif "gpu" in found.details:
+            facts.append({"domain": found.domain, **found.details["gpu"]})
+    return facts

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from greenbench.sensors.base import Probe, Sensor, SensorKind, SensorReadError
+from greenbench.sensors.base import Probe, Sensor, SensorKind, SensorReadError, device_facts
 
 SOURCE = "nvml"
 
@@ -87,13 +87,7 @@ def gpu_facts() -> list[dict[str, Any]]:
     that cannot be measured (MIG) still gets the facts NVML gives about it. Empty when NVML is
     unavailable.
     """
-    facts: list[dict[str, Any]] = []
-    for found in probe():
-        if found.sensor is not None:
-            facts.append({"domain": found.domain, **found.sensor.info()})
-        elif "gpu" in found.details:
-            facts.append({"domain": found.domain, **found.details["gpu"]})
-    return facts
+    return device_facts(probe())
 
 
 class _NvmlSensor(Sensor):
