@@ -19,7 +19,7 @@ from typing import Any
 
 from greenbench import gate
 from greenbench.errors import UserError
-from greenbench.records import CaseRecord, RunRecord
+from greenbench.records import CaseRecord, RunRecord, case_names
 from greenbench.results_format import case_is_estimate, is_energy_metric
 
 DEFAULT_METRICS = ("energy_per_unit_j", "energy_j", "time_s", "power_w")
@@ -121,18 +121,18 @@ def compare_runs(
         machine_reason = (
             f"different machines (baseline {_machine(baseline)}, current {_machine(current)}); "
             "pass --allow-cross-machine to compare anyway")
-    pending: dict[tuple[str, str], list[CaseRecord]] = {}
-    for case in current.cases:
-        pending.setdefault(_case_key(case), []).append(case)
-    for base_case in baseline.cases:
+    pending: dict[tuple[str, str], list[tuple[CaseRecord, str]]] = {}
+    for case, name in zip(current.cases, case_names(current.cases), strict=True):
+        pending.setdefault(_case_key(case), []).append((case, name))
+    for base_case, name in zip(baseline.cases, case_names(baseline.cases), strict=True):
         matches = pending.get(_case_key(base_case))
         if not matches:
-            result.only_in_baseline.append(base_case.label)
+            result.only_in_baseline.append(name)
             continue
-        cur_case = matches.pop(0)
+        cur_case, _ = matches.pop(0)
         result.cases.append(_compare_case(result, base_case, cur_case, machine_reason,
-                                          allow_estimates))
-    result.only_in_current = [c.label for cases in pending.values() for c in cases]
+                                          allow_estimates, name))
+    result.only_in_current = [name for cases in pending.values() for _, name in cases]
     return result
 
 
@@ -145,10 +145,11 @@ def _compare_case(
     cur: CaseRecord,
     machine_reason: str | None,
     allow_estimates: bool,
+    name: str,
 ) -> CaseComparison:
     base_est = case_is_estimate(base, result.baseline.is_estimate)
     cur_est = case_is_estimate(cur, result.current.is_estimate)
-    out = CaseComparison(base.workload, base.params, base.label, [],
+    out = CaseComparison(base.workload, base.params, name, [],
                          estimate=base_est or cur_est)
     out.reason = machine_reason or _status_reason(base, cur)
     if out.reason is not None:
