@@ -25,9 +25,12 @@ def fmt_power(watts: float | None) -> str:
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
+    if seconds >= 7200:
+        hours, rest = divmod(round(seconds / 60), 60)
+        return f"{int(hours)} h {int(rest)} min"
     if seconds >= 120:
-        minutes, s = divmod(seconds, 60)
-        return f"{int(minutes)} min {s:.0f} s"
+        minutes, s = divmod(round(seconds), 60)
+        return f"{int(minutes)} min {s} s"
     if seconds >= 1:
         return f"{seconds:.3g} s"
     return f"{seconds * 1e3:.3g} ms"

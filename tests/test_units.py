@@ -21,6 +21,8 @@ def test_energy(joules: float | None, text: str) -> None:
 def test_other_quantities() -> None:
     assert fmt_power(None) == "-" and fmt_power(16.84) == "16.8 W"
     assert fmt_duration(0.0123) == "12.3 ms" and fmt_duration(150) == "2 min 30 s"
+    assert fmt_duration(28_042) == "7 h 47 min" and fmt_duration(7200) == "2 h 0 min"
+    assert fmt_duration(119.6) == "120 s" and fmt_duration(179.7) == "3 min 0 s"
     assert fmt_si(101_300_000, "items/s") == "101 M items/s" and fmt_si(None, "x") == "-"
     assert method_label("estimate", "estimate:cpu-tdp") == "ESTIMATE (cpu-tdp)"
     assert method_label("counter", "rapl") == "counter (rapl)"
