@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the studies in docs/findings.md and the figures under plots/ and docs/figures/.
+# The runs measured for the docs are committed in docs/runs/ (export format), so the figures
+# can be drawn again from them anywhere with --figures-only.
 # About 12 minutes on a 2-core CPU; run it on an otherwise idle machine. From the repository
 # root, with greenbench installed:
 #   bash docs/studies.sh                 # measure, then draw
@@ -8,8 +10,12 @@
 set -euo pipefail
 STORE=${GREENBENCH_STUDY_STORE:-results/studies.sqlite}
 FIG=docs/figures
+RUNS=docs/runs
 MODE=${1:-}
-mkdir -p "$FIG" plots
+mkdir -p "$FIG" plots "$RUNS"
+if [ "$MODE" = "--figures-only" ]; then
+  greenbench results import "$RUNS"/*.json --store "$STORE" --skip-existing
+fi
 
 # run LABEL ARGS...: measure (unless --figures-only); REF becomes the run labelled LABEL
 run() {
@@ -20,6 +26,9 @@ run() {
   fi
   REF=$(greenbench results list --store "$STORE" --json --limit 0 | python3 -c \
     "import json,sys; print(next(r['id'] for r in json.load(sys.stdin) if r['label']=='$label'))")
+  if [ "$MODE" != "--figures-only" ]; then
+    greenbench results export "$REF" --store "$STORE" -o "$RUNS/$label.json"
+  fi
 }
 
 # fig DEST NAME ARGS...: plot run REF into DEST/NAME.png (and .pdf beside it)
