@@ -53,3 +53,12 @@ def fmt_si(value: float | None, unit: str) -> str:
         if abs(value) >= factor:
             return f"{value / factor:.3g} {prefix} {unit}"
     return f"{value:.3g} {unit}"
+
+
+def singular(unit_name: str) -> str:
+    """``tokens`` -> ``token``: "energy per token" reads better than "per tokens"."""
+    if unit_name.endswith("ies"):
+        return unit_name[:-3] + "y"
+    if unit_name.endswith("s") and not unit_name.endswith("ss"):
+        return unit_name[:-1]
+    return unit_name

@@ -173,3 +173,17 @@ def test_export_to_an_unwritable_path_is_one_line(
                      str(tmp_path / "missing-dir" / "x.json"), "--store", str(store_file))
     assert result.code != 0 and "cannot write" in result.err
     assert result.err.count("\n") == 1
+
+
+def test_show_lists_carbon_per_case_when_recorded(capsys, tmp_path: Path) -> None:
+    run = make_run(2, label="with carbon")
+    run.cases[0].footprint = {"energy_kwh": 1e-5, "operational_g": 0.0042, "embodied_g": None,
+                              "sci_g_per_unit": 2.5e-6, "unit": "samples"}
+    path = tmp_path / "store.sqlite"
+    with Store(path) as s:
+        s.begin_run(run)
+    result = run_cli(capsys, "results", "show", "latest", "--store", str(path))
+    assert result.code == 0
+    assert "carbon per case" in result.out
+    assert "0.0042 gCO2e" in result.out and "2.5e-06 gCO2e/sample" in result.out
+    assert "not counted" in result.out  # no embodied figure is not shown as 0

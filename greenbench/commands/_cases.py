@@ -62,6 +62,34 @@ def print_cases(out: Any, record: RunRecord) -> None:
         out.print(f"[yellow]note:[/yellow] {note}")
 
 
+def print_footprints(out: Any, record: RunRecord) -> None:
+    """Emissions per case and SCI per functional unit, when the run recorded carbon data."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from greenbench.units import singular
+
+    rows = [(i, name, c.footprint) for i, (c, name)
+            in enumerate(zip(record.cases, case_names(record.cases), strict=True))
+            if c.footprint]
+    if not rows:
+        return
+    table = Table(title="carbon per case (measured repeats)", title_justify="left")
+    for col in ("case", "energy", "operational", "embodied", "SCI per unit"):
+        table.add_column(col, overflow="fold")
+    for index, name, fp in rows:
+        embodied = fp.get("embodied_g")
+        sci = fp.get("sci_g_per_unit")
+        table.add_row(
+            escape(f"{index}: {name}"),
+            f"{fp['energy_kwh'] * 3.6e6:.3g} J",
+            f"{fp['operational_g']:.3g} gCO2e",
+            "not counted" if embodied is None else f"{embodied:.3g} gCO2e",
+            "-" if sci is None else f"{sci:.3g} gCO2e/{singular(fp.get('unit') or 'unit')}",
+        )
+    out.print(table)
+
+
 def quality_text(case: CaseRecord) -> str:
     """The workload's main quality figure (or the first one it reports)."""
     figures = {k.removeprefix("quality:"): v["median"] for k, v in case.summary.items()

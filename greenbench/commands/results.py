@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from greenbench.commands._cases import print_cases
+from greenbench.commands._cases import print_cases, print_footprints
 from greenbench.commands._common import console
 from greenbench.commands._runs import load_run, store_option
 from greenbench.errors import UserError
@@ -84,6 +84,7 @@ def show(run: str, all_metrics: bool, as_json: bool, store_path: str | None) -> 
     out = console()
     _print_facts(out, record)
     print_cases(out, record)
+    print_footprints(out, record)
     if all_metrics:
         for index, case in enumerate(record.cases):
             _print_metrics(out, record, index, case)

@@ -21,6 +21,7 @@ from typing import Any
 from greenbench.errors import UserError
 from greenbench.records import CaseRecord, RunRecord
 from greenbench.results_format import case_is_estimate
+from greenbench.units import singular
 
 #: names a user may give for --metric (those of `greenbench compare`, and a few more)
 METRIC_ALIASES = {
@@ -417,15 +418,6 @@ def param_label(name: str, values: Sequence[Any]) -> str:
         elif all(isinstance(v, int) for v in values):
             unit = "count"
     return axis_label(what, unit)
-
-
-def singular(unit_name: str) -> str:
-    """``tokens`` -> ``token``: "energy per token" reads better than "per tokens"."""
-    if unit_name.endswith("ies"):
-        return unit_name[:-3] + "y"
-    if unit_name.endswith("s") and not unit_name.endswith("ss"):
-        return unit_name[:-1]
-    return unit_name
 
 
 def common_unit(refs: Sequence[CaseRef]) -> str:

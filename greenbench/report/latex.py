@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from greenbench import __version__
-from greenbench.plots.data import CaseRef, describe, si_scale, singular, swept
+from greenbench.plots.data import CaseRef, describe, si_scale, swept
 from greenbench.records import RunRecord
 from greenbench.report.numbers import sig
+from greenbench.units import singular
 
 _ESCAPES = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",

@@ -15,7 +15,7 @@ from greenbench.records import CaseRecord, RunRecord, case_names
 from greenbench.report.document import Block, Bullets, Facts, Paragraph, Subheading, Table
 from greenbench.report.numbers import interval, percent, si, sig
 from greenbench.results_format import case_is_estimate, energy_method
-from greenbench.units import fmt_si
+from greenbench.units import fmt_si, singular
 
 _METHOD_WORDS = {"counter": "energy counter", "power": "polled power, integrated",
                  "estimate": "ESTIMATE (power model)"}
@@ -61,7 +61,7 @@ def case_row(run: RunRecord, index: int, case: CaseRecord, name: str | None = No
     estimate = case_is_estimate(case, run.is_estimate)
     mark = " (ESTIMATE)" if estimate else ""
     epu = s.get("energy_per_unit_j") or {}
-    per = f"/{_singular(case.unit)}"
+    per = f"/{singular(case.unit)}"
     quality = "-"
     if case.quality_metric and (q := s.get(f"quality:{case.quality_metric}")):
         better = "higher" if case.quality_higher_is_better else "lower"
@@ -224,12 +224,6 @@ def _median(case: CaseRecord, metric: str) -> float | None:
 
 def _with_unit(text: str, per: str) -> str:
     return text if text == "-" else text + per
-
-
-def _singular(unit: str) -> str:
-    from greenbench.plots.data import singular
-
-    return singular(unit)
 
 
 def _num(value: Any) -> str:
