@@ -74,3 +74,7 @@ fig "$FIG" finetune-pareto --kind pareto --against quality
 run multilingual multilingual -p language=en,es,de,ru,el,ar,he,hi,zh,ja,ko,th \
     -p tokenizer=byte,char -p d_model=256 -p layers=4
 fig "$FIG" multilingual --kind bars --x language --metric energy_per_unit
+
+# 7. precision, compile and sparsity of the transformer (inference and training)
+run efficiency --suite efficiency
+fig "$FIG" efficiency-precision --kind bars --case mode=infer,sparsity=none

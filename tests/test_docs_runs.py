@@ -26,11 +26,11 @@ def medians(label: str, metric: str, by: str, **where: object) -> dict[object, f
 
 def test_every_committed_run_imports_into_a_fresh_store(tmp_path: Path) -> None:
     files = sorted(RUNS.glob("*.json"))
-    assert len(files) == 6
+    assert len(files) == 7
     with Store(tmp_path / "s.sqlite") as store:
         for f in files:
             store.import_run(json.loads(f.read_text()))
-        assert store.count_runs() == 6
+        assert store.count_runs() == 7
 
 
 @pytest.mark.parametrize(("mechanism", "exponent"),
@@ -50,3 +50,14 @@ def test_sparse_crossover_and_language_parity_in_the_findings() -> None:
     for tokenizer, parity in (("byte", 2.81), ("char", 1.65)):
         e = medians("multilingual", "energy_per_unit_j", "language", tokenizer=tokenizer)
         assert max(e.values()) / min(e.values()) == pytest.approx(parity, abs=0.005)
+
+
+def test_efficiency_figures_in_the_findings() -> None:
+    run = read_document_file(RUNS / "efficiency.json")
+    epu = {(c.params["mode"], c.params["precision"], c.params["sparsity"], c.params["compile"]):
+           c.summary["energy_per_unit_j"]["median"] for c in run.cases if c.status == "ok"}
+    assert epu[("infer", "fp32", "none", False)] / epu[("infer", "bf16", "none", False)] == \
+        pytest.approx(2.25, abs=0.05)
+    assert epu[("infer", "int8", "none", True)] < epu[("infer", "fp32", "none", True)]
+    skipped = [c for c in run.cases if c.status == "skipped"]
+    assert len(skipped) == 18 and all(c.error for c in skipped)
