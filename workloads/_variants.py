@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from greenbench.errors import UserError
+from greenbench.workload import Param
 
 MECHANISMS = ("softmax", "sdpa", "linformer", "performer")
 PRECISIONS = ("fp32", "bf16", "fp16", "int8")
@@ -32,6 +33,12 @@ MODES = ("train", "infer")
 #: Linformer's projected length and Performer's number of random features when not given
 DEFAULT_K = 128
 DEFAULT_M = 128
+
+#: the attention choice and its two knobs, shared by every workload built on make_attention
+MECHANISM_PARAM = Param("mechanism", str, "softmax", choices=MECHANISMS, variant=True,
+                        help="softmax (written out), sdpa (fused), linformer (k), performer (m)")
+K_PARAM = Param("k", int, DEFAULT_K, minimum=1, help="linformer: projected length (<= seq_len)")
+M_PARAM = Param("m", int, DEFAULT_M, minimum=1, help="performer: number of random features")
 
 
 def device_type(device: str) -> str:

@@ -26,6 +26,9 @@ from typing import Any
 
 from greenbench.workload import Param, Suite, Workload
 from workloads._variants import (
+    K_PARAM,
+    M_PARAM,
+    MECHANISM_PARAM,
     MECHANISMS,
     MODES,
     PRECISIONS,
@@ -62,14 +65,13 @@ class AttentionWorkload(Workload):
     quality_metric = "rel_error"
     quality_higher_is_better = False
     params = (
-        Param("mechanism", str, "softmax", choices=MECHANISMS, variant=True,
-              help="softmax (written out), sdpa (fused), linformer (k), performer (m)"),
+        MECHANISM_PARAM,
         Param("seq_len", int, 512, minimum=1, help="sequence length n, tokens"),
         Param("d_model", int, 256, minimum=1, help="model width (divisible by heads)"),
         Param("heads", int, 4, minimum=1, help="attention heads"),
         Param("batch", int, 2, minimum=1, help="sequences per step"),
-        Param("k", int, 128, minimum=1, help="linformer: projected length (<= seq_len)"),
-        Param("m", int, 128, minimum=1, help="performer: number of random features"),
+        K_PARAM,
+        M_PARAM,
         Param("causal", bool, False, help="mask future positions (not with linformer)"),
         Param("mode", str, "infer", choices=MODES,
               help="infer: forward only; train: forward, backward, AdamW step"),

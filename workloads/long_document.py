@@ -19,7 +19,14 @@ from typing import Any
 
 from greenbench.errors import UserError
 from greenbench.workload import Param, Suite, Workload
-from workloads._variants import MECHANISMS, check_attention_params, check_params
+from workloads._variants import (
+    K_PARAM,
+    M_PARAM,
+    MECHANISM_PARAM,
+    MECHANISMS,
+    check_attention_params,
+    check_params,
+)
 from workloads.generate import SUITE_DESCRIPTION
 
 
@@ -31,15 +38,14 @@ class LongDocument(Workload):
     quality_metric = "logit_rel_error"
     quality_higher_is_better = False
     params = (
-        Param("mechanism", str, "softmax", choices=MECHANISMS, variant=True,
-              help="softmax (written out), sdpa (fused), linformer (k), performer (m)"),
+        MECHANISM_PARAM,
         Param("seq_len", int, 2048, minimum=1, help="tokens per document"),
         Param("batch", int, 1, minimum=1, help="documents per step"),
         Param("d_model", int, 64, minimum=1, help="model width (divisible by heads)"),
         Param("heads", int, 2, minimum=1, help="attention heads"),
         Param("layers", int, 1, minimum=1, help="transformer blocks"),
-        Param("k", int, 128, minimum=1, help="linformer: projected length (<= seq_len)"),
-        Param("m", int, 128, minimum=1, help="performer: number of random features"),
+        K_PARAM,
+        M_PARAM,
         Param("vocab", int, 8192, minimum=2, help="vocabulary size"),
         Param("classes", int, 4, minimum=2, help="document classes"),
         Param("seed", int, 0, help="seed of the weights and documents (same for every variant)"),
