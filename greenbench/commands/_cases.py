@@ -67,6 +67,7 @@ def print_footprints(out: Any, record: RunRecord) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from greenbench.results_format import case_is_estimate
     from greenbench.units import singular
 
     rows = [(i, name, c.footprint) for i, (c, name)
@@ -82,7 +83,8 @@ def print_footprints(out: Any, record: RunRecord) -> None:
         sci = fp.get("sci_g_per_unit")
         table.add_row(
             escape(f"{index}: {name}"),
-            f"{fp['energy_kwh'] * 3.6e6:.3g} J",
+            f"{fp['energy_kwh'] * 3.6e6:.3g} J"
+            + (" ESTIMATE" if case_is_estimate(record.cases[index], record.is_estimate) else ""),
             f"{fp['operational_g']:.3g} gCO2e",
             "not counted" if embodied is None else f"{embodied:.3g} gCO2e",
             "-" if sci is None else f"{sci:.3g} gCO2e/{singular(fp.get('unit') or 'unit')}",
