@@ -8,7 +8,7 @@ import time
 import pytest
 
 from greenbench.errors import UserError
-from workloads.diffusion import Diffusion, _timesteps
+from greenbench_workloads.diffusion import Diffusion, _timesteps
 
 torch = pytest.importorskip("torch")
 

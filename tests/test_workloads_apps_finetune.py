@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from greenbench.errors import UserError
-from workloads import finetune
-from workloads.finetune import Finetune
+from greenbench_workloads import finetune
+from greenbench_workloads.finetune import Finetune
 
 torch = pytest.importorskip("torch")
 

@@ -8,8 +8,8 @@ from greenbench.errors import UserError
 
 torch = pytest.importorskip("torch")
 
-from workloads import _models  # noqa: E402
-from workloads.generate import Generate  # noqa: E402
+from greenbench_workloads import _models  # noqa: E402
+from greenbench_workloads.generate import Generate  # noqa: E402
 
 SMALL = {"prompt_len": 7, "output_len": 9, "batch": 3, "d_model": 32, "layers": 2, "heads": 4,
          "vocab": 97, "kv_cache": True, "seed": 3}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from greenbench.errors import UserError
-from workloads.long_document import LongDocument
+from greenbench_workloads.long_document import LongDocument
 
 torch = pytest.importorskip("torch")
 
@@ -14,7 +14,7 @@ SMALL = {"seq_len": 256, "batch": 2, "d_model": 32, "heads": 2, "layers": 1, "k"
 
 
 def test_uses_every_mechanism_of_the_attention_module() -> None:
-    from workloads import _attention
+    from greenbench_workloads import _attention
 
     assert LongDocument().param("mechanism").choices == _attention.MECHANISMS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from greenbench.errors import UserError
-from workloads import multilingual as ml
+from greenbench_workloads import multilingual as ml
 
 DATA = Path(ml.__file__).parent / "data" / ml.DATA_FILE
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from greenbench.errors import UserError
-from workloads.multimodal import Multimodal
+from greenbench_workloads.multimodal import Multimodal
 
 torch = pytest.importorskip("torch")
 

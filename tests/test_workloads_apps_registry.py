@@ -46,7 +46,7 @@ def test_modules_import_and_check_without_torch() -> None:
     code = (
         "import sys; sys.modules['torch'] = None\n"
         f"import importlib\nfor m in {MODULES!r}:\n"
-        "    mod = importlib.import_module('workloads.' + m)\n"
+        "    mod = importlib.import_module('greenbench_workloads.' + m)\n"
         "    for wl in mod.WORKLOADS:\n"
         "        wl.check(wl.defaults(), 'cpu')\n"
         "print('ok')\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from greenbench.errors import UserError
-from workloads.train_to_target import TrainToTarget
+from greenbench_workloads.train_to_target import TrainToTarget
 
 torch = pytest.importorskip("torch")
 

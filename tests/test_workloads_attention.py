@@ -12,7 +12,7 @@ from greenbench.workload import discover, expand_grid
 
 torch = pytest.importorskip("torch")
 
-from workloads._attention import (  # noqa: E402
+from greenbench_workloads._attention import (  # noqa: E402
     MECHANISMS,
     PerformerAttention,
     _causal_linear_attention,
@@ -20,8 +20,8 @@ from workloads._attention import (  # noqa: E402
     make_attention,
     orthogonal_gaussian,
 )
-from workloads._torch import relative_error  # noqa: E402
-from workloads.attention import AttentionWorkload  # noqa: E402
+from greenbench_workloads._torch import relative_error  # noqa: E402
+from greenbench_workloads.attention import AttentionWorkload  # noqa: E402
 
 D, H, N = 32, 2, 48  # small: every test here runs in milliseconds
 
@@ -238,8 +238,8 @@ def test_scaling_suite_sweeps_the_four_mechanisms_to_4096_and_is_valid():
 
 def test_workload_modules_import_without_torch():
     code = (
-        "import sys; import workloads.attention, workloads.transformer, "
-        "workloads.sparse_matmul, workloads._variants; "
+        "import sys; import greenbench_workloads.attention, greenbench_workloads.transformer, "
+        "greenbench_workloads.sparse_matmul, greenbench_workloads._variants; "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -9,8 +9,8 @@ from greenbench.workload import discover, expand_grid
 
 torch = pytest.importorskip("torch")
 
-from workloads import _torch as T  # noqa: E402
-from workloads.sparse_matmul import SparseMatmulWorkload  # noqa: E402
+from greenbench_workloads import _torch as T  # noqa: E402
+from greenbench_workloads.sparse_matmul import SparseMatmulWorkload  # noqa: E402
 
 _SMALL = {"in_features": 128, "out_features": 96, "batch": 16}
 

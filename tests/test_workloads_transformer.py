@@ -9,9 +9,9 @@ from greenbench.workload import discover, expand_grid
 
 torch = pytest.importorskip("torch")
 
-from workloads import _torch as T  # noqa: E402
-from workloads._variants import variant_skip_reason  # noqa: E402
-from workloads.transformer import SIZES, TransformerWorkload  # noqa: E402
+from greenbench_workloads import _torch as T  # noqa: E402
+from greenbench_workloads._variants import variant_skip_reason  # noqa: E402
+from greenbench_workloads.transformer import SIZES, TransformerWorkload  # noqa: E402
 
 # two layers of width 128, 2 x 32 tokens: a step takes milliseconds
 _SMALL = {"size": "tiny", "seq_len": 32, "batch": 2, "vocab": 256, "k": 16, "m": 32}
@@ -200,7 +200,7 @@ def test_gpu_skip_rules(monkeypatch, capability, precision, sparsity, needle):
 
 
 def test_compile_without_a_compiler_is_skipped(monkeypatch):
-    import workloads._variants as V
+    import greenbench_workloads._variants as V
 
     monkeypatch.setattr(V, "_have_cxx_compiler", lambda: False)
     reason = variant_skip_reason("cpu", compile=True)

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workloads._variants import (
+from greenbench_workloads._variants import (
     DEFAULT_K,
     DEFAULT_M,
     MECHANISMS,

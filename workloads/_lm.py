@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workloads._attention import make_attention
+from greenbench_workloads._attention import make_attention
 
 #: ignored positions in targets (torch's cross_entropy default)
 IGNORE = -100

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workloads._torch import sync
+from greenbench_workloads._torch import sync
 
 # -- measurement helpers -----------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from greenbench.workload import Param, Suite, Workload
-from workloads._variants import (
+from greenbench_workloads._variants import (
     K_PARAM,
     M_PARAM,
     MECHANISM_PARAM,
@@ -97,8 +97,8 @@ class AttentionWorkload(Workload):
     def setup(self, params: Mapping[str, Any], device: str) -> _State:
         import torch
 
-        from workloads import _torch as T
-        from workloads._attention import make_attention
+        from greenbench_workloads import _torch as T
+        from greenbench_workloads._attention import make_attention
 
         dev = T.torch_device(device)
         gen = T.seed_all(params["seed"])
@@ -135,7 +135,7 @@ class AttentionWorkload(Workload):
     def step(self, state: _State) -> None:
         import torch
 
-        from workloads import _torch as T
+        from greenbench_workloads import _torch as T
 
         if state.mode == "infer":
             with torch.inference_mode(), T.autocast(state.precision, state.device):
@@ -148,7 +148,7 @@ class AttentionWorkload(Workload):
         import torch
         import torch.nn.functional as F
 
-        from workloads import _torch as T
+        from greenbench_workloads import _torch as T
 
         with torch.no_grad():
             with T.autocast(state.precision, state.device):
@@ -174,7 +174,7 @@ class AttentionWorkload(Workload):
 def _train_step(state: _State) -> None:
     import torch.nn.functional as F
 
-    from workloads import _torch as T
+    from greenbench_workloads import _torch as T
 
     state.optimizer.zero_grad(set_to_none=True)
     with T.autocast(state.precision, state.device):

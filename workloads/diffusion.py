@@ -14,8 +14,8 @@ from typing import Any
 
 from greenbench.errors import UserError
 from greenbench.workload import Param, Suite, Workload
-from workloads._variants import check_params
-from workloads.generate import SUITE_DESCRIPTION
+from greenbench_workloads._variants import check_params
+from greenbench_workloads.generate import SUITE_DESCRIPTION
 
 TRAIN_TIMESTEPS = 1000  # length of the noise schedule the sampler strides through
 _PROMPT_LEN, _PROMPT_VOCAB, _D_COND = 8, 1000, 64
@@ -58,8 +58,8 @@ class Diffusion(Workload):
     def setup(self, params: Mapping[str, Any], device: str) -> dict[str, Any]:
         import torch
 
-        from workloads import _models as m
-        from workloads._torch import seed_all, torch_device
+        from greenbench_workloads import _models as m
+        from greenbench_workloads._torch import seed_all, torch_device
 
         p = dict(params)
         dev = torch_device(device)
@@ -80,7 +80,7 @@ class Diffusion(Workload):
     def step(self, state: dict[str, Any]) -> None:
         import torch
 
-        from workloads._models import now
+        from greenbench_workloads._models import now
 
         start = now(state["device"])
         with torch.inference_mode():
@@ -89,7 +89,7 @@ class Diffusion(Workload):
 
     def metrics(self, state: dict[str, Any]) -> dict[str, float]:
         """Denoising steps, UNet evaluations per image, and time per denoising step."""
-        from workloads._models import percentiles_ms
+        from greenbench_workloads._models import percentiles_ms
 
         p = state["params"]
         out = {

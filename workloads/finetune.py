@@ -16,8 +16,8 @@ from typing import Any
 
 from greenbench.errors import UserError
 from greenbench.workload import Param, Suite, Workload
-from workloads._variants import check_params
-from workloads.generate import SUITE_DESCRIPTION
+from greenbench_workloads._variants import check_params
+from greenbench_workloads.generate import SUITE_DESCRIPTION
 
 SHIFTED_POOL = 1024  # labelled examples of the shifted task that k are drawn from
 _TEST_SIZE = 4096
@@ -63,8 +63,8 @@ class Finetune(Workload):
             )
 
     def setup(self, params: Mapping[str, Any], device: str) -> dict[str, Any]:
-        from workloads import _models as m
-        from workloads._torch import torch_device
+        from greenbench_workloads import _models as m
+        from greenbench_workloads._torch import torch_device
 
         p = dict(params)
         dev = torch_device(device)
@@ -88,7 +88,7 @@ class Finetune(Workload):
 
     def quality(self, state: dict[str, Any]) -> dict[str, float]:
         """Held-out accuracy on the shifted task after adaptation, the zero-shot baseline, gain."""
-        from workloads._models import accuracy
+        from greenbench_workloads._models import accuracy
 
         after = accuracy(state["model"], *state["test"])
         return {"accuracy": after, "zero_shot_accuracy": state["zero_shot"],
@@ -111,8 +111,8 @@ def adapt(pretrained: Any, shots: tuple[Any, Any], p: Mapping[str, Any]) -> tupl
     import torch
     import torch.nn.functional as F
 
-    from workloads._models import add_lora
-    from workloads._torch import seed_all
+    from greenbench_workloads._models import add_lora
+    from greenbench_workloads._torch import seed_all
 
     seed_all(p["seed"])
     model = copy.deepcopy(pretrained).train()
@@ -145,7 +145,7 @@ def load_or_pretrain(task: Any, hidden: int, device: Any) -> Any:
 
     import torch
 
-    from workloads._models import MLPClassifier, cache_dir
+    from greenbench_workloads._models import MLPClassifier, cache_dir
 
     model = MLPClassifier(_D_IN, hidden, _CLASSES).to(device)
     path = cache_dir() / (

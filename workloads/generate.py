@@ -14,7 +14,7 @@ from typing import Any
 
 from greenbench.errors import UserError
 from greenbench.workload import Param, Suite, Workload
-from workloads._variants import check_params
+from greenbench_workloads._variants import check_params
 
 SUITE_DESCRIPTION = (
     "Application workloads at small sizes: chat generation, long documents, image-text, "
@@ -60,8 +60,8 @@ class Generate(Workload):
     def setup(self, params: Mapping[str, Any], device: str) -> dict[str, Any]:
         import torch
 
-        from workloads import _models as m
-        from workloads._torch import seed_all, torch_device
+        from greenbench_workloads import _models as m
+        from greenbench_workloads._torch import seed_all, torch_device
 
         dev = torch_device(device)
         seed_all(params["seed"])
@@ -81,7 +81,7 @@ class Generate(Workload):
 
     def metrics(self, state: dict[str, Any]) -> dict[str, float]:
         """Time to first token and per-token decode latency percentiles of the last repeat."""
-        from workloads._models import percentiles_ms
+        from greenbench_workloads._models import percentiles_ms
 
         out = {**percentiles_ms("ttft", state["ttft_s"]),
                **percentiles_ms("token_latency", state["token_s"])}
@@ -93,7 +93,7 @@ def _decode(state: dict[str, Any]) -> Any:
     """Greedy-decode the prompts once; record latencies; return the tokens [b, output_len]."""
     import torch
 
-    from workloads._models import now, phase
+    from greenbench_workloads._models import now, phase
 
     model, prompt, dev = state["model"], state["prompt"], state["device"]
     p = state["params"]

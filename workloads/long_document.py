@@ -19,7 +19,7 @@ from typing import Any
 
 from greenbench.errors import UserError
 from greenbench.workload import Param, Suite, Workload
-from workloads._variants import (
+from greenbench_workloads._variants import (
     K_PARAM,
     M_PARAM,
     MECHANISM_PARAM,
@@ -27,7 +27,7 @@ from workloads._variants import (
     check_attention_params,
     check_params,
 )
-from workloads.generate import SUITE_DESCRIPTION
+from greenbench_workloads.generate import SUITE_DESCRIPTION
 
 
 class LongDocument(Workload):
@@ -64,7 +64,7 @@ class LongDocument(Workload):
     def setup(self, params: Mapping[str, Any], device: str) -> dict[str, Any]:
         import torch
 
-        from workloads._torch import torch_device
+        from greenbench_workloads._torch import torch_device
 
         p = dict(params)
         dev = torch_device(device)
@@ -87,7 +87,7 @@ class LongDocument(Workload):
     def quality(self, state: dict[str, Any]) -> dict[str, float]:
         """Relative error of the logits [batch, classes] against exact softmax attention, and
         the fraction of documents given the same class."""
-        from workloads._torch import relative_error
+        from greenbench_workloads._torch import relative_error
 
         logits, ref = state["logits"], state["ref_logits"]
         agree = float((logits.argmax(-1) == ref.argmax(-1)).float().mean())
@@ -96,9 +96,9 @@ class LongDocument(Workload):
 
 def _classifier(p: Mapping[str, Any], mechanism: str) -> Any:
     """Seeded classifier using ``mechanism``: tokens [b, seq_len] -> logits [b, classes]."""
-    from workloads._attention import make_attention
-    from workloads._models import SequenceClassifier
-    from workloads._torch import seed_all
+    from greenbench_workloads._attention import make_attention
+    from greenbench_workloads._models import SequenceClassifier
+    from greenbench_workloads._torch import seed_all
 
     seed_all(p["seed"])
     return SequenceClassifier(

@@ -25,8 +25,8 @@ from typing import Any
 
 from greenbench.errors import UserError
 from greenbench.workload import Param, Suite, Workload
-from workloads._variants import check_params
-from workloads.generate import SUITE_DESCRIPTION
+from greenbench_workloads._variants import check_params
+from greenbench_workloads.generate import SUITE_DESCRIPTION
 
 DATA_FILE = "parallel_sentences.json"
 #: ISO 639-1 codes of the shipped text, Latin scripts first
@@ -72,8 +72,8 @@ class Multilingual(Workload):
     def setup(self, params: Mapping[str, Any], device: str) -> dict[str, Any]:
         import torch
 
-        from workloads._models import TinyLM
-        from workloads._torch import seed_all, torch_device
+        from greenbench_workloads._models import TinyLM
+        from greenbench_workloads._torch import seed_all, torch_device
 
         p = dict(params)
         dev = torch_device(device)
@@ -137,7 +137,7 @@ def language_parity(energy_per_sentence: Mapping[str, float]) -> float:
 @lru_cache(maxsize=1)
 def load_parallel_text() -> dict[str, tuple[str, ...]]:
     """{language code: its sentences, in the same order for every language} from the JSON."""
-    raw = resources.files("workloads").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
+    raw = resources.files("greenbench_workloads").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
     doc = json.loads(raw)
     missing = [code for code in LANGUAGES if code not in doc["languages"]]
     if missing:

@@ -13,8 +13,8 @@ from typing import Any
 
 from greenbench.errors import UserError
 from greenbench.workload import Param, Suite, Workload
-from workloads._variants import check_params
-from workloads.generate import SUITE_DESCRIPTION
+from greenbench_workloads._variants import check_params
+from greenbench_workloads.generate import SUITE_DESCRIPTION
 
 _POOL_BATCHES = 8  # distinct training batches cycled through, generated in setup
 
@@ -67,8 +67,8 @@ class Multimodal(Workload):
     def setup(self, params: Mapping[str, Any], device: str) -> dict[str, Any]:
         import torch
 
-        from workloads import _models as m
-        from workloads._torch import seed_all, torch_device
+        from greenbench_workloads import _models as m
+        from greenbench_workloads._torch import seed_all, torch_device
 
         p = dict(params)
         dev = torch_device(device)

@@ -26,7 +26,7 @@ from typing import Any
 
 from greenbench.errors import UserError
 from greenbench.workload import Param, Suite, Workload
-from workloads._variants import check_params, check_variants, variant_skip_reason
+from greenbench_workloads._variants import check_params, check_variants, variant_skip_reason
 
 EXECUTIONS = ("dense", "sparse", "2:4")
 #: execution -> the sparsity variant it runs (dense execution of a pruned weight = masked)
@@ -86,7 +86,7 @@ class SparseMatmulWorkload(Workload):
         import torch
         from torch import nn
 
-        from workloads import _torch as T
+        from greenbench_workloads import _torch as T
 
         dev = T.torch_device(device)
         gen = T.seed_all(params["seed"])
@@ -107,7 +107,7 @@ class SparseMatmulWorkload(Workload):
     def step(self, state: _State) -> None:
         import torch
 
-        from workloads import _torch as T
+        from greenbench_workloads import _torch as T
 
         with torch.inference_mode(), T.autocast(state.precision, state.device):
             state.layer(state.x)
@@ -116,7 +116,7 @@ class SparseMatmulWorkload(Workload):
     def quality(self, state: _State) -> dict[str, float]:
         import torch
 
-        from workloads import _torch as T
+        from greenbench_workloads import _torch as T
 
         with torch.inference_mode(), T.autocast(state.precision, state.device):
             out = state.layer(state.x)

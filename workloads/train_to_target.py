@@ -17,8 +17,8 @@ from typing import Any
 
 from greenbench.errors import UserError
 from greenbench.workload import Param, Suite, Workload
-from workloads._variants import check_params, check_variants, variant_skip_reason
-from workloads.generate import SUITE_DESCRIPTION
+from greenbench_workloads._variants import check_params, check_variants, variant_skip_reason
+from greenbench_workloads.generate import SUITE_DESCRIPTION
 
 _D_IN, _CLASSES, _CLUSTERS, _SIGMA = 32, 8, 8, 0.7
 _TRAIN_SIZE, _EVAL_SIZE = 32768, 2048
@@ -65,8 +65,8 @@ class TrainToTarget(Workload):
     def setup(self, params: Mapping[str, Any], device: str) -> dict[str, Any]:
         import torch
 
-        from workloads import _models as m
-        from workloads._torch import prune_, seed_all, torch_device
+        from greenbench_workloads import _models as m
+        from greenbench_workloads._torch import prune_, seed_all, torch_device
 
         p = dict(params)
         dev = torch_device(device)
@@ -118,8 +118,8 @@ def train_until_target(state: dict[str, Any]) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
 
-    from workloads._models import accuracy, now
-    from workloads._torch import autocast, grad_scaler
+    from greenbench_workloads._models import accuracy, now
+    from greenbench_workloads._torch import autocast, grad_scaler
 
     p, dev, model = state["params"], state["device"], state["model"]
     start = now(dev)

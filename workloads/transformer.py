@@ -38,7 +38,7 @@ from typing import Any
 
 from greenbench.errors import UserError
 from greenbench.workload import Param, Suite, Workload
-from workloads._variants import (
+from greenbench_workloads._variants import (
     MECHANISMS,
     MODES,
     PRECISIONS,
@@ -136,8 +136,8 @@ class TransformerWorkload(Workload):
     def quality(self, state: _State) -> dict[str, float]:
         import torch
 
-        from workloads import _lm
-        from workloads import _torch as T
+        from greenbench_workloads import _lm
+        from greenbench_workloads import _torch as T
 
         inputs, targets = state.eval_batch
         infer = state.params["mode"] == "infer"
@@ -176,8 +176,8 @@ def _build(p: dict[str, Any], device: str) -> _State:
 
     import torch
 
-    from workloads import _lm
-    from workloads import _torch as T
+    from greenbench_workloads import _lm
+    from greenbench_workloads import _torch as T
 
     dev = T.torch_device(device)
     gen = T.seed_all(p["seed"])
@@ -216,7 +216,7 @@ def _prune(model: Any, p: dict[str, Any]) -> list[tuple[Any, Any]]:
     """Prune every feed-forward weight in place; return (weight, mask) pairs."""
     if p["sparsity"] == "none":
         return []
-    from workloads import _torch as T
+    from greenbench_workloads import _torch as T
 
     masks = []
     for ffn in model.feed_forwards():
@@ -227,7 +227,7 @@ def _prune(model: Any, p: dict[str, Any]) -> list[tuple[Any, Any]]:
 
 def _inference_variant(model: Any, p: dict[str, Any]) -> Any:
     """Swap in sparse executors (sparse, 2:4) or quantise (int8); the model is pruned already."""
-    from workloads import _torch as T
+    from greenbench_workloads import _torch as T
 
     if p["sparsity"] in ("sparse", "2:4"):
         for ffn in model.feed_forwards():
@@ -243,7 +243,7 @@ def _inference_variant(model: Any, p: dict[str, Any]) -> Any:
 
 def _step(state: _State) -> None:
     """One batch from the pool: inference or a training step, then wait for the device."""
-    from workloads import _torch as T
+    from greenbench_workloads import _torch as T
 
     inputs, targets = state.batches[state.index % len(state.batches)]
     state.index += 1
@@ -257,7 +257,7 @@ def _step(state: _State) -> None:
 def _infer_step(state: _State, inputs: Any) -> None:
     import torch
 
-    from workloads import _torch as T
+    from greenbench_workloads import _torch as T
 
     with torch.inference_mode(), T.autocast(state.params["precision"], state.device):
         state.run(inputs)
@@ -266,8 +266,8 @@ def _infer_step(state: _State, inputs: Any) -> None:
 def _train_step(state: _State, inputs: Any, targets: Any) -> None:
     import torch
 
-    from workloads import _lm
-    from workloads import _torch as T
+    from greenbench_workloads import _lm
+    from greenbench_workloads import _torch as T
 
     state.optimizer.zero_grad(set_to_none=True)
     with T.autocast(state.params["precision"], state.device):
