@@ -113,7 +113,7 @@ def parse_region(text: str, what: str = "--region") -> Region:
     by_name = _by_name(raw, tables)
     if by_name is not None:
         return by_name
-    raise UserError(_unknown(raw, what, tables))
+    raise UserError(_country_without_data(raw, what, tables) or _unknown(raw, what, tables))
 
 
 def electricitymaps_zone(region: Region) -> str | None:
@@ -247,6 +247,26 @@ def _static_for_em_zone(zone: str) -> str | None:
     if sub and f"{alpha3}/{sub}" in tables:
         return f"{alpha3}/{sub}"
     return alpha3 if alpha3 in tables else None
+
+
+def _country_without_data(raw: str, what: str,
+                          tables: Mapping[str, codecarbon_data.StaticEntry]) -> str | None:
+    """The message for a real country (code or name) that CodeCarbon's tables lack, else None.
+
+    Monaco (MCO), Liechtenstein (LIE), San Marino (SMR) and some thirty territories are valid
+    ISO 3166-1 countries with no row in CodeCarbon's energy-mix tables.
+    """
+    country = _pycountry_lookup(alpha_3=raw) if len(raw) == 3 else None
+    if country is None:
+        country = _pycountry_lookup(name=raw)
+    if country is None or str(country.alpha_3) in tables:
+        return None
+    return (
+        f"{what} {raw}: {country.name} ({country.alpha_3}) is a valid country, but "
+        "CodeCarbon's tables have no carbon intensity for it; use --region world (the world "
+        "average), the code of a neighbouring country that supplies its grid, or "
+        "--intensity G_PER_KWH with your grid's own figure"
+    )
 
 
 def _unknown(raw: str, what: str, tables: Mapping[str, codecarbon_data.StaticEntry]) -> str:
