@@ -230,7 +230,8 @@ def _by_metric_name(
     return by_metric
 
 
-_TEST_NAMES = {"mann-whitney": "Mann-Whitney U", "welch": "Welch's t-test"}
+_TEST_NAMES = {"mann-whitney": "Mann-Whitney U", "welch": "Welch's t-test",
+               "wilcoxon": "the Wilcoxon signed-rank test"}
 
 
 def _judge(

@@ -171,6 +171,7 @@ class EnergyBenchmark:
         teardown: Callable[..., Any] | None,
         m: Measuring,
     ) -> Any:
+        from greenbench.pytest_energy import turns
         from greenbench.pytest_energy.results import case_identity
         from greenbench.records import CaseRecord, Repeat
         from greenbench.runner import summarize_case
@@ -185,6 +186,7 @@ class EnergyBenchmark:
 
         iterations = m.iterations
         call_s: float | None = None
+        turns.begin(self.nodeid, "setup")  # under `greenbench gate`: one revision at a time
         if iterations is None:
             args, kwargs = make_args()
             iterations, call_s = calibrate(lambda: fn(*args, **kwargs), min_round_s)
@@ -206,11 +208,13 @@ class EnergyBenchmark:
                 iterations = max(iterations + 1,
                                  math.ceil(iterations * min_round_s / max(elapsed, 1e-9)))
 
+        turns.end()
         result: Any = None
         repeats = []
         warnings: list[str] = []
         extra = max(1, iterations // 4)
         for i in range(m.rounds):
+            turns.begin(self.nodeid, f"round {i + 1}")
             args, kwargs = make_args()
             calls = 0
             window = meter.begin(f"round {i + 1}")
@@ -232,6 +236,7 @@ class EnergyBenchmark:
                 measurement = meter.end(window)
             if teardown is not None:
                 teardown(*args, **kwargs)
+            turns.end()
             warnings += [w for w in measurement.warnings if w not in warnings]
             warnings += [w for d in measurement.domains for w in d.warnings
                          if w not in warnings]
