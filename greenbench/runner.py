@@ -7,7 +7,6 @@ interrupted. Every case is written to the store the moment it finishes.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import selectors
@@ -22,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from greenbench.errors import UserError
+from greenbench.lifeline import ENV_PARENT_PID
 from greenbench.records import CaseRecord, RunRecord
 from greenbench.workload import Registry, expand_grid
 
@@ -155,9 +155,10 @@ def run_case(spec: CaseSpec, config: RunConfig, on_event: Event = lambda e: None
         "workload_files": config.workload_files,
         "config": asdict(config),
     })
-    env = {**os.environ, "GREENBENCH_WORKER_FD": str(write_fd)}
+    env = {**os.environ, "GREENBENCH_WORKER_FD": str(write_fd),
+           ENV_PARENT_PID: str(os.getpid())}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "greenbench.worker"],
+        worker_argv(),
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -171,16 +172,33 @@ def run_case(spec: CaseSpec, config: RunConfig, on_event: Event = lambda e: None
     proc.stdin.write(payload.encode())
     proc.stdin.close()
     try:
-        outcome, stderr_tail = _follow(proc, read_fd, config.timeout_s, on_event)
+        outcome, stderr_tail, leftovers = _follow(proc, read_fd, config.timeout_s, on_event)
     except KeyboardInterrupt:
         _kill(proc)
         raise
     finally:
         os.close(read_fd)
-    if isinstance(outcome, CaseRecord):
-        return outcome
-    return CaseRecord(spec.workload, spec.params, "failed", error=outcome,
-                      error_detail=stderr_tail or None)
+    case = outcome if isinstance(outcome, CaseRecord) else CaseRecord(
+        spec.workload, spec.params, "failed", error=outcome, error_detail=stderr_tail or None)
+    if leftovers:
+        case.flags.append(leftovers)
+    return case
+
+
+#: Python 3.10 has no -P: the worker module is run from -c after dropping the '' (the current
+#: directory) that -c puts first on sys.path
+_SAFE_PATH_SHIM = ("import runpy, sys\n"
+                   "if sys.path[:1] == ['']: del sys.path[0]\n"
+                   "runpy.run_module('greenbench.worker', run_name='__main__', alter_sys=True)")
+
+
+def worker_argv(version: tuple[int, int] = sys.version_info[:2]) -> list[str]:
+    """The worker's command line, with the current directory kept off its ``sys.path``: a
+    project's own ``greenbench/`` or ``greenbench_workloads/`` folder must not shadow the
+    installed packages (``-m`` alone would put the current directory first)."""
+    if version >= (3, 11):
+        return [sys.executable, "-P", "-m", "greenbench.worker"]
+    return [sys.executable, "-c", _SAFE_PATH_SHIM]
 
 
 def summarize_case(case: CaseRecord) -> None:
@@ -262,48 +280,145 @@ def new_run_id() -> str:
 # -- internals --------------------------------------------------------------------------------
 
 
+#: after the worker exits, how long to read what it left in its pipes: a process it left
+#: behind may hold them open, so end-of-file may never come
+_DRAIN_S = 2.0
+#: where the exit of a process cannot be waited on with a pidfd, how often to look
+_POLL_S = 0.25
+#: one event line larger than this is not the worker's (a result with its trace is < 1 MB)
+_MAX_LINE = 64 * 2**20
+_MAX_STDERR = 20000
+
+
+class _ProtocolError(Exception):
+    """The event pipe carried something that is not one of the worker's events."""
+
+
 def _follow(
     proc: subprocess.Popen[bytes], fd: int, timeout_s: float, on_event: Event
-) -> tuple[CaseRecord | str, str]:
-    """Read the worker's events until it exits; the case, or an error message."""
+) -> tuple[CaseRecord | str, str, str | None]:
+    """Read the worker's events until it has exited: the case or an error message, the end
+    of its stderr, and a note on the processes it left behind (ended here), if any.
+
+    The worker's exit, not end-of-file, ends the case: a child process it left running may
+    hold the pipes open for as long as it lives.
+    """
     assert proc.stderr is not None
+    events = _Events(on_event)
     sel = selectors.DefaultSelector()
-    sel.register(fd, selectors.EVENT_READ, "events")
-    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    sel.register(fd, selectors.EVENT_READ, events.feed)
+    sel.register(proc.stderr.fileno(), selectors.EVENT_READ, events.feed_stderr)
+    exit_fd = _exit_fd(proc)
+    if exit_fd is not None:
+        sel.register(exit_fd, selectors.EVENT_READ, None)
     deadline = time.monotonic() + timeout_s
-    buf, err = b"", b""
-    result: CaseRecord | str | None = None
-    open_streams = 2
-    while open_streams:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            _kill(proc)
-            return f"timed out after {timeout_s:g} s (raise --timeout if the case needs it)", \
-                _tail(err)
-        for key, _ in sel.select(timeout=min(remaining, 1.0)):
-            chunk = os.read(key.fd, 65536) if key.data == "events" else key.fileobj.read1(65536)  # type: ignore[union-attr]
-            if not chunk:
-                sel.unregister(key.fileobj)
-                open_streams -= 1
-                continue
-            if key.data == "stderr":
-                err = (err + chunk)[-20000:]
-                continue
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
-            for line in lines:
-                event = json.loads(line)
-                if event["event"] == "result":
-                    result = CaseRecord.from_dict(event["case"])
-                elif event["event"] == "error":
-                    result = event["error"]
-                    err = (err + event.get("detail", "").encode())[-20000:]
-                else:
-                    on_event(event)
-    code = proc.wait()
-    if result is None:
-        result = _exit_reason(code)
-    return result, _tail(err)
+    try:
+        while proc.poll() is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                _kill(proc)
+                return (f"timed out after {timeout_s:g} s (raise --timeout if the case "
+                        "needs it)"), events.stderr_tail(), None
+            _read_ready(sel, min(remaining, 1.0 if exit_fd is not None else _POLL_S))
+        if exit_fd is not None:
+            sel.unregister(exit_fd)
+        leftovers = _end_leftovers(proc.pid)
+        drain_until = time.monotonic() + _DRAIN_S
+        while sel.get_map() and (left := drain_until - time.monotonic()) > 0:
+            _read_ready(sel, left)
+    except _ProtocolError as exc:
+        _kill(proc)
+        return str(exc), events.stderr_tail(), None
+    finally:
+        sel.close()
+        if exit_fd is not None:
+            os.close(exit_fd)
+    result = events.result if events.result is not None else _exit_reason(proc.returncode)
+    return result, events.stderr_tail(), leftovers
+
+
+def _read_ready(sel: selectors.BaseSelector, timeout_s: float) -> None:
+    """Read every pipe that is ready within ``timeout_s``; forget those at end-of-file."""
+    for key, _ in sel.select(timeout=timeout_s):
+        if key.data is None:
+            continue  # the worker's exit: the caller looks at it
+        chunk = os.read(key.fd, 65536)
+        if chunk:
+            key.data(chunk)
+        else:
+            sel.unregister(key.fd)
+
+
+def _exit_fd(proc: subprocess.Popen[bytes]) -> int | None:
+    """A descriptor that becomes readable when the worker exits (Linux pidfd), if any."""
+    try:
+        return os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        return None
+
+
+class _Events:
+    """The worker's event lines, decoded: progress passed on, the result or error kept."""
+
+    def __init__(self, on_event: Event) -> None:
+        self.on_event = on_event
+        self.result: CaseRecord | str | None = None
+        self._buf = b""
+        self._err = b""
+
+    def feed(self, chunk: bytes) -> None:
+        self._buf += chunk
+        *lines, self._buf = self._buf.split(b"\n")
+        if len(self._buf) > _MAX_LINE:
+            raise _ProtocolError(_garbage(self._buf))
+        for line in lines:
+            self._take(line)
+
+    def feed_stderr(self, chunk: bytes) -> None:
+        self._err = (self._err + chunk)[-_MAX_STDERR:]
+
+    def stderr_tail(self) -> str:
+        return _tail(self._err)
+
+    def _take(self, line: bytes) -> None:
+        try:
+            event = json.loads(line)
+            kind = event["event"]
+            if kind == "result":
+                self.result = CaseRecord.from_dict(event["case"])
+            elif kind == "error":
+                self.result = str(event["error"])
+                self.feed_stderr(str(event.get("detail", "")).encode())
+            else:
+                if kind == "phase" and not isinstance(event["phase"], str):
+                    raise TypeError(kind)
+                if kind == "power" and not isinstance(event["power_w"], (int, float)):
+                    raise TypeError(kind)
+                self.on_event(event)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+            raise _ProtocolError(_garbage(line)) from None
+
+
+def _garbage(line: bytes) -> str:
+    shown = line[:60].decode("ascii", errors="replace")
+    shown = "".join(c if c.isprintable() else "?" for c in shown)
+    return ("the worker's event pipe carried something that is not a greenbench event "
+            f"({shown!r}{'...' if len(line) > 60 else ''}); does the workload write to a "
+            "file descriptor it inherited?")
+
+
+def _end_leftovers(pgid: int) -> str | None:
+    """End what the worker left running in its process group; say what that was."""
+    from greenbench.process_group import alive, end, members
+
+    live = members(pgid)
+    if not (live if live is not None else alive(pgid)):
+        return None
+    end(pgid)
+    count = f"{len(live)} process(es) (pid {', '.join(map(str, live))})" if live else \
+        "processes"
+    return (f"leftover processes: the workload left {count} running after the worker "
+            "exited; greenbench ended them")
 
 
 def _exit_reason(code: int) -> str:
@@ -315,8 +430,10 @@ def _exit_reason(code: int) -> str:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    """Kill the worker and every process of its group at once."""
+    from greenbench.process_group import signal_group
+
+    signal_group(proc.pid, signal.SIGKILL)
     proc.wait()
 
 
