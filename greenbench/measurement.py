@@ -2,7 +2,17 @@
 
 Every energy figure says how it was obtained (``method``): ``counter`` (difference of an energy
 counter), ``power`` (polled power integrated by the trapezoid rule) or ``estimate`` (a model's
-power integrated the same way), and from which ``source`` (``rapl``, ``nvml``, ...).
+figure for the window, from its inputs at the window's edges), and from which ``source``
+(``rapl``, ``nvml``, ``estimate:cpu-tdp``, ...).
+
+Which domains add up to a window's total is decided here, once:
+
+- a domain ``part_of`` another (``cpu-core:0`` inside ``cpu-package:0``) is shown, never added;
+- a domain with ``not_counted`` set is recorded but left out, with the reason: a GPU the case
+  does not run on (``not attributed``), or a *constant* model (RAM power from its size) beside
+  a total, unless the user asked for constants to be included.
+
+So is "is this an estimate": a window is an estimate when a domain in its total is one.
 """
 
 from __future__ import annotations
@@ -26,10 +36,19 @@ class DomainEnergy:
     cross_check_energy_j: float | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: a constant model (RAM power from its size): reported beside measured totals
+    constant: bool = False
+    #: why this domain is recorded but not in the total (None: it is in the total)
+    not_counted: str | None = None
 
     @property
     def is_estimate(self) -> bool:
         return self.method == "estimate"
+
+    @property
+    def counted(self) -> bool:
+        """True when this domain adds to the window's total."""
+        return self.part_of is None and self.not_counted is None
 
 
 @dataclass
@@ -47,8 +66,18 @@ class Measurement:
         return self.end_s - self.start_s
 
     def top_level(self) -> list[DomainEnergy]:
-        """Domains that add up: those not already counted inside another domain."""
-        return [d for d in self.domains if d.part_of is None]
+        """Domains that add up to the total (see the module docstring)."""
+        return [d for d in self.domains if d.counted]
+
+    def beside(self) -> list[DomainEnergy]:
+        """Domains recorded beside the total: not attributed, or constant models left out."""
+        return [d for d in self.domains if d.part_of is None and d.not_counted is not None]
+
+    @property
+    def constant_j(self) -> float | None:
+        """Energy of the constant models left out of the total (None: there are none)."""
+        parts = [d for d in self.beside() if d.constant and d.energy_j is not None]
+        return sum(d.energy_j for d in parts if d.energy_j is not None) if parts else None
 
     @property
     def energy_j(self) -> float | None:
@@ -93,6 +122,7 @@ class Measurement:
             "energy_j": self.energy_j,
             "method": self.method,
             "mean_power_w": self.mean_power_w,
+            "estimate": self.is_estimate,
             "domains": [
                 asdict(d) for d in self.domains
             ],
@@ -101,7 +131,9 @@ class Measurement:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Measurement:
-        domains = [DomainEnergy(**d) for d in data["domains"]]
+        known = set(DomainEnergy.__dataclass_fields__)
+        domains = [DomainEnergy(**{k: v for k, v in d.items() if k in known})
+                   for d in data["domains"]]
         return cls(
             name=data["name"],
             start_s=data["start_s"],
@@ -110,3 +142,15 @@ class Measurement:
             warnings=list(data.get("warnings", [])),
             start_wall_s=data.get("start_wall_s"),
         )
+
+
+def is_estimate(measurement: dict[str, Any]) -> bool | None:
+    """Whether a stored measurement's total rests on an estimate; None when it does not say
+    (no domains recorded). The one rule every table, gate and figure uses."""
+    if measurement.get("domains"):
+        return Measurement.from_dict({"name": "", "start_s": 0.0, "end_s": 0.0,
+                                      **measurement}).is_estimate
+    method = measurement.get("method")
+    if method in (None, "mixed", "none"):
+        return None
+    return method == "estimate"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from greenbench.errors import UserError
+from greenbench.measurement import is_estimate
 from greenbench.records import FORMAT_VERSION, CaseRecord, RunRecord
 
 FORMAT_NAME = "greenbench-run"
@@ -167,21 +168,7 @@ def energy_method(case: CaseRecord, run_is_estimate: bool) -> str:
 
 
 def case_is_estimate(case: CaseRecord, run_is_estimate: bool) -> bool:
-    """True when some of the case's energy figures come from a power model.
-
-    Decided by the repeats' top-level domains where recorded ("mixed" alone may be counter plus
-    polled power, all measured), else by the run's sensors.
-    """
-    known = False
-    for r in case.repeats:
-        domains = [d for d in r.measurement.get("domains") or [] if not d.get("part_of")]
-        method = r.measurement.get("method")
-        if domains:
-            known = True
-            if any(d.get("method") == "estimate" for d in domains):
-                return True
-        elif method and method != "mixed":
-            known = True
-            if method == "estimate":
-                return True
-    return False if known else run_is_estimate
+    """True when some of the case's energy totals rest on a model, by the one rule of
+    :func:`greenbench.measurement.is_estimate`; by the run's sensors where no repeat says."""
+    verdicts = [v for r in case.repeats if (v := is_estimate(r.measurement)) is not None]
+    return any(verdicts) if verdicts else run_is_estimate

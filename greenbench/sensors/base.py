@@ -6,8 +6,11 @@ values become energy:
 - ``counter``: cumulative joules (RAPL ``energy_uj``, NVML total energy); energy is a difference,
   with wraparound added back when the sensor declares a ``wrap_j``;
 - ``power``: instantaneous watts, integrated over time (trapezoid rule);
-- ``estimate``: watts from a model (utilisation x TDP, memory size), integrated like power but
-  always labelled as an estimate.
+- ``estimate``: a model's figure, always labelled as an estimate. A :class:`ModelSensor` (the
+  CPU estimate) reads the model's *inputs* (cumulative CPU seconds), so that the energy of a
+  window comes from the inputs' change between the window's own edges, exact for the model
+  however the samples fall; a constant model (RAM power from its size) is a plain power
+  sensor with ``constant = True``, reported beside measured totals rather than inside them.
 
 Backends never raise at import time and never crash a probe: an absent sensor is a
 :class:`Probe` with ``sensor=None`` and a reason and a remedy.
@@ -16,11 +19,12 @@ Backends never raise at import time and never crash a probe: an absent sensor is
 from __future__ import annotations
 
 import math
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from greenbench.clock import SYSTEM, Clock
 
 
 class SensorKind(str, Enum):
@@ -31,11 +35,6 @@ class SensorKind(str, Enum):
 
 class SensorReadError(RuntimeError):
     """A read failed. Never replaced by 0: the meter records the failure against the domain."""
-
-
-def now_s() -> float:
-    """The clock every reading uses: monotonic seconds (never goes back, unaffected by NTP)."""
-    return time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -71,14 +70,13 @@ class Sensor(ABC):
     #: an independent power sensor for the same domain; the meter integrates it beside this
     #: counter and warns when the two disagree (AMD SMI counters are wrong on some parts)
     cross_check: Sensor | None = None
-    #: True when a read returns the mean power since the previous read (utilisation models):
-    #: the meter then integrates with backward rectangles, which is exact for such values
-    averaging: bool = False
+    #: a constant model (no input follows the work): reported beside totals, not inside them
+    constant: bool = False
 
-    def read(self) -> Reading:
+    def read(self, clock: Clock = SYSTEM) -> Reading:
         """Read now; raises :class:`SensorReadError` on failure."""
         value = self.read_value()
-        return Reading(now_s(), value)
+        return Reading(clock.monotonic(), value)
 
     @abstractmethod
     def read_value(self) -> float:
@@ -87,6 +85,17 @@ class Sensor(ABC):
     def info(self) -> dict[str, Any]:
         """Facts worth storing with a result (device name, driver, power limit, model inputs)."""
         return {}
+
+    @property
+    def min_power_span_s(self) -> float:
+        """Shortest interval over which a power may be derived from this sensor's energy.
+
+        A counter that updates every ``update_period_s`` read over one period shows 0 or 2
+        updates as easily as 1: over five periods the derived power is within 20 %. A
+        difference over the millisecond between a window's edge read and the next sample is
+        not a power reading at all (it once showed 16 kW for a steady 300 W GPU).
+        """
+        return 5 * self.update_period_s if self.kind is SensorKind.COUNTER else 0.0
 
     def max_poll_interval_s(self) -> float | None:
         """Longest poll interval that still sees every wrap of a counter at ``max_power_w``.
@@ -110,6 +119,36 @@ class Sensor(ABC):
             "part_of": self.part_of,
             "info": self.info(),
         }
+
+
+class ModelSensor(Sensor):
+    """An estimate computed from cumulative inputs: ``read_state`` returns them, and
+    ``energy_j(before, after, dt_s)`` is the model's energy between two such states.
+
+    The meter keeps each window's edge states and asks the model once per window, so a
+    window's figure is exact for the model: no sample-and-hold of a mean value, no edge read
+    reaching back an interval. Background samples only feed the power trace and peaks, with
+    powers over spans of at least ``power_span_s`` (CPU time moves in 10 ms ticks).
+    """
+
+    kind = SensorKind.ESTIMATE
+    power_span_s: float = 0.1
+
+    @abstractmethod
+    def read_state(self, edge: bool) -> Any:
+        """The model's cumulative inputs now; ``edge`` is True at a window's edge (read with
+        full care), False for a background sample (may be cheaper)."""
+
+    @abstractmethod
+    def energy_j(self, before: Any, after: Any, dt_s: float) -> float:
+        """The model's energy, joules, between two states ``dt_s`` seconds apart."""
+
+    def read_value(self) -> float:
+        raise TypeError(f"{type(self).__name__} is read through read_state")
+
+    @property
+    def min_power_span_s(self) -> float:
+        return self.power_span_s
 
 
 def unwrap_delta_j(previous_j: float, current_j: float, wrap_j: float) -> float:

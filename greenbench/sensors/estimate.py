@@ -4,12 +4,14 @@ Both are sensors of kind ``estimate``: watts from a model, integrated over time 
 power, and always labelled as estimates. The registry asks :func:`probe` only for the domains no
 real sensor reads.
 
-- CPU (``cpu-package:0``, source ``estimate:cpu-tdp``): ``P = TDP x (0.1 + 0.9 x load^3)``
-  (:func:`cpu_power_w`) with the machine-wide CPU load from ``psutil.cpu_times()``. The TDP
+- CPU (``cpu-package:0``, source ``estimate:cpu-tdp:<scope>``): ``P = TDP x (0.1 + 0.9 x
+  load^3)`` (:func:`cpu_power_w`), the load being the CPU time of the measured process tree
+  by default (``--scope thread`` or ``--scope machine`` choose otherwise). The TDP
   comes, in this order, from the ``cpu_tdp_w`` argument (the CLI's ``--cpu-tdp WATTS``), the
   ``GREENBENCH_CPU_TDP`` environment variable, CodeCarbon's table by model name
   (:mod:`greenbench.sensors.cpu_tdp`), or 4 W per logical CPU.
-- RAM (``dram:0``, source ``estimate:ram-size``): a constant 0.375 W per GiB of memory.
+- RAM (``dram:0``, source ``estimate:ram-size``): a constant 0.375 W per GiB of memory,
+  reported beside totals (``constant``), added to them only when the user asks.
 
 Figures from CodeCarbon 3.3.2's source (``external/hardware.py``, ``external/ram.py``,
 ``core/cpu.py``, ``core/resource_tracker.py``), read to choose these models:
@@ -30,16 +32,17 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import psutil
 
 from greenbench.errors import UserError
-from greenbench.sensors import cpu_tdp
-from greenbench.sensors.base import Probe, Sensor, SensorKind, SensorReadError
+from greenbench.sensors import cpu_tdp, cpu_time
+from greenbench.sensors.base import ModelSensor, Probe, Sensor, SensorKind, SensorReadError
 from greenbench.sensors.cpu_tdp import TdpMatch
+from greenbench.sensors.cpu_time import PROCESS, CpuTimes, Scope
 
 #: the environment variable that sets the CPU TDP when ``--cpu-tdp`` is not given
 CPU_TDP_ENV = "GREENBENCH_CPU_TDP"
@@ -53,7 +56,11 @@ IDLE_SHARE = 0.1
 #: watts per GiB of memory (3 W per 8 GB module, Crucial's rule of thumb for DDR3/DDR4)
 RAM_W_PER_GIB = 0.375
 
-CPU_FORMULA = "P = TDP x (0.1 + 0.9 x load^3), load = machine-wide CPU busy share in [0, 1]"
+CPU_FORMULA = "P = TDP x (0.1 + 0.9 x load^3), load = busy CPU-seconds / CPU-seconds available"
+#: the estimate's source names the scope charged, so that results record it as its own method
+SOURCES: dict[str, str] = {"process": "estimate:cpu-tdp:process",
+                           "thread": "estimate:cpu-tdp:thread",
+                           "machine": "estimate:cpu-tdp:machine"}
 OVERRIDE_HINT = f"override with --cpu-tdp WATTS or {CPU_TDP_ENV}=WATTS"
 
 TdpSource = Literal["--cpu-tdp", "env", "table", "fallback"]
@@ -216,68 +223,65 @@ def override_cpu_tdp(
     return _checked_tdp_w(raw, f"{CPU_TDP_ENV}={raw}"), "env"
 
 
-class CpuEstimateSensor(Sensor):
-    """The whole machine's CPU power, estimated from its TDP and CPU load, watts.
+class CpuEstimateSensor(ModelSensor):
+    """CPU power estimated from the TDP and the CPU time of whoever is charged, watts.
 
-    Domain ``cpu-package:0`` stands for *all* CPU packages together: the load is machine-wide
-    and the TDP covers every socket, so there is no per-socket split to offer.
+    Domain ``cpu-package:0`` stands for *all* CPU packages together: the TDP covers every
+    socket, so there is no per-socket split to offer. Over an interval the load is the busy
+    CPU-seconds of the charged scope (:mod:`greenbench.sensors.cpu_time`: the measured process
+    tree by default, one thread, or the whole machine) divided by the CPU-seconds available,
+    and the energy is ``cpu_power_w(tdp_w, load) x seconds``. The meter asks for it once per
+    window, from the CPU times at the window's own edges.
 
-    Each read returns ``cpu_power_w(tdp_w, load)`` where ``load`` is the share of CPU time spent
-    busy (total - idle - iowait, over all logical CPUs) since the previous read; the first read
-    measures from the sensor's creation. One exception keeps the estimate unbiased: reads closer
-    together than ``min_load_span_s`` measure from the read before the previous one instead.
-    The kernel counts CPU time in 10 ms ticks, so over a few ticks the load can only be 0, 1/2,
-    1, ... and the cube of such a jumpy load overstates the mean power (at a steady 50%,
-    alternating 0 and 1 would give 55% of the TDP instead of 21%).
-
-    Before any CPU time has been counted since creation the load is unknown and reads as 0
-    (10% of the TDP). Thread-safe: the meter reads from its sampling thread and from the
-    caller's thread at window edges.
+    The kernel counts CPU time in 10 ms ticks: over a window of ``w`` seconds the load is
+    uncertain by about two ticks per CPU over ``w``; the meter flags windows shorter than ten
+    ticks. Thread-safe: the meter reads from its sampling thread and at window edges.
     """
 
     domain = "cpu-package:0"
-    kind = SensorKind.ESTIMATE
-    source = "estimate:cpu-tdp"
     #: the value changes when the kernel's CPU time counters do: every tick, 1/USER_HZ = 10 ms
     update_period_s = 0.01
 
-    def __init__(self, tdp: CpuTdp, *, min_load_span_s: float = 0.1):
+    def __init__(self, tdp: CpuTdp, scope: Scope = PROCESS,
+                 reader: Callable[[bool], CpuTimes] | None = None) -> None:
         self.tdp = tdp
-        self.min_load_span_s = min_load_span_s
+        self.scope = scope
+        self.source = SOURCES[scope]
         self._lock = threading.Lock()
-        # baseline for the first read; taking it here makes the first read cover the time
-        # since creation, as the meter expects
-        self._base = _cpu_times_or_raise()
-        self._before_base: Any = None
+        self._reader = reader if reader is not None else _reader(scope, tdp.logical_cpus)
 
-    def read_value(self) -> float:
+    def read_state(self, edge: bool) -> CpuTimes:
         with self._lock:
-            # sampled under the lock, so baselines only ever move forward in time
-            now = _cpu_times_or_raise()
-            load = self._load_until(now)
-        return cpu_power_w(self.tdp.tdp_w, load)
+            return self._reader(edge)
 
-    def _load_until(self, now: Any) -> float:
-        """Busy share from the baseline to ``now``; moves the baseline when the span is long
-        enough (caller holds the lock)."""
-        span_cpu_s = _total_s(now) - _total_s(self._base)
-        if span_cpu_s >= self.min_load_span_s * self.tdp.logical_cpus:
-            load = _busy_share(self._base, now)
-            self._before_base, self._base = self._base, now
-            return load
-        if self._before_base is not None:
-            return _busy_share(self._before_base, now)
-        return _busy_share(self._base, now)
+    def energy_j(self, before: CpuTimes, after: CpuTimes, dt_s: float) -> float:
+        return cpu_power_w(self.tdp.tdp_w, load_between(before, after)) * max(0.0, dt_s)
 
     def info(self) -> dict[str, Any]:
         return {
             **self.tdp.to_info(),
             "formula": CPU_FORMULA,
-            "load": "psutil.cpu_times() deltas: busy = total - idle - iowait (guest not counted "
-            "twice), over all logical CPUs",
-            "min_load_span_s": self.min_load_span_s,
+            "scope": self.scope,
+            "load": cpu_time.describe(self.scope),
             "estimate": True,
         }
+
+
+def load_between(before: CpuTimes, after: CpuTimes) -> float:
+    """Busy share between two CPU-time readings, in [0, 1]; 0 when no time was available.
+    Counters can step back a little when CPUs go offline: the share is kept in range."""
+    available = after.available_s - before.available_s
+    if available <= 0:
+        return 0.0
+    return min(1.0, max(0.0, (after.busy_s - before.busy_s) / available))
+
+
+def _reader(scope: Scope, logical_cpus: int) -> Callable[[bool], CpuTimes]:
+    if scope == "machine":
+        return cpu_time.machine_reader()
+    if scope == "thread":
+        return cpu_time.ThreadReader(threading.get_native_id(), logical_cpus)
+    return cpu_time.ProcessTreeReader(logical_cpus=logical_cpus)
 
 
 class RamEstimateSensor(Sensor):
@@ -298,6 +302,7 @@ class RamEstimateSensor(Sensor):
     domain = "dram:0"
     kind = SensorKind.ESTIMATE
     source = "estimate:ram-size"
+    constant = True
     #: constant, so exact over any window: the finest period, never the reason a window looks
     #: too short or a poll too slow
     update_period_s = 0.001
@@ -331,14 +336,15 @@ class RamEstimateSensor(Sensor):
 
 
 def probe(
-    cpu_tdp_w: float | None = None, need_cpu: bool = True, need_ram: bool = True
+    cpu_tdp_w: float | None = None, need_cpu: bool = True, need_ram: bool = True,
+    scope: Scope = PROCESS,
 ) -> list[Probe]:
     """Probes for the estimate sensors asked for; ``details["summary"]`` says what each is
     built from. Raises :class:`UserError` for an invalid ``cpu_tdp_w`` (the CLI's --cpu-tdp)
     or ``GREENBENCH_CPU_TDP``, checked even when the CPU estimate is not needed."""
     probes: list[Probe] = []
     if need_cpu:
-        probes.append(_probe_cpu(resolve_cpu_tdp(cpu_tdp_w)))
+        probes.append(_probe_cpu(resolve_cpu_tdp(cpu_tdp_w), scope))
     else:
         # a mistyped --cpu-tdp is reported even when RAPL makes it unnecessary
         override_cpu_tdp(cpu_tdp_w)
@@ -347,11 +353,12 @@ def probe(
     return probes
 
 
-def _probe_cpu(tdp: CpuTdp) -> Probe:
-    probe_ = Probe(CpuEstimateSensor.domain, CpuEstimateSensor.source, SensorKind.ESTIMATE)
-    probe_.details = {"summary": tdp.summary(), "tdp_w": tdp.tdp_w, "tdp_source": tdp.source}
+def _probe_cpu(tdp: CpuTdp, scope: Scope) -> Probe:
+    probe_ = Probe(CpuEstimateSensor.domain, SOURCES[scope], SensorKind.ESTIMATE)
+    probe_.details = {"summary": f"{tdp.summary()}; charging the {cpu_time.describe(scope)}",
+                      "tdp_w": tdp.tdp_w, "tdp_source": tdp.source, "scope": scope}
     try:
-        probe_.sensor = CpuEstimateSensor(tdp)
+        probe_.sensor = CpuEstimateSensor(tdp, scope)
     except SensorReadError as e:
         probe_.reason = str(e)
         probe_.remedy = "psutil must be able to read the CPU times (/proc/stat on Linux)"
@@ -387,31 +394,6 @@ def _checked_tdp_w(value: float | str, setting: str) -> float:
             f"more than 0 and at most {MAX_CPU_TDP_W:g} (e.g. 150)"
         )
     return tdp_w
-
-
-def _cpu_times_or_raise() -> Any:
-    try:
-        return psutil.cpu_times()
-    except (OSError, psutil.Error) as e:
-        raise SensorReadError(f"cannot read CPU times: {e}") from e
-
-
-def _total_s(times: Any) -> float:
-    """CPU seconds of all kinds, summed over logical CPUs. Linux already counts guest time in
-    user time (and guest_nice in nice), so they come out once."""
-    return float(sum(times)) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
-
-
-def _busy_share(before: Any, after: Any) -> float:
-    """Share of CPU time spent busy between two samples, in [0, 1]; 0 when none elapsed."""
-    total = _total_s(after) - _total_s(before)
-    if total <= 0:
-        return 0.0
-    waiting = (after.idle - before.idle) + (
-        getattr(after, "iowait", 0.0) - getattr(before, "iowait", 0.0)
-    )
-    # counters can step back a little when CPUs go offline: keep the share in range
-    return min(1.0, max(0.0, (total - waiting) / total))
 
 
 def _w(watts: float) -> str:
