@@ -288,8 +288,11 @@ def _judge(
     comparator = "<" if significant else ">="
     limit = f"threshold {rule.threshold_label}" if rule is not None else "no rule"
     tail = "" if rule is not None else " (not gated)"
+    # two runs' rounds are two sessions' rounds: their test knows nothing of the drift between
+    # sessions, so its p is labelled for what it is; the paired test of interleaved runs is not
+    p_name = "paired p" if comparison.test == "wilcoxon" else "within-session p"
     explanation = (
-        f"{metric} {effect}, p={_format_p(comparison.p_value)} {comparator} {alpha:g}, "
+        f"{metric} {effect}, {p_name}={_format_p(comparison.p_value)} {comparator} {alpha:g}, "
         f"{limit}: {status}{why}{tail}"
     )
     return Verdict(metric, key, status, explanation, rule, comparison)

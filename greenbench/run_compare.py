@@ -3,7 +3,15 @@ plugin both call.
 
 Cases match by workload and parameters. For each matched case and metric, the per-repeat values
 of both runs go through :func:`greenbench.stats.compare` and the verdict through
-:mod:`greenbench.gate`. A case is *not comparable* (and says why) when the runs come from
+:mod:`greenbench.gate`.
+
+Two runs are two sessions, and on a shared machine the drift between sessions dominates the
+spread inside one: rounds of one session against rounds of another are not independent
+samples of the same conditions, so that test's p-value is *within-session only* and every
+verdict says so (:data:`WITHIN_SESSION`). Runs whose rounds were interleaved
+(``greenbench gate``) are compared with ``test="wilcoxon"`` instead: repeat *i* of one run is
+paired with repeat *i* of the other, and the paired log ratios are tested
+(greenbench.paired), so the drift cancels. A case is *not comparable* (and says why) when the runs come from
 different machines, when one side's energy is an estimate and the other's measured (energy and
 power metrics only: time comes from the clock either way), or when the case did not finish on
 both sides; ``allow_cross_machine`` / ``allow_estimates`` lift the first two.
@@ -24,6 +32,13 @@ from greenbench.results_format import case_is_estimate, is_energy_metric
 
 DEFAULT_METRICS = ("energy_per_unit_j", "energy_j", "time_s", "power_w")
 """Result keys compared when the caller names none."""
+
+PAIRED_TEST = "wilcoxon"
+WITHIN_SESSION = (
+    "p within-session only: the rounds of two sessions are not independent samples, and the "
+    "drift between sessions is not in this p-value; gate with `greenbench gate` (interleaved "
+    "A/B) for a test that includes it")
+"""The note every unpaired comparison of two runs carries."""
 
 
 @dataclass
@@ -164,7 +179,7 @@ def _compare_case(
     for key in result.metrics:
         if energy_reason and is_energy_metric(key):
             continue
-        comparisons[key] = _compare_values(base.values(key), cur.values(key), result)
+        comparisons[key] = _compare_values(base, cur, key, result)
     blocked = [k for k in result.metrics if k not in comparisons]
     gated_blocked = [r for r in result.rules if r.key in blocked]
     open_rules = [r for r in result.rules if r.key not in blocked]
@@ -174,14 +189,34 @@ def _compare_case(
     return out
 
 
-def _compare_values(base: list[float], cur: list[float], result: RunComparison) -> Any:
+def _compare_values(base_case: CaseRecord, cur_case: CaseRecord, key: str,
+                    result: RunComparison) -> Any:
+    from dataclasses import replace
+
     from greenbench.stats import compare
 
-    base = [x for x in base if math.isfinite(x)]
-    cur = [x for x in cur if math.isfinite(x)]
+    if result.test == PAIRED_TEST:
+        return _compare_paired(base_case, cur_case, key, result)
+    base = [x for x in base_case.values(key) if math.isfinite(x)]
+    cur = [x for x in cur_case.values(key) if math.isfinite(x)]
     if not base or not cur:
         return None
-    return compare(base, cur, result.alpha, test=result.test)  # type: ignore[arg-type]
+    comparison = compare(base, cur, result.alpha, test=result.test)  # type: ignore[arg-type]
+    note = "; ".join(n for n in (comparison.note, WITHIN_SESSION) if n)
+    return replace(comparison, note=note)
+
+
+def _compare_paired(base_case: CaseRecord, cur_case: CaseRecord, key: str,
+                    result: RunComparison) -> Any:
+    """Repeat i against repeat i, for runs whose repeats were interleaved."""
+    from greenbench.paired import paired_compare
+
+    pairs = [(a, b) for ra, rb in zip(base_case.repeats, cur_case.repeats, strict=False)
+             if (a := ra.metrics.get(key)) is not None and (b := rb.metrics.get(key)) is not None
+             and math.isfinite(a) and math.isfinite(b)]
+    if not pairs:
+        return None
+    return paired_compare([a for a, _ in pairs], [b for _, b in pairs], result.alpha)
 
 
 def _status_reason(base: CaseRecord, cur: CaseRecord) -> str | None:

@@ -166,7 +166,8 @@ def test_significant_and_above_threshold_is_a_regression():
     assert verdict.status == REGRESSED
     assert verdict.regressed and verdict.gated
     assert verdict.explanation == (
-        "energy_per_unit +31.2% (95% CI +24.0..+38.1%), p=0.008 < 0.05, threshold 5%: regressed"
+        "energy_per_unit +31.2% (95% CI +24.0..+38.1%), within-session p=0.008 < 0.05, threshold 5%: "
+        "regressed"
     )
 
 
@@ -207,7 +208,7 @@ def test_absolute_rules_use_the_median_difference_in_si_units():
     assert evaluate(rule, comparison(1.30, 0.001, difference=0.015)).status == UNCHANGED
     verdict = evaluate(rule, comparison(1.01, 0.001, difference=0.025))
     assert verdict.status == REGRESSED
-    assert verdict.explanation.startswith("time +0.025 s, p=0.001 < 0.05")
+    assert verdict.explanation.startswith("time +0.025 s, within-session p=0.001 < 0.05")
     assert "threshold 20ms: regressed" in verdict.explanation
 
 

@@ -3,7 +3,8 @@
 Every outcome has its own name at the start of a line, so a CI log can be searched for it:
 
 - ``greenbench: ENERGY REGRESSION: ...``: a --greenbench-compare-fail rule regressed
-  (beyond its threshold *and* significant at --greenbench-alpha); the session fails;
+  (beyond its threshold *and* p < --greenbench-alpha, a p-value within sessions only: the
+  drift between the baseline's session and this one is not in it); the session fails;
 - ``greenbench: BUDGET EXCEEDED: ...``: a marker budget; that test failed;
 - ``greenbench: NOTHING COMPARABLE measured: ...``: no baseline, another machine, estimated
   against measured energy, or too few rounds; the session's exit status is left alone;
@@ -53,8 +54,8 @@ def _comparison(s: GreenbenchSession) -> list[Line]:
     rules = ", ".join(r.text for r in s.settings.rules) or "none (report only)"
     lines: list[Line] = [
         (f"baseline: {_relative(outcome.baseline_path, s)} ({described})", _PLAIN),
-        (f"test: Mann-Whitney U, two-sided, alpha {s.settings.alpha:g}; "
-         f"rules: {rules}", _PLAIN),
+        (f"test: Mann-Whitney U, two-sided, alpha {s.settings.alpha:g}, within-session only "
+         f"(the drift between two sessions is not in its p); rules: {rules}", _PLAIN),
     ]
     shown = list(dict.fromkeys([r.key for r in s.settings.rules] or ["energy_j"]))
     table, notes = comparison_table(outcome, shown)
@@ -76,9 +77,11 @@ def _outcomes(s: GreenbenchSession) -> list[Line]:
                           _RED))
         if regressions:
             n = len(regressions)
-            lines.append((f"greenbench: the session fails: {n} significant regression"
-                          f"{'s' if n > 1 else ''} beyond --greenbench-compare-fail "
-                          f"(alpha {s.settings.alpha:g})", _RED))
+            lines.append((f"greenbench: the session fails: {n} regression"
+                          f"{'s' if n > 1 else ''} beyond --greenbench-compare-fail, "
+                          f"within-session p < {s.settings.alpha:g} (a test across two "
+                          "sessions cannot see the drift between them; `greenbench gate` "
+                          "interleaves the two revisions and can)", _RED))
         elif outcome.nothing_comparable:
             lines.append((f"greenbench: NOTHING COMPARABLE measured: {_why(outcome)}",
                           _YELLOW))
