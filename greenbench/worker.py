@@ -34,6 +34,9 @@ BATCH_MIN_S = 0.05
 
 
 def main() -> int:
+    from greenbench.lifeline import tie_to_parent
+
+    tie_to_parent()  # a worker never outlives the greenbench that started it
     channel = os.fdopen(int(os.environ["GREENBENCH_WORKER_FD"]), "w", buffering=1)
     spec = json.loads(sys.stdin.read())
 
@@ -55,6 +58,7 @@ def main() -> int:
 
 
 def run_case(spec: dict[str, Any], emit: Any) -> CaseRecord:
+    from greenbench.attribution import not_counted
     from greenbench.sensors.registry import available_sensors, probe_all
 
     wl = load_workload(spec["workload"], spec.get("workload_files", []))
@@ -67,8 +71,11 @@ def run_case(spec: dict[str, Any], emit: Any) -> CaseRecord:
     if reason is not None:
         return CaseRecord(wl.name, params, "skipped", unit=wl.unit, error=reason,
                           variants=[p.name for p in wl.params if p.variant])
-    sensors = available_sensors(probe_all(cpu_tdp_w=cfg.get("cpu_tdp_w")))
-    meter = Meter(sensors, interval_s=cfg["interval_s"]).start()
+    sensors = available_sensors(probe_all(cpu_tdp_w=cfg.get("cpu_tdp_w"),
+                                          scope=cfg.get("scope", "process")))
+    meter = Meter(sensors, interval_s=cfg["interval_s"],
+                  not_counted=not_counted([s.domain for s in sensors], device),
+                  include_constants=bool(cfg.get("include_constants", False))).start()
     stop_power = _report_power(meter, emit)
     try:
         with activate(meter):
@@ -82,58 +89,57 @@ def _measure(
     wl: Workload, params: dict[str, Any], device: str, cfg: dict[str, Any], meter: Meter,
     emit: Any,
 ) -> CaseRecord:
-    t0 = time.monotonic()
-    phases: list[dict[str, Any]] = []
+    t0 = meter.clock.monotonic()
     emit({"event": "phase", "phase": "setup"})
     state = wl.setup(params, device)
     units_per_step = wl.units_per_step(params)
-    flags: list[str] = []
+    plan = Plan(repeats=cfg["repeats"], min_repeat_s=cfg["min_duration_s"],
+                warmup_s=cfg["warmup_s"], idle_s=cfg["idle_s"], settle_s=cfg.get("settle_s"),
+                steps=None if wl.calibrate else 1)
+    protocol = Protocol(meter, plan)
+    repeats: list[Repeat] = []
+    idle: Measurement | None = None
+
+    def on_phase(name: str, i: int) -> None:
+        event: dict[str, Any] = {"event": "phase", "phase": name}
+        if name == "repeat":
+            event.update(repeat=i, of=plan.repeats)
+        emit(event)
+
+    def after_warmup_or_repeat() -> None:
+        pass
+
     try:
-        emit({"event": "phase", "phase": "warmup"})
-        warm_w = meter.begin("warmup")
-        step_s = _warm_up(wl, state, cfg["warmup_s"])
-        warmup = meter.end(warm_w)
-        wl.metrics(state)  # workloads that collect per-step figures start repeat 1 afresh
-        phases.append(_span("warmup", warmup, t0))
+        # workloads that collect per-step figures start repeat 1 afresh
+        first = [True]
 
-        min_s = cfg["min_duration_s"]
-        slowest = max((s.update_period_s for s in meter.sensors), default=0.0)
-        if MIN_UPDATES_PER_WINDOW * slowest > min_s:
-            min_s = MIN_UPDATES_PER_WINDOW * slowest
-            flags.append(f"repeats lengthened to {min_s:g} s for the slowest sensor")
-        steps = max(1, math.ceil(min_s / step_s)) if wl.calibrate else 1
-
-        idle = None
-        if cfg["idle_s"] > 0:
-            emit({"event": "phase", "phase": "idle"})
-            idle = meter.idle(cfg["idle_s"])
-            phases.append(_span("idle", idle, t0))
-
-        repeats = []
-        for i in range(cfg["repeats"]):
-            emit({"event": "phase", "phase": "repeat", "repeat": i + 1, "of": cfg["repeats"]})
+        def before_repeat() -> None:
+            if first[0]:
+                wl.metrics(state)
+                first[0] = False
             meter.phase_results.clear()
-            w = meter.begin(f"repeat {i + 1}")
-            for _ in range(steps):
-                wl.step(state)
-            m = meter.end(w)
-            phases.append(_span(f"repeat {i + 1}", m, t0))
+
+        def after_repeat() -> None:
+            m, steps = done[-1]
             quality = wl.quality(state)
-            extra = wl.metrics(state)
-            repeats.append(
-                Repeat(
-                    steps=steps,
-                    units=steps * units_per_step,
-                    measurement=m.to_dict(),
-                    metrics=per_step_metrics(m, idle, steps, units_per_step, quality, extra,
-                                             list(meter.phase_results)),
-                    quality=quality,
-                )
-            )
+            repeats.append(Repeat(
+                steps=steps,
+                units=steps * units_per_step,
+                measurement=m.to_dict(),
+                metrics=per_step_metrics(m, idle_holder[0], steps, units_per_step, quality,
+                                         wl.metrics(state), list(meter.phase_results)),
+                quality=quality,
+            ))
+
+        done: list[tuple[Measurement, int]] = []
+        idle_holder: list[Measurement | None] = [None]
+        result = protocol.run(lambda: wl.step(state), on_phase, before_repeat,
+                              lambda: _after(protocol, done, idle_holder, after_repeat))
+        idle = result.idle
     finally:
         wl.teardown(state)
-    trace = meter.trace.between(t0, time.monotonic())
-    trace["phases"] = phases
+    trace = meter.trace.between(t0, meter.clock.monotonic())
+    trace["phases"] = _phases(result, t0)
     return CaseRecord(
         workload=wl.name,
         params=params,
@@ -143,8 +149,9 @@ def _measure(
         variants=[p.name for p in wl.params if p.variant],
         repeats=repeats,
         idle=idle.to_dict() if idle else None,
-        warmup={**warmup.to_dict(), "step_s": step_s},
-        flags=flags,
+        warmup={**result.warmup.to_dict(), "step_s": result.step_s,
+                "steps_per_repeat": result.steps, "settle_s": result.settle_s},
+        flags=result.flags,
         trace=trace,
         quality_metric=wl.quality_metric,
         quality_higher_is_better=wl.quality_higher_is_better,

@@ -89,6 +89,7 @@ def run(
     from greenbench.runner import RunConfig, plan
     from greenbench.runner import run as run_cases
     from greenbench.sensors.registry import probe_all, summary_line
+    from greenbench.stop_signals import stop_signals
     from greenbench.store import Store
     from greenbench.workload import discover, parse_param_option
 
@@ -114,7 +115,7 @@ def run(
     err.print(f"[dim]greenbench: {len(specs)} case(s), {repeats} repeat(s) each, "
               f"device {device}, store {store.path}[/dim]")
     progress = _Progress(err, len(specs))
-    with progress:
+    with stop_signals() as stopped, progress:
         record = run_cases(specs, config, registry, store, on_event=progress.event, label=label,
                            sensors=[p.to_dict() for p in probes if p.available],
                            carbon=carbon)
@@ -131,7 +132,7 @@ def run(
     if record.status == "interrupted":
         err.print(f"[yellow]interrupted: {len(record.cases)} finished case(s) kept; "
                   "the run is marked interrupted[/yellow]")
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(stopped.exit_code(EXIT_INTERRUPTED))
     if any(c.status == "failed" for c in record.cases):
         sys.exit(EXIT_CASES_FAILED)
 
