@@ -20,20 +20,28 @@ marks the file as a greenbench store):
   power trace as zlib-compressed JSON in the ``trace`` BLOB.
 
 A file that is not a healthy greenbench store is refused *before* SQLite opens it for writing,
-so a corrupt or foreign file is never "repaired" or overwritten.
+so a corrupt or foreign file is never "repaired" or overwritten. The check goes through SQLite
+itself (a read-only connection, which reads the ``-wal`` file too, then ``PRAGMA quick_check``):
+after a checkpoint cut short by a full disk, the main file alone looks truncated while SQLite
+reads every run intact from it and its ``-wal``. The three files are one store; messages never
+suggest moving one of them alone.
+
+Commands that only read open the store read-only (``readonly=True``): nothing is created,
+migrated or written, and a store on a read-only mount reads as well as any other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
-import struct
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,7 +57,6 @@ BUSY_TIMEOUT_S = 30.0
 WRITE_RETRIES = 5
 LATEST_SHOWN = 5  # ids listed when a reference matches nothing
 
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _T = TypeVar("_T")
 
 
@@ -127,14 +134,20 @@ class RunSummary:
 class Store:
     """One results store file. Use as a context manager, or call :meth:`close`.
 
-    ``create=False`` refuses a missing file instead of creating it (for commands that only
-    read). Problems the user can fix (unwritable folder, corrupt file, newer schema) raise
-    :class:`UserError` with the path and what to do.
+    ``create=False`` refuses a missing (or zero-length) file instead of creating it;
+    ``readonly=True`` (for commands that only read) also opens it read-only, so that nothing
+    is ever written to it. Problems the user can fix (unwritable folder, corrupt file, newer
+    schema) raise :class:`UserError` with the path and what to do.
     """
 
-    def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
+    def __init__(self, path: str | Path | None = None, *, create: bool = True,
+                 readonly: bool = False) -> None:
         self.path = store_path(path)
-        _check_existing_file(self.path, create)
+        self.readonly = readonly
+        _check_existing_file(self.path, create and not readonly, readonly)
+        if readonly:
+            self._con = _open_readonly(self.path)
+            return
         self._con = _open(self.path)
         try:
             self._write(lambda con: _migrate(con, self.path))
@@ -237,7 +250,7 @@ class Store:
             cases = con.execute(
                 "SELECT record, trace FROM cases WHERE run_id = ? ORDER BY idx",
                 (run_id,)).fetchall()
-            return _run_from_row(row, cases)
+            return _decoded(self.path, f"run {run_id}", _run_from_row, row, cases)
 
         return self._read(read)
 
@@ -299,12 +312,14 @@ class Store:
             "FROM cases c JOIN runs r ON r.id = c.run_id ORDER BY r.created_utc, r.seq, c.idx"
         )
         for row in self._read(lambda con: con.execute(sql).fetchall()):
-            record = json.loads(row[11])
+            what = f"run {row[0]} case {row[7]}"
+            record = _decoded(self.path, what, json.loads, row[11])
+            params = _decoded(self.path, what, json.loads, row[9])
             yield {
                 "run_id": row[0], "created_utc": row[1], "machine": row[2],
                 "machine_key": row[3], "label": row[4], "run_status": row[5],
                 "run_estimate": bool(row[6]), "case_index": row[7], "workload": row[8],
-                "params": json.loads(row[9]), "status": row[10], "record": record,
+                "params": params, "status": row[10], "record": record,
             }
 
     # -- internals
@@ -452,19 +467,26 @@ def _as_store(store: Store | str | Path | None) -> Iterator[Store]:
     if isinstance(store, Store):
         yield store
         return
-    with Store(store, create=False) as s:
+    with Store(store, readonly=True) as s:
         yield s
 
 
 # --------------------------------------------------------------------------- helpers: SQLite
 
 
-def _check_existing_file(path: Path, create: bool) -> None:
+def _check_existing_file(path: Path, create: bool, readonly: bool) -> None:
     """Refuse, without writing a byte, anything at ``path`` that is not a healthy store we can
-    use: a folder, a foreign or corrupt file, a newer schema, an unwritable location."""
+    use: a folder, a foreign or corrupt file, a newer or unknown schema, an unwritable
+    location (unless only reading)."""
     if path.is_dir():
         raise UserError(f"results store {path} is a folder: pass a file path with --store")
-    if not path.exists():
+    exists = path.exists()
+    if exists and path.stat().st_size == 0 and not create:
+        # SQLite would take an empty file for an empty database; only a command that stores
+        # runs may turn it into a store.
+        raise UserError(f"no results store at {path}: the file is empty, nothing has been "
+                        f"stored there yet (pass --store PATH or set {STORE_ENV})")
+    if not exists:
         if not create:
             raise UserError(f"no results store at {path}: nothing has been stored there yet "
                             f"(pass --store PATH or set {STORE_ENV})")
@@ -473,68 +495,133 @@ def _check_existing_file(path: Path, create: bool) -> None:
         except OSError as exc:
             raise UserError(f"cannot create results store {path}: {exc.strerror or exc}; pass "
                             f"a writable --store PATH or set {STORE_ENV}") from None
-    elif path.stat().st_size > 0:  # SQLite itself treats an empty file as an empty database
-        _check_header(path)
-        _check_readable_store(path)
+    elif path.stat().st_size > 0:
+        empty = _check_readable_store(path)
+        if empty and readonly:
+            raise UserError(f"no runs in results store {path}: it is an empty database "
+                            f"(pass --store PATH or set {STORE_ENV})")
+    if readonly:
+        return
     # SQLite writes the -wal and -shm files next to the store, so the folder must be writable.
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UserError(f"results store {path} is not writable; pass a writable --store PATH "
                         f"or set {STORE_ENV}")
 
 
-def _check_header(path: Path) -> None:
-    """The 100-byte SQLite header: the magic string, and a file as long as it says it is."""
-    size = path.stat().st_size
+def _check_readable_store(path: Path) -> bool:
+    """Check through SQLite, read-only (so reading the ``-wal`` file too), that the file is a
+    greenbench store of a schema we know, and that its pages are sound (``quick_check``).
+    True when it is an SQLite database with nothing in it yet."""
     try:
-        with path.open("rb") as f:
-            header = f.read(100)
-    except OSError as exc:
-        raise UserError(f"results store {path} cannot be read: {exc.strerror or exc}") from None
-    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
-        raise _corrupt(path, "not an SQLite database")
-    page_size = struct.unpack(">H", header[16:18])[0]
-    page_size = 65536 if page_size == 1 else page_size
-    change_counter, pages = struct.unpack(">II", header[24:32])
-    valid_for = struct.unpack(">I", header[92:96])[0]
-    # The page count in the header is trusted only when valid-for matches the change counter
-    # (older writers did not maintain it); a file shorter than that count was truncated.
-    if page_size < 512 or page_size & (page_size - 1):
-        raise _corrupt(path, "bad page size in the header")
-    if pages and valid_for == change_counter and size < pages * page_size:
-        raise _corrupt(path, f"truncated: {size} of {pages * page_size} bytes")
-
-
-def _check_readable_store(path: Path) -> None:
-    """Open read-only and check what the file holds: ours, not newer, readable."""
-    try:
-        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                              timeout=BUSY_TIMEOUT_S)
+        con = _connect_readonly(path)
     except sqlite3.Error as exc:
-        raise _corrupt(path, str(exc)) from None
+        raise _unreadable(path, exc) from None
     try:
         app_id = con.execute("PRAGMA application_id").fetchone()[0]
         version = con.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if app_id == APPLICATION_ID and tables:
-            # Touch every table's root page: catches a file cut inside the schema's pages.
-            for table in sorted(tables):
-                con.execute(f'SELECT 1 FROM "{table}" LIMIT 1').fetchall()
+        if app_id == APPLICATION_ID and version == SCHEMA_VERSION:
+            _check_schema(con, path)
+            problem = con.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if problem != "ok":
+                raise _corrupt(path, str(problem))
+    except sqlite3.OperationalError as exc:
+        if _is_busy(exc):
+            raise UserError(f"results store {path} stayed locked by another process for over "
+                            f"{BUSY_TIMEOUT_S:.0f} s; try again when it has finished") from None
+        raise _unreadable(path, exc) from None
     except sqlite3.DatabaseError as exc:
         raise _corrupt(path, str(exc)) from None
     finally:
         con.close()
-    if version > SCHEMA_VERSION:
+    if app_id == APPLICATION_ID and version > SCHEMA_VERSION:
         raise UserError(f"results store {path} was written by a newer greenbench (schema "
                         f"{version} > {SCHEMA_VERSION}): upgrade greenbench or use another "
                         "--store")
     if app_id != APPLICATION_ID and (tables or version):
         raise UserError(f"{path} is an SQLite file but not a greenbench results store; pass "
                         "another --store PATH")
+    if app_id == APPLICATION_ID and version < SCHEMA_VERSION:
+        # Only version 0 precedes the first schema, and the migration that leaves it sets
+        # the application id too: marked but unversioned is nobody's store.
+        raise _wrong_schema(path, f"schema version {version}")
+    return app_id != APPLICATION_ID
+
+
+def _check_schema(con: sqlite3.Connection, path: Path) -> None:
+    """The tables and columns of SCHEMA_VERSION: a file marked as ours with other tables is
+    refused, never queried into a traceback or "migrated"."""
+    for table, columns in _expected_columns().items():
+        found = {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
+        missing = sorted(columns - found)
+        if not found:
+            raise _wrong_schema(path, f"no table {table!r}")
+        if missing:
+            raise _wrong_schema(path, f"table {table!r} lacks {', '.join(missing)}")
+
+
+@lru_cache(maxsize=1)
+def _expected_columns() -> dict[str, frozenset[str]]:
+    """Columns of every table of the current schema, read from a scratch in-memory database."""
+    con = sqlite3.connect(":memory:")
+    try:
+        for step in MIGRATIONS:
+            con.executescript(step)
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: frozenset(r[1] for r in con.execute(f'PRAGMA table_info("{t}")'))
+                for t in tables}
+    finally:
+        con.close()
 
 
 def _corrupt(path: Path, why: str) -> UserError:
-    return UserError(f"results store {path} is corrupt ({why}); left untouched: move it aside "
-                     "or pass another --store PATH")
+    return UserError(f"results store {path} is corrupt ({why}); left untouched. Keep it with "
+                     f"its -wal and -shm files (moving one alone loses runs) and pass another "
+                     f"--store PATH")
+
+
+def _wrong_schema(path: Path, why: str) -> UserError:
+    return UserError(f"results store {path} has greenbench's mark but not its schema ({why}); "
+                     "left untouched: pass another --store PATH")
+
+
+def _unreadable(path: Path, exc: sqlite3.Error) -> UserError:
+    text = str(exc)
+    if "unable to open" in text.lower() and not os.access(path.parent, os.W_OK):
+        return UserError(f"results store {path} cannot be read: its folder is read-only and "
+                         "SQLite needs to create its -shm file beside its -wal file; copy the "
+                         "store with its -wal file to a writable folder")
+    if "not a database" in text.lower() or "malformed" in text.lower():
+        return _corrupt(path, text)
+    return UserError(f"results store {path} cannot be read: {text}")
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection that still sees the ``-wal`` file. Where the folder is read-only
+    and there is no ``-wal`` (nothing outside the file), ``immutable=1`` spares SQLite the
+    ``-shm`` file it could not create."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    wal = path.with_name(path.name + "-wal")
+    if not os.access(path.parent, os.W_OK) and not wal.exists():
+        uri += "&immutable=1"
+    return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    try:
+        return _connect_readonly(path)
+    except sqlite3.Error as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _decoded(path: Path, what: str, fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)``, decoding stored JSON/zlib content; damage is reported as a corrupt
+    store."""
+    try:
+        return fn(*args)
+    except (ValueError, TypeError, KeyError, AttributeError, zlib.error) as exc:
+        # ValueError covers json.JSONDecodeError and UnicodeDecodeError.
+        raise _corrupt(path, f"{what} cannot be decoded: {type(exc).__name__}") from None
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -574,13 +661,15 @@ def _migrate(con: sqlite3.Connection, path: Path) -> None:
 
 def _transaction(con: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T],
                  begin: str) -> _T:
-    con.execute(begin)
     try:
+        # Inside the try: a Ctrl-C that lands just as BEGIN returns still ends the transaction.
+        con.execute(begin)
         result = fn(con)
         con.execute("COMMIT")
     except BaseException:
         if con.in_transaction:  # a failed COMMIT leaves it open; a retry must start clean
-            con.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
         raise
     return result
 
@@ -591,6 +680,8 @@ def _retry(path: Path, fn: Callable[[], _T]) -> _T:
         try:
             return fn()
         except sqlite3.OperationalError as exc:
+            if "decode" in str(exc).lower():  # a text column that is not UTF-8: damage
+                raise _corrupt(path, str(exc).split(" with text ")[0]) from None
             if _is_environmental(exc):
                 raise UserError(f"results store {path}: {exc}; pass another --store PATH or "
                                 "free the disk") from None

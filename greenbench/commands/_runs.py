@@ -28,5 +28,5 @@ def load_run(ref: str, store_path: str | None) -> RunRecord:
 
     if Path(ref).is_file():
         return read_document_file(ref)
-    with Store(store_path, create=False) as store:
+    with Store(store_path, readonly=True) as store:
         return store.get_run(ref)

@@ -37,7 +37,7 @@ def list_(limit: int, as_json: bool, store_path: str | None) -> None:
     """List stored runs, newest first."""
     from greenbench.store import Store
 
-    with Store(store_path, create=False) as store:
+    with Store(store_path, readonly=True) as store:
         runs = store.list_runs(limit or None)
         total = store.count_runs() if limit and len(runs) == limit else len(runs)
         path = store.path
