@@ -20,6 +20,7 @@ from importlib import metadata
 from typing import Any
 
 from greenbench.carbon.intensity import G_PER_KWH_PER_LB_PER_MWH
+from greenbench.extras import MissingExtra, missing
 
 WORLD = "world"
 
@@ -71,10 +72,12 @@ def world_average() -> StaticEntry:
         return StaticEntry(WORLD, "World average", float(data["world_average"]), None,
                            f"{data.get('world_average_source', 'CodeCarbon')} "
                            f"(CodeCarbon {codecarbon_version()})")
+    except MissingExtra:  # no square brackets: the note is printed through rich markup
+        note = "CodeCarbon is not installed (greenbench's carbon extra); built-in copy"
     except Exception as exc:  # any failure to load means: use the built-in copy
-        return StaticEntry(WORLD, "World average", _WORLD_FALLBACK_G_PER_KWH, None,
-                           _WORLD_FALLBACK_SOURCE,
-                           note=f"CodeCarbon's tables could not be read ({exc}); built-in copy")
+        note = f"CodeCarbon's tables could not be read ({exc}); built-in copy"
+    return StaticEntry(WORLD, "World average", _WORLD_FALLBACK_G_PER_KWH, None,
+                       _WORLD_FALLBACK_SOURCE, note=note)
 
 
 @functools.lru_cache(maxsize=1)
@@ -93,7 +96,12 @@ def tables() -> dict[str, StaticEntry]:
 
 
 def _data_source() -> Any:
-    from codecarbon.input import DataSource
+    try:
+        from codecarbon.input import DataSource
+    except ModuleNotFoundError as exc:
+        if exc.name != "codecarbon":
+            raise
+        raise missing("a region's carbon intensity", "codecarbon", "carbon") from None
 
     return DataSource()
 

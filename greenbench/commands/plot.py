@@ -62,8 +62,10 @@ def plot(runs: tuple[str, ...], kind: str, metric: str | None, x: str | None,
       greenbench plot latest --kind scaling --x seq_len
       greenbench plot latest --kind trace --case mechanism=softmax,seq_len=1024
     """
+    from greenbench.extras import require
     from greenbench.plots.request import PlotRequest, render, runs_tag, writable_dir, write_figures
 
+    require("greenbench plot", "matplotlib", "plots")  # before anything else is checked
     request = PlotRequest(kind, metric=metric, x=x, case=case, all_cases=all_cases,
                           against=against, width_in=width_in)
     request.check()  # before loading anything: a misplaced option costs nothing

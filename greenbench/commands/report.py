@@ -38,10 +38,14 @@ def report(runs: tuple[str, ...], output: str | None, latex: str | None, title: 
       greenbench report latest -o results.md --latex table.tex
     """
     from greenbench.errors import UserError
+    from greenbench.extras import require
     from greenbench.report.write import report_format, write_report
 
     if output is None and latex is None:
         raise UserError("nothing to write: give -o FILE (.html or .md) and/or --latex FILE")
+    if output is not None and not no_figures:
+        require("drawing the report's figures", "matplotlib", "plots",
+                otherwise="leave them out with --no-figures")
     if output is not None:
         report_format(output)  # a wrong extension fails before any run is loaded
     records = list({r.id: r for r in (load_run(ref, store_path) for ref in runs)}.values())
