@@ -57,3 +57,27 @@ def test_every_data_file_in_a_package_is_installed() -> None:
             if not any(fnmatch(relative, pattern) for pattern in package_data.get(name, ())):
                 missing.append(f"{name}: {relative}")
     assert missing == [], "add these to [tool.setuptools.package-data]"
+
+
+def readme_commands() -> list[str]:
+    """The README's set-up commands, after the venv and its activation."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = text.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    prefix = "python3 -m venv .venv && . .venv/bin/activate && "
+    return [line.removeprefix(prefix) for line in setup.splitlines() if line.startswith(prefix)]
+
+
+def test_ci_runs_the_readmes_test_command() -> None:
+    run_main, run_tests = readme_commands()
+    assert run_main.endswith("&& greenbench run")
+    assert run_tests.endswith("&& python -m pytest -q")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert run_tests in ci
+
+
+def test_the_readmes_commands_name_extras_that_exist() -> None:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        extras = set(tomllib.load(f)["project"]["optional-dependencies"])
+    for command in readme_commands():
+        named = command.split("-e '.[", 1)[1].split("]'", 1)[0].split(",")
+        assert set(named) <= extras, command
