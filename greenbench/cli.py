@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sensors": ("greenbench.commands.sensors", "sensors", "List every sensor, available or not."),
     "results": ("greenbench.commands.results", "results", "List, show, export, import results."),
     "compare": ("greenbench.commands.compare", "compare", "Compare two runs; gate regressions."),
+    "gate": ("greenbench.commands.gate", "gate",
+             "Gate two git revisions' energy, measured interleaved (A/B)."),
     "carbon": ("greenbench.commands.carbon", "carbon", "Carbon intensity and best time windows."),
     "plot": ("greenbench.commands.plot", "plot", "Publication figures from stored runs."),
     "report": ("greenbench.commands.report", "report", "HTML / Markdown / LaTeX reports."),

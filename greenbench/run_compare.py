@@ -11,10 +11,11 @@ samples of the same conditions, so that test's p-value is *within-session only* 
 verdict says so (:data:`WITHIN_SESSION`). Runs whose rounds were interleaved
 (``greenbench gate``) are compared with ``test="wilcoxon"`` instead: repeat *i* of one run is
 paired with repeat *i* of the other, and the paired log ratios are tested
-(greenbench.paired), so the drift cancels. A case is *not comparable* (and says why) when the runs come from
-different machines, when one side's energy is an estimate and the other's measured (energy and
-power metrics only: time comes from the clock either way), or when the case did not finish on
-both sides; ``allow_cross_machine`` / ``allow_estimates`` lift the first two.
+(greenbench.paired), so the drift cancels.
+
+A case is *not comparable* (and says why) when the runs come from different machines, when
+one side's energy is an estimate and the other's measured (energy and power metrics only: time
+comes from the clock either way), or when the case did not finish on both sides; ``allow_cross_machine`` / ``allow_estimates`` lift the first two.
 """
 
 from __future__ import annotations

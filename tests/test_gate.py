@@ -166,8 +166,8 @@ def test_significant_and_above_threshold_is_a_regression():
     assert verdict.status == REGRESSED
     assert verdict.regressed and verdict.gated
     assert verdict.explanation == (
-        "energy_per_unit +31.2% (95% CI +24.0..+38.1%), within-session p=0.008 < 0.05, threshold 5%: "
-        "regressed"
+        "energy_per_unit +31.2% (95% CI +24.0..+38.1%), within-session p=0.008 < 0.05, "
+        "threshold 5%: regressed"
     )
 
 

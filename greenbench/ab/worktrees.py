@@ -55,7 +55,9 @@ def resolve(repo: Path, rev: str) -> str:
 
 
 @contextmanager
-def checked_out(repo: Path, revisions: dict[str, str], folder: Path) -> Iterator[dict[str, Revision]]:
+def checked_out(
+    repo: Path, revisions: dict[str, str], folder: Path,
+) -> Iterator[dict[str, Revision]]:
     """Worktrees of ``revisions`` (label -> rev) under ``folder``, removed afterwards.
 
     Every revision is resolved before anything is checked out, so a typo costs nothing.

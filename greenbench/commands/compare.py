@@ -59,6 +59,9 @@ def compare(
     with 3 it cannot, and the verdict says so.
 
     A regression needs both a change beyond the rule's threshold and significance (p < alpha).
+    RUN_A and RUN_B are two sessions, so that p-value is within-session only: the drift
+    between sessions (large on shared machines) is not in it, and every verdict says so. To
+    gate two revisions with a test that includes it, use `greenbench gate` (interleaved A/B).
     Runs from different machines, or with estimated against measured energy, are not
     comparable unless --allow-cross-machine / --allow-estimates.
 
@@ -92,12 +95,20 @@ def _print(result: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from greenbench.run_compare import WITHIN_SESSION
+
     out = console()
-    test = "Mann-Whitney U" if result.test == "mann-whitney" else "Welch's t"
+    from greenbench.paired import TEST_NAME
+
+    test = {"mann-whitney": "Mann-Whitney U", "welch": "Welch's t",
+            "wilcoxon": TEST_NAME}.get(result.test, result.test)
+    scope = ("rounds interleaved, so drift cancels" if result.test == "wilcoxon" else
+             "within-session only: the drift between the two sessions is not in its p")
     out.print(f"baseline {_describe(result.baseline)}")
     out.print(f"current  {_describe(result.current)}")
     rules = ", ".join(r.text for r in result.rules) or "none (report only)"
-    out.print(f"test: {test}, two-sided, alpha {result.alpha:g}; rules: {escape(rules)}")
+    out.print(f"test: {test}, two-sided, alpha {result.alpha:g} ({scope}); "
+              f"rules: {escape(rules)}")
     order = {key: i for i, key in enumerate(result.metrics)}
     for case in result.cases:
         mark = " [yellow](ESTIMATE)[/yellow]" if case.estimate else ""
@@ -113,6 +124,8 @@ def _print(result: Any) -> None:
         for v in sorted(case.verdicts, key=lambda v: order.get(v.key, len(order))):
             table.add_row(*_row(v))
             note = v.reason or (v.comparison.note if v.comparison is not None else None)
+            # the header already says the p-value is within-session: not once per case again
+            note = "; ".join(n for n in (note or "").split("; ") if n != WITHIN_SESSION)
             if note:
                 notes.setdefault(note, []).append(v.metric)
         out.print()

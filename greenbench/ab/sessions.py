@@ -1,0 +1,156 @@
+"""The two pytest processes of an A/B gate, run at once and taking turns, and what they save.
+
+Each revision runs in its own pytest process, from its own worktree (its folder first on
+``PYTHONPATH``), with greenbench's plugin saving the session as an exported-run file in a
+folder of its own. The two processes take turns through a :class:`TurnScheduler`, so their
+benchmarks' rounds interleave (greenbench.ab.scheduler).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from greenbench.ab.scheduler import PARTNER_WAIT_S, TurnScheduler
+from greenbench.ab.worktrees import Revision
+from greenbench.errors import UserError
+from greenbench.records import RunRecord
+
+#: pytest's exit statuses after which the saved results still stand (1: some test failed)
+_MEASURED = (0, 1)
+_NO_TESTS = 5
+
+
+@dataclass
+class Side:
+    """One revision's pytest process: its revision, exit status, log and saved run."""
+
+    label: str
+    revision: Revision
+    returncode: int | None = None
+    log: Path | None = None
+    run: RunRecord | None = None
+
+    def log_tail(self, lines: int = 15) -> str:
+        if self.log is None or not self.log.is_file():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Session:
+    """Both sides of one interleaved session and the order the turns went in."""
+
+    sides: dict[str, Side]
+    grants: list[tuple[str, str]] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def back_to_back(self) -> tuple[int, int]:
+        """(rounds both sides measured one right after the other, rounds both measured)."""
+        where: dict[str, dict[str, int]] = {}
+        for i, (side, key) in enumerate(self.grants):
+            if key.endswith("#setup"):
+                continue
+            where.setdefault(key, {})[side] = i
+        both = [w for w in where.values() if len(w) == 2]
+        adjacent = sum(1 for w in both if abs(w["A"] - w["B"]) == 1)
+        return adjacent, len(both)
+
+
+def pytest_command(pytest_args: list[str], storage: Path, name: str, rounds: int) -> list[str]:
+    """The pytest command line of one side (the user's own arguments last, so they win)."""
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            f"--greenbench-storage={storage}", f"--greenbench-save={name}",
+            f"--greenbench-rounds={rounds}", *pytest_args]
+
+
+def side_environment(revision: Revision, turns: str) -> dict[str, str]:
+    """The environment of one side: its checkout first on PYTHONPATH, and the turn socket."""
+    from greenbench.pytest_energy.turns import ENV
+
+    env = dict(os.environ)
+    paths = [str(p) for p in revision.import_paths()]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env[ENV] = turns
+    return env
+
+
+def run_session(
+    revisions: dict[str, Revision],
+    pytest_args: list[str],
+    workdir: Path,
+    *,
+    rounds: int,
+    subdir: Path = Path(),
+    partner_wait_s: float = PARTNER_WAIT_S,
+) -> Session:
+    """Run both revisions' benchmarks at once, taking turns; read what each saved.
+
+    ``revisions`` maps the sides ``A`` (base) and ``B`` (head) to their checkouts; ``subdir``
+    is where in the checkout pytest starts (the user's folder relative to the repository).
+    Raises UserError when a side's pytest could not run its tests.
+    """
+    sides = {label: Side(label, rev) for label, rev in revisions.items()}
+    socket_path = workdir / "turns.sock"
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    t0 = time.perf_counter()
+    with TurnScheduler(socket_path, partner_wait_s) as scheduler:
+        try:
+            for label, side in sides.items():
+                storage = workdir / f"runs-{label}"
+                side.log = workdir / f"pytest-{label}.log"
+                with open(side.log, "wb") as log:
+                    procs[label] = subprocess.Popen(
+                        pytest_command(pytest_args, storage, _save_name(side), rounds),
+                        cwd=side.revision.path / subdir, stdout=log,
+                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                        env=side_environment(side.revision, f"{socket_path}:{label}"),
+                    )
+            while len([s for s in sides.values() if s.returncode is not None]) < len(sides):
+                for label, proc in procs.items():
+                    if sides[label].returncode is None and proc.poll() is not None:
+                        sides[label].returncode = proc.returncode
+                        scheduler.finished(label)
+                time.sleep(0.05)
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:  # interrupted: stop the children we started
+                    proc.terminate()
+                    proc.wait(timeout=10)
+        grants = list(scheduler.grants)
+    session = Session(sides, grants, time.perf_counter() - t0)
+    for label, side in sides.items():
+        side.run = _saved_run(workdir / f"runs-{label}")
+        if side.run is None:
+            raise UserError(_failure(side))
+    return session
+
+
+def _save_name(side: Side) -> str:
+    return f"{'base' if side.label == 'A' else 'head'}-{side.revision.short}"
+
+
+def _saved_run(storage: Path) -> RunRecord | None:
+    from greenbench.results_format import read_document_file
+
+    files = sorted(storage.glob("*/*.json"))
+    return read_document_file(files[-1]) if files else None
+
+
+def _failure(side: Side) -> str:
+    rev = f"{side.revision.name} ({side.revision.short})"
+    code = side.returncode
+    if code == _NO_TESTS:
+        why = "pytest collected no tests: pass the benchmarks' path or -k/-m to select them"
+    elif code in _MEASURED:
+        why = "no energy benchmark ran (no test uses the energy_benchmark fixture)"
+    else:
+        tail = [line for line in side.log_tail().splitlines() if line.strip()]
+        why = f"pytest exited {code}" + (f": {tail[-1].strip()}" if tail else "")
+    return f"{rev}: {why} (log: {side.log})"
