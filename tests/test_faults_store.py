@@ -7,7 +7,6 @@ failure still covers the damage a full disk leaves.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -20,35 +19,13 @@ from greenbench.errors import UserError
 from greenbench.store import Store
 from tests.cli_runner import run_cli
 from tests.factories import make_run
+from tests.small_disk import fill, mounted_tmpfs
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MiB tmpfs of its own, so that filling it fills nothing else."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                          capture_output=True)
-    if done.returncode != 0 or not os.path.ismount(mount):
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Write zeros to ``folder`` until the disk is full; return the filler file."""
-    filler = folder / "filler"
-    with filler.open("wb", buffering=0) as f:
-        try:
-            while True:
-                f.write(b"\0" * 4096)
-        except OSError:
-            pass
-    return filler
+    with mounted_tmpfs(tmp_path / "disk") as folder:
+        yield folder
 
 
 def stored_ids(path: Path) -> list[str]:

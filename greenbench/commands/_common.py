@@ -51,14 +51,22 @@ def console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False)
 
 
-def writable_file(path: str | None, option: str = "--json") -> Path | None:
-    """Check an output path before measuring, so a typo does not cost the measurement."""
+def writable_file(path: str | None, option: str = "--json",
+                  store: str | Path | None = None) -> Path | None:
+    """Check an output path before measuring, so a typo does not cost the measurement; a
+    path that is the results store (``store``, else the default one) or any of its files is
+    refused."""
+    from greenbench.output_file import refuse_store
+
     if path is None:
         return None
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise UserError(f"{option} {path}: folder {parent} does not exist")
+    if p.is_dir():
+        raise UserError(f"{option} {path}: is a folder; give a file path")
+    refuse_store(p, option, store)
     if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise UserError(f"{option} {path}: not writable; choose another path")
     return p

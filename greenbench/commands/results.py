@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 
 from greenbench.commands._cases import print_cases, print_footprints
-from greenbench.commands._common import console
+from greenbench.commands._common import console, writable_file
 from greenbench.commands._runs import load_run, store_option
-from greenbench.errors import UserError
 from greenbench.records import CaseRecord, RunRecord
 
 DEFAULT_LIST_LIMIT = 50
@@ -177,8 +175,10 @@ def export(run: str, output: str | None, fmt: str | None, store_path: str | None
 
     RUN is a run id, a unique prefix of one, latest or latest~N (N runs before the latest).
     """
+    from greenbench.output_file import write_atomically
     from greenbench.results_format import dumps_document, to_csv, to_document
 
+    writable_file(output, "-o", store=store_path)
     record = load_run(run, store_path)
     if fmt is None:
         fmt = "csv" if output and output.lower().endswith(".csv") else "json"
@@ -186,11 +186,7 @@ def export(run: str, output: str | None, fmt: str | None, store_path: str | None
     if output is None:
         click.echo(text, nl=False)
         return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"-o {output}: cannot write: {exc.strerror or exc}; choose another "
-                        "path") from None
+    write_atomically(output, text)
     console(stderr=True).print(f"exported run {record.id} to {output} ({fmt})")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -107,7 +106,7 @@ def run(
     registry = discover(workload_files)
     specs = plan(registry, workload_names, overrides, suite, device)
     probes = probe_all(cpu_tdp_w=cpu_tdp)
-    json_out = writable_file(json_path)
+    json_out = writable_file(json_path, store=store_path)
     store = Store(store_path)
 
     err = console(stderr=True)
@@ -125,7 +124,10 @@ def run(
 
         err.print(Footprint.from_dict(record.footprint).summary())
     if json_out is not None:
-        json_out.write_text(json.dumps(store.export_run(record.id), indent=2, default=str) + "\n")
+        from greenbench.output_file import write_atomically
+        from greenbench.results_format import dumps_document
+
+        write_atomically(json_out, dumps_document(store.export_run(record.id)))
         err.print(f"wrote {json_out}")
     err.print(f"stored run [bold]{record.id}[/bold] in {store.path} "
               f"(greenbench results show {record.id})")

@@ -305,8 +305,12 @@ def save_figure(fig: Figure, path: str | Path, fmt: str | None = None,
     """
     p = Path(path)
     fmt = fmt or p.suffix.lstrip(".").lower()
+    from greenbench.output_file import write_with
+
     with context():
-        fig.savefig(p, format=fmt, metadata=_metadata(fmt, description))
+        # Through a temporary file: a failed write leaves an earlier figure intact.
+        write_with(p, lambda f: fig.savefig(f, format=fmt,
+                                            metadata=_metadata(fmt, description)))
     return p
 
 

@@ -55,9 +55,10 @@ def write_report(runs: Sequence[RunRecord], path: str | Path | None = None, *,
 
 
 def _write(path: Path, data: bytes) -> Path:
+    from greenbench.output_file import write_atomically
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
+    return write_atomically(path, data)
