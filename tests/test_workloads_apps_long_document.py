@@ -49,3 +49,39 @@ def test_approximations_share_the_reference_weights() -> None:
 def test_linformer_k_longer_than_the_document_is_refused() -> None:
     with pytest.raises(UserError, match="linformer k=512"):
         LongDocument().check({**SMALL, "mechanism": "linformer", "k": 512}, "cpu")
+
+
+def _quality(mechanism: str) -> dict[str, float]:
+    wl = LongDocument()
+    state = wl.setup({**SMALL, "mechanism": mechanism}, "cpu")
+    wl.step(state)
+    return wl.quality(state)
+
+
+def test_logit_error_does_not_count_the_head_bias() -> None:
+    """The head's bias is the same for the mechanism and the reference: adding to it leaves
+    the logit error as it was (with the bias counted, the figure fell as the bias grew)."""
+    wl = LongDocument()
+    state = wl.setup({**SMALL, "mechanism": "linformer"}, "cpu")
+    wl.step(state)
+    before = wl.quality(state)["logit_rel_error"]
+    with torch.no_grad():
+        for model in (state["model"], state["reference"]):
+            model.head.bias.add_(5.0)
+        state["ref_logits"] = state["reference"](state["docs"])
+    wl.step(state)
+    assert wl.quality(state)["logit_rel_error"] == pytest.approx(before, rel=1e-4)
+
+
+@pytest.mark.parametrize("mechanism", ["linformer", "performer"])
+def test_attention_error_is_reported_before_pooling_dilutes_it(mechanism: str) -> None:
+    q = _quality(mechanism)
+    assert q["logit_rel_error"] < q["attn_rel_error"]
+    exact = _quality("sdpa")
+    assert exact["attn_rel_error"] < 1e-5
+
+
+def test_documents_are_the_same_for_every_mechanism() -> None:
+    wl = LongDocument()
+    docs = [wl.setup({**SMALL, "mechanism": m}, "cpu")["docs"] for m in ("softmax", "performer")]
+    assert torch.equal(docs[0], docs[1])

@@ -26,11 +26,15 @@ from greenbench_workloads.attention import AttentionWorkload  # noqa: E402
 D, H, N = 32, 2, 48  # small: every test here runs in milliseconds
 
 
+def _gen(seed: int = 0):
+    return torch.Generator().manual_seed(seed)
+
+
 def _pair(mechanism: str, *, causal: bool = False, **kw):
     """(softmax reference, mechanism) sharing the projection weights, in eval mode."""
     torch.manual_seed(0)
     ref = make_attention("softmax", D, H, N, causal=causal).eval()
-    other = make_attention(mechanism, D, H, N, causal=causal, **kw).eval()
+    other = make_attention(mechanism, D, H, N, causal=causal, generator=_gen(), **kw).eval()
     other.load_state_dict(ref.state_dict(), strict=False)
     return ref, other
 
@@ -78,8 +82,8 @@ def test_performer_error_falls_as_m_grows(causal):
         runs = []
         for seed in range(4):
             ref, perf = _pair("performer", causal=causal, m=m)
-            torch.manual_seed(100 + seed)  # a fresh draw of the random features
-            perf.features.copy_(orthogonal_gaussian(m, D // H))
+            # a fresh draw of the random features
+            perf.features.copy_(orthogonal_gaussian(m, D // H, _gen(100 + seed)))
             with torch.no_grad():
                 runs.append(relative_error(perf(x), ref(x)))
         errors.append(sum(runs) / len(runs))
@@ -101,7 +105,7 @@ def test_causal_performer_blocks_equal_full_prefix_sums():
 @pytest.mark.parametrize("mechanism", ["softmax", "sdpa", "performer"])
 def test_causal_outputs_ignore_the_future(mechanism):
     torch.manual_seed(0)
-    layer = make_attention(mechanism, D, H, N, causal=True).eval()
+    layer = make_attention(mechanism, D, H, N, causal=True, generator=_gen()).eval()
     x = torch.randn(1, N, D)
     changed = x.clone()
     changed[:, N // 2 :] += torch.randn(1, N - N // 2, D)
@@ -112,15 +116,14 @@ def test_causal_outputs_ignore_the_future(mechanism):
 
 
 def test_performer_features_are_orthogonal_within_a_block():
-    torch.manual_seed(0)
-    w = PerformerAttention(64, 4, m=16).features  # head_dim 16: one full block
+    w = PerformerAttention(64, 4, m=16, generator=_gen()).features  # head_dim 16: one full block
     directions = w / w.norm(dim=1, keepdim=True)
     assert torch.allclose(directions @ directions.t(), torch.eye(16), atol=1e-5)
 
 
 def test_performer_is_stable_on_long_sequences():
     torch.manual_seed(0)
-    layer = make_attention("performer", D, H, 4096, m=32).eval()
+    layer = make_attention("performer", D, H, 4096, m=32, generator=_gen()).eval()
     with torch.no_grad():
         out = layer(torch.randn(1, 4096, D) * 3)
     assert torch.isfinite(out).all()
@@ -146,7 +149,8 @@ def test_bad_attention_parameters_are_one_line_user_errors(args, kwargs, needle)
     assert "\n" not in str(info.value)
     with pytest.raises(UserError):
         make_attention(args[0], kwargs.get("d_model", 32), kwargs.get("heads", 2), args[1],
-                       k=args[2], m=args[3], causal=kwargs.get("causal", False))
+                       k=args[2], m=args[3], causal=kwargs.get("causal", False),
+                       generator=_gen())
 
 
 def test_workload_check_rejects_linformer_k_longer_than_the_sequence():
@@ -195,19 +199,77 @@ def _run(**over):
 @pytest.mark.parametrize("mode", ["infer", "train"])
 def test_every_mechanism_runs_and_reports_its_error_against_softmax(mechanism, mode):
     q = _run(mechanism=mechanism, mode=mode)
-    assert set(q) == ({"rel_error"} if mode == "infer" else {"rel_error", "loss", "loss_ref"})
+    figures = {"attn_rel_error"} | ({"loss", "loss_ref"} if mode == "train" else set())
+    assert set(q) == figures
     if mechanism == "softmax":
-        assert q["rel_error"] == 0.0
+        assert q["attn_rel_error"] == 0.0
     elif mechanism == "sdpa":
-        assert q["rel_error"] < 1e-5
+        assert q["attn_rel_error"] < 1e-5
     else:  # approximations: a real, finite error
-        assert 1e-4 < q["rel_error"] < 2.0
+        assert 1e-4 < q["attn_rel_error"] < 2.0
 
 
 @pytest.mark.parametrize(("precision", "tolerance"), [("bf16", 2e-2), ("int8", 5e-2)])
 def test_low_precision_outputs_stay_close_to_fp32(precision, tolerance):
     q = _run(precision=precision)
-    assert 0.0 < q["rel_error"] < tolerance
+    assert 0.0 < q["attn_rel_error"] < tolerance
+
+
+def _setup(**over):
+    wl = AttentionWorkload()
+    params = wl.defaults() | _SMALL | over
+    return wl, wl.setup(params, "cpu")
+
+
+@pytest.mark.parametrize("mechanism", ["linformer", "performer"])
+def test_attention_error_is_measured_without_the_output_bias(mechanism):
+    """The output projection's bias is the same in the layer and the reference: the figure
+    must not fall when it grows, and must equal the error of W_o times the attention's mix."""
+    wl, state = _setup(mechanism=mechanism)
+    before = wl.quality(state)["attn_rel_error"]
+    with torch.no_grad():
+        layer, ref = state.layer, state.reference
+        x = state.x_eval
+        expected = relative_error(layer(x) - layer.out.bias, ref(x) - ref.out.bias)
+        for module in (layer, ref):
+            module.out.bias.add_(10.0)
+        state.ref_out = ref(x)
+    after = wl.quality(state)["attn_rel_error"]
+    assert before == pytest.approx(expected, rel=1e-5)
+    assert after == pytest.approx(before, rel=1e-3)
+    # the whole layer's output, bias included, understates it (the old figure)
+    with torch.no_grad():
+        assert relative_error(layer(x), state.ref_out) < 0.5 * before
+
+
+@pytest.mark.parametrize("mode", ["infer", "train"])
+def test_every_mechanism_gets_the_same_weights_teacher_and_inputs(mode):
+    states = {m: _setup(mechanism=m, mode=mode)[1] for m in MECHANISMS}
+    base = states["softmax"]
+    for mechanism, state in states.items():
+        assert torch.equal(state.x, base.x), mechanism
+        assert torch.equal(state.x_eval, base.x_eval), mechanism
+        assert torch.equal(state.target, base.target), mechanism
+        assert torch.equal(state.target_eval, base.target_eval), mechanism
+        for name in ("qkv.weight", "qkv.bias", "out.weight", "out.bias"):
+            assert torch.equal(state.layer.state_dict()[name], base.layer.state_dict()[name])
+
+
+def test_performer_features_leave_the_global_generator_alone():
+    """Building a Performer draws from the global generator exactly what softmax's layer does
+    (its nn.Linear weights), so whatever is drawn after it is the same for every mechanism."""
+    torch.manual_seed(5)
+    make_attention("softmax", D, H, N)
+    after_softmax = torch.rand(3)
+    torch.manual_seed(5)
+    make_attention("performer", D, H, N, m=64, generator=_gen())
+    assert torch.equal(torch.rand(3), after_softmax)
+
+
+def test_performer_features_repeat_for_the_same_generator_seed():
+    a = orthogonal_gaussian(40, 16, _gen(3))
+    assert torch.equal(a, orthogonal_gaussian(40, 16, _gen(3)))
+    assert not torch.equal(a, orthogonal_gaussian(40, 16, _gen(4)))
 
 
 def test_training_lowers_the_loss():

@@ -19,9 +19,11 @@ quantisation applies -- and differs only in how queries, keys and values are mix
   which equals zero-padding the keys and values to ``seq_len``.
 * ``performer`` -- FAVOR+: exp(q.k / sqrt(d)) is estimated by phi(q).phi(k) with m positive
   orthogonal random features, giving O(n m) attention (Choromanski et al. 2020, "Rethinking
-  Attention with Performers", arXiv 2009.14794). The features are drawn once from torch's
-  global generator at construction (seed it first) and kept fixed (no redrawing during
-  training), so runs are repeatable. Causal Performer uses chunked prefix sums.
+  Attention with Performers", arXiv 2009.14794). The features are drawn once at
+  construction from the ``generator`` passed in -- never from torch's global generator, so
+  building a Performer cannot change the weights or inputs drawn after it -- and kept fixed
+  (no redrawing during training), so runs are repeatable. Causal Performer uses chunked
+  prefix sums.
 
 Parameters are validated by :func:`check_attention_params` (re-exported from
 :mod:`workloads._variants`, which needs no torch) and raise ``UserError``.
@@ -30,6 +32,7 @@ Parameters are validated by :func:`check_attention_params` (re-exported from
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +45,10 @@ from greenbench_workloads._variants import (
     check_attention_params,
 )
 
-__all__ = ["MECHANISMS", "check_attention_params", "make_attention", "MultiHeadAttention"]
+__all__ = [
+    "MECHANISMS", "MultiHeadAttention", "attention_rel_error", "check_attention_params",
+    "make_attention", "output_bias",
+]
 
 
 def make_attention(
@@ -54,12 +60,15 @@ def make_attention(
     k: int | None = None,
     m: int | None = None,
     causal: bool = False,
+    generator: torch.Generator | None = None,
 ) -> nn.Module:
     """One multi-head attention layer: forward(x (b, n, d_model)) -> (b, n, d_model).
 
     ``seq_len`` is the longest sequence the layer accepts (Linformer's projections are that
     long); ``k`` (Linformer, default min(128, seq_len)) and ``m`` (Performer, default 128) are
-    ignored by the other mechanisms. Raises UserError for invalid combinations.
+    ignored by the other mechanisms. ``generator`` draws Performer's random features (required
+    for ``performer``, unused by the others). The projection weights come from torch's global
+    generator, like any ``nn.Linear``. Raises UserError for invalid combinations.
     """
     check_attention_params(
         mechanism, seq_len, k, m, d_model=d_model, heads=heads, causal=causal
@@ -70,7 +79,9 @@ def make_attention(
         return SdpaAttention(d_model, heads, causal=causal)
     if mechanism == "linformer":
         return LinformerAttention(d_model, heads, seq_len, k or min(DEFAULT_K, seq_len))
-    return PerformerAttention(d_model, heads, m or DEFAULT_M, causal=causal)
+    if generator is None:
+        raise ValueError("make_attention('performer', ...) needs a generator for its features")
+    return PerformerAttention(d_model, heads, m or DEFAULT_M, causal=causal, generator=generator)
 
 
 class MultiHeadAttention(nn.Module):
@@ -145,10 +156,13 @@ class PerformerAttention(MultiHeadAttention):
     eps = 1e-6
     floor = -30.0
 
-    def __init__(self, d_model: int, heads: int, m: int, *, causal: bool = False) -> None:
+    def __init__(
+        self, d_model: int, heads: int, m: int, *, generator: torch.Generator,
+        causal: bool = False,
+    ) -> None:
         super().__init__(d_model, heads, causal=causal)
         self.m = m
-        self.register_buffer("features", orthogonal_gaussian(m, self.head_dim))
+        self.register_buffer("features", orthogonal_gaussian(m, self.head_dim, generator))
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         phi_q = self.feature_map(q, is_query=True)
@@ -178,6 +192,56 @@ class PerformerAttention(MultiHeadAttention):
         return torch.exp(proj.clamp_min(self.floor)) / math.sqrt(self.m)
 
 
+def output_bias(attention: nn.Module) -> torch.Tensor:
+    """The bias of a layer's output projection (d_model,), zeros if it has none.
+
+    Quality figures subtract it from both outputs before comparing: it is the same in the
+    variant and the reference and would otherwise dilute the attention's error. Works on int8
+    dynamically quantised layers too, whose ``bias`` is a method.
+    """
+    out = attention.out
+    bias = out.bias() if callable(out.bias) else out.bias
+    if bias is None:
+        return torch.zeros(attention.d_model)
+    return bias.detach().float()
+
+
+def attention_rel_error(
+    pairs: Iterable[tuple[nn.Module, nn.Module]], forward: Callable[[], object]
+) -> float:
+    """The attention layers' own error inside a model, where the approximation happens.
+
+    ``pairs`` are (variant layer, exact reference layer with the same weights); ``forward()``
+    runs the variant model once. Each variant layer's input and output are caught on the way
+    and the reference layer is run on the *same* input, so the residual stream, later layers
+    and the head cannot dilute or compound the figure. Returns
+    ||(out - b) - (ref - b)|| / ||ref - b|| over all layers together, without the output bias b
+    (see :func:`output_bias`); call it under no_grad or inference_mode.
+    """
+    pairs = list(pairs)
+    caught: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def catch(_module: nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        caught.append((args[0], out))
+
+    hooks = [variant.register_forward_hook(catch) for variant, _ in pairs]
+    try:
+        forward()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if len(caught) != len(pairs):
+        raise RuntimeError(f"expected {len(pairs)} attention calls, caught {len(caught)}")
+    num = den = 0.0
+    for (x, out), (_, reference) in zip(caught, pairs, strict=True):
+        bias = output_bias(reference)
+        with torch.autocast(x.device.type, enabled=False):  # the reference is exact fp32
+            ref = reference(x.float()).float() - bias
+        num += float((out.float() - bias - ref).pow(2).sum())
+        den += float(ref.pow(2).sum())
+    return math.sqrt(num / den) if den > 0 else 0.0
+
+
 def mean_pooling(k: int, n: int) -> torch.Tensor:
     """(k, n) matrix whose row i averages positions [floor(i n / k), floor((i+1) n / k))."""
     edges = [i * n // k for i in range(k + 1)]
@@ -188,18 +252,19 @@ def mean_pooling(k: int, n: int) -> torch.Tensor:
     return pool
 
 
-def orthogonal_gaussian(m: int, d: int) -> torch.Tensor:
-    """(m, d) random features: blocks of d orthogonal directions with chi(d) lengths.
+def orthogonal_gaussian(m: int, d: int, generator: torch.Generator) -> torch.Tensor:
+    """(m, d) random features from ``generator``: blocks of d orthogonal directions with chi(d)
+    lengths.
 
     Each row is marginally N(0, I_d) but rows within a block are exactly orthogonal, which
     lowers the estimator's variance (Performer paper, section 2.4).
     """
     blocks = []
     for _ in range(math.ceil(m / d)):
-        q, _ = torch.linalg.qr(torch.randn(d, d))
+        q, _ = torch.linalg.qr(torch.randn(d, d, generator=generator))
         blocks.append(q.t())
     directions = torch.cat(blocks)[:m]
-    lengths = torch.randn(m, d).norm(dim=1, keepdim=True)
+    lengths = torch.randn(m, d, generator=generator).norm(dim=1, keepdim=True)
     return directions * lengths
 
 

@@ -61,13 +61,16 @@ class LanguageModel(nn.Module):
         k: int | None = None,
         m: int | None = None,
         causal: bool = True,
+        generator: torch.Generator | None = None,
     ) -> None:
+        """``generator`` draws Performer's random features (the weights come from torch's
+        global generator, like any module's)."""
         super().__init__()
         self.tokens = nn.Embedding(vocab, d_model)
         self.positions = nn.Embedding(seq_len, d_model)
         self.blocks = nn.ModuleList(
             Block(d_model, make_attention(mechanism, d_model, heads, seq_len, k=k, m=m,
-                                          causal=causal))
+                                          causal=causal, generator=generator))
             for _ in range(layers)
         )
         self.ln_f = nn.LayerNorm(d_model)
@@ -82,6 +85,9 @@ class LanguageModel(nn.Module):
 
     def feed_forwards(self) -> list[FeedForward]:
         return [block.ffn for block in self.blocks]
+
+    def attentions(self) -> list[nn.Module]:
+        return [block.attn for block in self.blocks]
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,7 @@ Sparsity variants (``sparsity`` parameter), applied to chosen linear layers:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import random
 import warnings
 from collections.abc import Iterator
@@ -50,6 +51,31 @@ def sync(device: str | torch.device) -> None:
     dev = torch.device(device)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """A seed for one named source of randomness (``weights``, ``inputs``, ...) of a case.
+
+    Derived from the case's seed by hashing, so streams are independent of one another and the
+    same in every process and variant: drawing more from one cannot shift another.
+    """
+    digest = hashlib.sha256(f"{seed}/{stream}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def generator(seed: int, stream: str) -> torch.Generator:
+    """A CPU generator of its own for the named stream of the case's seed."""
+    return torch.Generator().manual_seed(stream_seed(seed, stream))
+
+
+@contextlib.contextmanager
+def own_rng(seed: int, stream: str) -> Iterator[None]:
+    """Run a block (module construction: ``nn.Linear`` draws from the global generator) with
+    torch's CPU generator seeded for the named stream, and restore the generator after.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(stream_seed(seed, stream))
+        yield
 
 
 def seed_all(seed: int) -> torch.Generator:

@@ -7,8 +7,9 @@ decoder (``causal=true``, next-token loss) or encoder (``causal=false``, masked-
 required by Linformer) over tokens from a random Markov chain (:mod:`workloads._lm`).
 Unit: tokens (one step = ``batch x seq_len`` tokens).
 
-Variants, each against the fp32 dense eager reference built from the same seed (same weights,
-same inputs):
+Variants, each against the fp32 dense eager reference with exact softmax attention and the
+same weights and inputs (weights, Performer's random features and data each come from their
+own stream of ``seed``, so every variant, mechanism included, starts from the same weights):
 
 * ``attention`` -- softmax, sdpa, linformer (``k``), performer (``m``); see
   :mod:`workloads._attention`.
@@ -21,13 +22,18 @@ same inputs):
   ``sparsity=none``.
 * ``compile`` -- eager, or ``torch.compile`` (compiled in setup, so not measured).
 
-``quality()`` reports, on a held-out batch: ``rel_error`` -- ||logits - ref|| / ||ref|| -- and
-``loss`` / ``loss_ref`` -- the cross-entropy (nats per scored token) of the variant and the
-reference. In ``infer`` the reference is the unpruned, unquantised fp32 eager model, so the
-figures show what pruning, quantisation or 16-bit arithmetic cost. In ``train`` the weights
-move, so the reference is an fp32 eager copy of the *current* (already pruned) weights: the
-rel_error isolates the arithmetic, and the loss depends on how many steps ran (compare
-training variants at equal steps, or with the train-to-target workload).
+``quality()`` reports, on a held-out batch: ``rel_error`` -- ||logits - ref|| / ||ref||, the
+model's output (the head has no bias) --, ``attn_rel_error`` -- the attention layers' own error
+on the inputs they received, without their output bias
+(:func:`workloads._attention.attention_rel_error`): the residual stream carries the
+embeddings past every attention layer, so the logits' error is a fraction of the attention's
+-- and ``loss`` / ``loss_ref`` -- the cross-entropy (nats per scored token) of the variant and
+the reference. In ``infer`` the reference is the unpruned, unquantised fp32 eager model with
+softmax attention, so the figures show what the attention approximation, pruning,
+quantisation or 16-bit arithmetic cost. In ``train`` the weights move, so the reference is
+an fp32 eager softmax copy of the *current* (already pruned) weights: the errors isolate the
+mechanism and the arithmetic, and the loss depends on how many steps ran (compare training
+variants at equal steps, or with the train-to-target workload).
 """
 
 from __future__ import annotations
@@ -66,7 +72,7 @@ class _State:
     params: dict[str, Any]
     model: Any  # the variant (pruned / quantised / sparse modules), uncompiled
     run: Any  # what step() calls: model, or torch.compile(model)
-    reference: Any  # fp32 dense eager model
+    reference: Any  # fp32 dense eager model with softmax attention, same weights
     batches: list[Any]
     eval_batch: Any
     masks: list[tuple[Any, Any]] = field(default_factory=list)  # (weight, mask) to re-apply
@@ -151,11 +157,13 @@ class TransformerWorkload(Workload):
             if infer:
                 ref_logits, ref_loss = state.ref_logits, state.ref_loss
             else:
-                state.reference.load_state_dict(state.model.state_dict())
+                state.reference.load_state_dict(state.model.state_dict(), strict=False)
                 ref_logits = state.reference(inputs)
                 ref_loss = float(_lm.lm_loss(ref_logits, targets))
+            attn_error = _attention_error(state, inputs)
         return {
             "rel_error": T.relative_error(logits, ref_logits),
+            "attn_rel_error": attn_error,
             "loss": loss,
             "loss_ref": float(ref_loss),
         }
@@ -167,30 +175,50 @@ class TransformerWorkload(Workload):
             torch.cuda.empty_cache()
 
 
+def _attention_error(state: _State, inputs: Any) -> float:
+    """The attention layers' own error (see :func:`workloads._attention.attention_rel_error`),
+    run through the eager model: hooks are not to be added to a compiled one."""
+    from greenbench_workloads import _torch as T
+    from greenbench_workloads._attention import attention_rel_error
+
+    def forward() -> None:
+        with T.autocast(state.params["precision"], state.device):
+            state.model(inputs)
+
+    pairs = zip(state.model.attentions(), state.reference.attentions(), strict=True)
+    return attention_rel_error(pairs, forward)
+
+
 # -- setup, top-down ---------------------------------------------------------------------------
 
 
 def _build(p: dict[str, Any], device: str) -> _State:
     """Model, reference and data on the device, with the variant applied and warmed up."""
-    import copy
-
     import torch
 
     from greenbench_workloads import _lm
     from greenbench_workloads import _torch as T
 
     dev = T.torch_device(device)
-    gen = T.seed_all(p["seed"])
     layers, d_model, heads = SIZES[p["size"]]
-    model = _lm.LanguageModel(
-        p["vocab"], p["seq_len"], d_model, layers, heads, p["attention"],
-        k=p["k"], m=p["m"], causal=p["causal"],
-    ).to(dev)
-    reference = copy.deepcopy(model).eval()
+    # weights, Performer's features and data each from their own stream of the seed: every
+    # variant (attention mechanism included) gets the same weights and the same tokens
+    with T.own_rng(p["seed"], "weights"):
+        model = _lm.LanguageModel(
+            p["vocab"], p["seq_len"], d_model, layers, heads, p["attention"],
+            k=p["k"], m=p["m"], causal=p["causal"],
+            generator=T.generator(p["seed"], "features"),
+        ).to(dev)
+        # the exact model: softmax attention (with the same mask), the same weights by name
+        reference = _lm.LanguageModel(
+            p["vocab"], p["seq_len"], d_model, layers, heads, "softmax", causal=p["causal"],
+        ).to(dev).eval()
+    reference.load_state_dict(model.state_dict(), strict=False)
     batches = [
         (x.to(dev), y.to(dev))
         for x, y in _lm.markov_batches(p["vocab"], p["seq_len"], p["batch"], _POOL + 1,
-                                       causal=p["causal"], generator=gen)
+                                       causal=p["causal"],
+                                       generator=T.generator(p["seed"], "data"))
     ]
     state = _State(dev, p, model, model, reference, batches[:_POOL], batches[_POOL])
 
