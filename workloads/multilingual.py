@@ -137,7 +137,8 @@ def language_parity(energy_per_sentence: Mapping[str, float]) -> float:
 @lru_cache(maxsize=1)
 def load_parallel_text() -> dict[str, tuple[str, ...]]:
     """{language code: its sentences, in the same order for every language} from the JSON."""
-    raw = resources.files("greenbench_workloads").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
+    data = resources.files("greenbench_workloads").joinpath("data", DATA_FILE)
+    raw = data.read_text(encoding="utf-8")
     doc = json.loads(raw)
     missing = [code for code in LANGUAGES if code not in doc["languages"]]
     if missing:
