@@ -15,7 +15,8 @@ paired with repeat *i* of the other, and the paired log ratios are tested
 
 A case is *not comparable* (and says why) when the runs come from different machines, when
 one side's energy is an estimate and the other's measured (energy and power metrics only: time
-comes from the clock either way), or when the case did not finish on both sides; ``allow_cross_machine`` / ``allow_estimates`` lift the first two.
+comes from the clock either way), or when the case did not finish on both sides;
+``allow_cross_machine`` / ``allow_estimates`` lift the first two.
 """
 
 from __future__ import annotations

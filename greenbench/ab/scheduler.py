@@ -35,12 +35,13 @@ def choose(
     waited_s: Mapping[str, float],
     first: str,
     partner_wait_s: float = PARTNER_WAIT_S,
+    last: str | None = None,
 ) -> str | None:
     """The side to give the free turn to now, or None to wait.
 
     ``pending``: the key each side waits for (None: not waiting); ``done``: keys each side has
     measured; ``finished``: the side's process is gone; ``waited_s``: how long each pending
-    side has waited; ``first``: who opens the next pair.
+    side has waited; ``first``: who opens the next pair; ``last``: who had the turn last.
     """
     waiting = [s for s in SIDES if pending[s] is not None]
     for side in waiting:  # the second half of a pair goes right after the first
@@ -49,8 +50,9 @@ def choose(
     if len(waiting) == 2:
         if pending["A"] == pending["B"]:
             return first
-        # different benchmarks (one side lacks one): no pair to wait for
-        return max(waiting, key=lambda s: waited_s[s])
+        # different benchmarks (one lacks one): take turns, so that the side that is behind
+        # catches up and the next benchmark both have pairs again
+        return other(last) if last in SIDES else max(waiting, key=lambda s: waited_s[s])
     if waiting:
         side = waiting[0]
         if finished[other(side)] or waited_s[side] >= partner_wait_s:
@@ -167,6 +169,7 @@ class TurnScheduler:
             {s: now - st.since for s, st in states.items()},
             SIDES[self._pairs % 2],
             self.partner_wait_s,
+            self.grants[-1][0] if self.grants else None,
         )
         if side is None:
             return

@@ -1,0 +1,145 @@
+"""The paired statistics of interleaved A/B gating, and why two sessions need them.
+
+The drift model below is what the shared 2-core VM shows: every session (or stretch of time)
+has its own speed factor, spread far more than the rounds inside it. Two sessions compared
+round against round call that drift significant; rounds paired in time cancel it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+
+import pytest
+
+from greenbench import gate
+from greenbench.paired import hodges_lehmann, paired_compare, signed_rank_p, walsh_interval
+from greenbench.run_compare import PAIRED_TEST, WITHIN_SESSION, compare_runs
+from greenbench.stats import compare
+from tests.factories import make_run
+
+RULE = gate.parse_rule("energy:10%")
+ROUNDS = 10
+TRIALS = 300
+
+
+def _brute_force_p(diffs: list[float]) -> float:
+    """Two-sided signed-rank p over every flip of the non-zero signs (Pratt), by enumeration."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata([abs(d) for d in diffs])
+    nonzero = [(r, d > 0) for r, d in zip(ranks, diffs, strict=True) if d != 0]
+    total = sum(r for r, _ in nonzero)
+    observed = sum(r for r, up in nonzero if up)
+    extreme = 0
+    flips = list(itertools.product((False, True), repeat=len(nonzero)))
+    for signs in flips:
+        s = sum(r for (r, _), up in zip(nonzero, signs, strict=True) if up)
+        extreme += abs(s - total / 2) >= abs(observed - total / 2) - 1e-9
+    return extreme / len(flips)
+
+
+@pytest.mark.parametrize("diffs", [
+    [0.1, 0.2, -0.05, 0.3, 0.15, 0.25, 0.12],
+    [0.05, 0.05, -0.05, 0.0, 0.1, 0.05, 0.0, 0.1],  # ties and zeros: 10 ms CPU-time ticks
+    [-0.2, -0.1, -0.3, -0.25, -0.15, -0.35],
+])
+def test_signed_rank_p_is_exact_with_ties_and_zeros(diffs: list[float]) -> None:
+    p, min_p = signed_rank_p(diffs)
+    assert p == pytest.approx(_brute_force_p(diffs))
+    assert min_p == pytest.approx(2 / 2 ** sum(1 for d in diffs if d != 0))
+
+
+def test_signed_rank_p_agrees_with_scipy_without_ties() -> None:
+    from scipy.stats import wilcoxon
+
+    rng = random.Random(3)
+    for n in (6, 9, 14):
+        diffs = [rng.gauss(0.05, 0.1) for _ in range(n)]
+        assert signed_rank_p(diffs)[0] == pytest.approx(wilcoxon(diffs, method="exact").pvalue)
+
+
+def test_hodges_lehmann_interval_brackets_the_estimate_and_needs_six_pairs() -> None:
+    values = [0.18, 0.22, 0.19, 0.25, 0.17, 0.21, 0.2, 0.16]
+    low, high = walsh_interval(values)  # type: ignore[misc]
+    assert low < hodges_lehmann(values) < high
+    assert walsh_interval(values[:5]) is None  # 1 - 2/32 < 95%: no interval exists
+
+
+def test_too_few_pairs_is_not_comparable_rather_than_unchanged() -> None:
+    base = [1.0, 1.01, 0.99, 1.0, 1.02]
+    verdict = gate.evaluate(RULE, paired_compare(base, [x * 2 for x in base]))
+    assert verdict.status == gate.NOT_COMPARABLE
+    assert "Wilcoxon" in verdict.explanation and "add repeats" in verdict.explanation
+
+
+def test_paired_ratio_estimates_a_real_change_with_an_interval() -> None:
+    rng = random.Random(5)
+    base = [rng.uniform(0.8, 1.2) for _ in range(ROUNDS)]
+    head = [b * 1.2 * math.exp(rng.gauss(0, 0.02)) for b in base]
+    c = paired_compare(base, head)
+    assert c.ratio_ci_low < 1.2 < c.ratio_ci_high  # type: ignore[operator]
+    assert c.ratio == pytest.approx(1.2, rel=0.03)
+    assert c.p_value == pytest.approx(2 / 2**ROUNDS)  # every pair went up
+    assert c.test == PAIRED_TEST
+
+
+def _two_sessions(rng: random.Random, change: float) -> tuple[list[float], list[float]]:
+    """Base and head each in a session of its own: a session factor, then 3% round noise."""
+    def session(factor: float) -> list[float]:
+        drift = math.exp(rng.gauss(0, 0.15))
+        return [factor * drift * math.exp(rng.gauss(0, 0.03)) for _ in range(ROUNDS)]
+
+    return session(1.0), session(change)
+
+
+def _interleaved(rng: random.Random, change: float) -> tuple[list[float], list[float]]:
+    """The same drift as a random walk through time, base and head a moment apart."""
+    level, base, head = 0.0, [], []
+    for _ in range(ROUNDS):
+        level += rng.gauss(0, 0.1)
+        base.append(math.exp(level + rng.gauss(0, 0.03)))
+        head.append(change * math.exp(level + rng.gauss(0, 0.02) + rng.gauss(0, 0.03)))
+    return base, head
+
+
+def _alarms(make: object, change: float, paired: bool) -> int:
+    rng = random.Random(11)
+    count = 0
+    for _ in range(TRIALS):
+        base, head = make(rng, change)  # type: ignore[operator]
+        c = paired_compare(base, head) if paired else compare(base, head)
+        count += gate.evaluate(RULE, c).status != gate.UNCHANGED
+    return count
+
+
+def test_two_sessions_call_drift_a_change_and_interleaved_pairs_do_not() -> None:
+    # the old way: one session's rounds against another's, as independent samples
+    assert _alarms(_two_sessions, 1.0, paired=False) > TRIALS * 0.3
+    # interleaved and paired: the drift cancels; no false alarm beyond the 10% threshold
+    assert _alarms(_interleaved, 1.0, paired=True) <= TRIALS * 0.01
+
+
+def test_interleaved_pairs_catch_a_twenty_percent_change_under_the_same_drift() -> None:
+    assert _alarms(_interleaved, 1.2, paired=True) >= TRIALS * 0.95
+
+
+def test_compare_runs_pairs_repeat_i_with_repeat_i() -> None:
+    base_values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]  # a drift no unpaired test ignores
+    base = make_run(values={"energy_j": base_values})
+    head = make_run(values={"energy_j": [x * 1.25 for x in base_values]})
+    paired = compare_runs(base, head, metrics=["energy_j"], rules=[RULE], test=PAIRED_TEST)
+    unpaired = compare_runs(base, head, metrics=["energy_j"], rules=[RULE])
+    assert paired.exit_code == gate.EXIT_REGRESSED
+    assert paired.cases[0].verdicts[0].explanation.startswith("energy +25.0%")
+    assert "paired p=0.0078 < 0.05" in paired.cases[0].verdicts[0].explanation
+    assert unpaired.exit_code == gate.EXIT_OK  # the spread hides it between sessions
+
+
+def test_an_unpaired_comparison_says_its_p_is_within_session_only() -> None:
+    base = make_run(values={"energy_j": [1.0, 1.01, 0.99, 1.0, 1.02, 0.98]})
+    head = make_run(values={"energy_j": [1.5, 1.51, 1.49, 1.5, 1.52, 1.48]})
+    verdict = compare_runs(base, head, metrics=["energy_j"], rules=[RULE]).cases[0].verdicts[0]
+    assert "within-session p=" in verdict.explanation
+    assert verdict.comparison is not None and WITHIN_SESSION in (verdict.comparison.note or "")
