@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 import click
 
 from greenbench.carbon.options import carbon_options
+from greenbench.commands._child import Child
 from greenbench.commands._common import (
     check_interval,
     console,
@@ -23,6 +22,7 @@ from greenbench.commands._common import (
 )
 from greenbench.errors import UserError
 from greenbench.measurement import Measurement
+from greenbench.stop_signals import stop_signals
 
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
@@ -74,15 +74,21 @@ def measure(
     window = meter.begin("command")
     interrupted = False
     try:
-        proc = _start(command)
+        child = _start(command)
     except UserError:
         meter.stop()
         raise
-    try:
-        exit_code = proc.wait()
-    except KeyboardInterrupt:
-        interrupted = True
-        exit_code = _stop_child(proc)
+    with stop_signals() as stopped:
+        try:
+            exit_code = child.wait()
+            if child.interrupted_at_terminal():
+                interrupted = True
+                exit_code = child.stop()  # what it started may ignore Ctrl-C
+        except KeyboardInterrupt:
+            interrupted = True
+            exit_code = child.stop()
+        finally:
+            child.close()
     result = meter.end(window)
     meter.stop()
 
@@ -99,8 +105,10 @@ def measure(
         err.print("[yellow]interrupted: the command was stopped; the partial measurement "
                   "above covers the time it ran[/yellow]")
     if out_path is not None:
-        out_path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    sys.exit(EXIT_INTERRUPTED if interrupted else exit_code)
+        from greenbench.output_file import write_atomically
+
+        write_atomically(out_path, json.dumps(doc, indent=2, default=str) + "\n")
+    sys.exit(stopped.exit_code(EXIT_INTERRUPTED) if interrupted else exit_code)
 
 
 def _check_command(program: str) -> None:
@@ -120,29 +128,14 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def _start(command: tuple[str, ...]) -> subprocess.Popen[bytes]:
+def _start(command: tuple[str, ...]) -> Child:
     try:
-        return subprocess.Popen(list(command))
+        return Child(command)
     except FileNotFoundError:
         _fail(f"command not found: {command[0]}", EXIT_NOT_FOUND)
     except PermissionError:
         _fail(f"command is not executable: {command[0]}", EXIT_NOT_EXECUTABLE)
     raise AssertionError("unreachable")
-
-
-def _stop_child(proc: subprocess.Popen[bytes]) -> int:
-    """The terminal already sent SIGINT to the child; give it time, then insist."""
-    for sig, wait_s in ((signal.SIGINT, 5.0), (signal.SIGTERM, 3.0), (signal.SIGKILL, None)):
-        if proc.poll() is not None:
-            break
-        try:
-            proc.send_signal(sig)
-            proc.wait(timeout=wait_s)
-        except subprocess.TimeoutExpired:
-            continue
-        except KeyboardInterrupt:
-            continue
-    return proc.wait()
 
 
 def _document(
