@@ -55,6 +55,7 @@ def intensity(region: str | None, provider: str | None, intensity_file: str | No
                                "chain": [a.to_dict() for a in resolution.attempts]}
         click.echo(json.dumps(doc, indent=2))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     out = console()
@@ -71,7 +72,7 @@ def intensity(region: str | None, provider: str | None, intensity_file: str | No
     if found.note:
         rows.append(("note", found.note))
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(escape(str(cell)) for cell in row))
     out.print(table)
     out.print(_chain_table(resolution.attempts))
     if found.provider == "world-average":
@@ -117,6 +118,8 @@ def window(duration: str, region: str | None, forecast_file: str | None,
     if as_json:
         click.echo(json.dumps({**choice.to_dict(energy_kwh), "forecast": origin}, indent=2))
         return
+    from rich.markup import escape
+
     from greenbench.units import fmt_duration
 
     out = console()
@@ -130,7 +133,7 @@ def window(duration: str, region: str | None, forecast_file: str | None,
     if energy_kwh is not None:
         saved += f" ({choice.saving_g(energy_kwh):.4g} gCO2e for {energy_kwh:g} kWh)"
     out.print(f"Saving against starting now: {saved}")
-    out.print(f"[dim]forecast: {origin}; starts searched up to "
+    out.print(f"[dim]forecast: {escape(origin)}; starts searched up to "
               f"{iso_utc(choice.latest_start_unix_s)}[/dim]")
 
 
@@ -163,6 +166,7 @@ def _forecast(forecast_file: str | None, provider: str | None,
 
 
 def _chain_table(attempts: Any) -> Any:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="Provider chain (in order)", title_justify="left")
@@ -170,5 +174,6 @@ def _chain_table(attempts: Any) -> Any:
         table.add_column(col, overflow="fold")
     colour = {"used": "green", "failed": "red", "skipped": "dim"}
     for a in attempts:
-        table.add_row(a.provider, a.region, f"[{colour[a.outcome]}]{a.outcome}[/]", a.reason)
+        table.add_row(escape(a.provider), escape(a.region),
+                      f"[{colour[a.outcome]}]{escape(a.outcome)}[/]", escape(a.reason))
     return table

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import click
 
 from greenbench.carbon.options import carbon_options
+from greenbench.commands._accounting import accounting_options
 from greenbench.commands._child import Child
 from greenbench.commands._common import (
     check_interval,
@@ -36,6 +38,7 @@ EXIT_INTERRUPTED = 130
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               metavar="PATH", help="Also write the result as JSON to PATH.")
 @sensor_options
+@accounting_options
 @carbon_options
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def measure(
@@ -43,6 +46,8 @@ def measure(
     idle_s: float,
     json_path: str | None,
     cpu_tdp: float | None,
+    scope: str,
+    include_constants: bool,
     region: str | None,
     intensity: float | None,
     intensity_file: str | None,
@@ -55,6 +60,8 @@ def measure(
     Put `--` before the command: greenbench measure -- python train.py --epochs 1
     The command's exit code is passed through (127 when it does not exist).
     """
+    from rich.markup import escape
+
     from greenbench.carbon.options import resolve_carbon
     from greenbench.meter import Meter
     from greenbench.sensors.registry import available_sensors, probe_all, summary_line
@@ -65,10 +72,13 @@ def measure(
         raise UserError(f"--idle {idle_s}: use a number of seconds >= 0")
     out_path = writable_file(json_path)
     carbon = resolve_carbon(region, intensity, intensity_file, provider, pue)
-    probes = probe_all(cpu_tdp_w=cpu_tdp)
-    meter = Meter(available_sensors(probes), interval_s=interval).start()
+    # the command's tree is greenbench's own: once the command ends and is waited for, its
+    # CPU time is in greenbench's children's time
+    probes = probe_all(cpu_tdp_w=cpu_tdp, scope=scope)  # type: ignore[arg-type]
+    meter = Meter(available_sensors(probes), interval_s=interval,
+                  include_constants=include_constants).start()
     err = console(stderr=True)
-    err.print(f"[dim]greenbench: {summary_line(probes)}[/dim]")
+    err.print(f"[dim]greenbench: {escape(summary_line(probes))}[/dim]")
 
     idle = meter.idle(idle_s) if idle_s > 0 else None
     window = meter.begin("command")
@@ -100,7 +110,7 @@ def measure(
         doc["carbon"] = carbon.describe()
     _print(doc, result)
     if "footprint" in doc:
-        err.print(fp.summary())
+        err.print(escape(fp.summary()))
     if interrupted:
         err.print("[yellow]interrupted: the command was stopped; the partial measurement "
                   "above covers the time it ran[/yellow]")
@@ -165,12 +175,15 @@ def _document(
                 "mean_power_w": d.mean_power_w,
                 "peak_power_w": d.peak_power_w,
                 "part_of": d.part_of,
+                "constant": d.constant,
+                "not_counted": d.not_counted,
                 "samples": d.samples,
                 "error": d.error,
                 "warnings": d.warnings,
             }
             for d in result.domains
         ],
+        "constant_j": result.constant_j,
         "warnings": result.warnings,
         "sensors": [p.to_dict() for p in probes if p.available],
     }
@@ -185,20 +198,24 @@ def _document(
 
 
 def _print(doc: dict[str, Any], result: Measurement) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from greenbench.units import fmt_duration, fmt_energy, fmt_power, method_label
 
-    table = Table(title=f"greenbench measure: {' '.join(doc['command'])}", title_justify="left")
+    shown = shlex.join(doc["command"])
+    table = Table(title=f"greenbench measure: {escape(shown)}", title_justify="left")
     table.add_column("domain", no_wrap=True)
     table.add_column("energy", justify="right", no_wrap=True)
     table.add_column("how (sensor)", overflow="fold")
     table.add_column("mean power", justify="right", no_wrap=True)
     table.add_column("peak power", justify="right", no_wrap=True)
     for d in result.domains:
-        label = d.domain + (f" (in {d.part_of})" if d.part_of else "")
-        table.add_row(label, fmt_energy(d.energy_j), method_label(d.method, d.source),
-                      fmt_power(d.mean_power_w), fmt_power(d.peak_power_w))
+        if d.not_counted is None:
+            label = d.domain + (f" (in {d.part_of})" if d.part_of else "")
+            table.add_row(escape(label), fmt_energy(d.energy_j),
+                          escape(method_label(d.method, d.source)),
+                          fmt_power(d.mean_power_w), fmt_power(d.peak_power_w))
     total_method = method_label(result.method, "")
     table.add_section()
     table.add_row("total", fmt_energy(result.energy_j), total_method,
@@ -206,12 +223,21 @@ def _print(doc: dict[str, Any], result: Measurement) -> None:
     if "net_energy_j" in doc:
         table.add_row("net above idle", fmt_energy(doc["net_energy_j"]), total_method,
                       f"idle {fmt_power(doc['idle']['mean_power_w'])}", "")
+    beside = result.beside()
+    if beside:  # constants and GPUs not charged: each on its own line, outside the total
+        table.add_section()
+        for d in beside:
+            table.add_row(escape(f"{d.domain} (beside)"), fmt_energy(d.energy_j),
+                          escape(method_label(d.method, d.source)),
+                          fmt_power(d.mean_power_w), "")
     out = console(stderr=True)
     out.print(table)
     out.print(f"duration {fmt_duration(result.duration_s)}, exit code {doc['exit_code']}")
+    for d in beside:
+        out.print(escape(f"beside the total: {d.domain}: {d.not_counted}"))
     warnings = result.warnings + [w for d in result.domains for w in d.warnings]
     if doc.get("net_energy_j", 0.0) < 0:
         warnings.append("net energy is negative: the command drew less than the idle "
                         "baseline; measure longer or with a longer --idle")
     for w in warnings:
-        out.print(f"[yellow]warning:[/yellow] {w}")
+        out.print(f"[yellow]warning:[/yellow] {escape(w)}")

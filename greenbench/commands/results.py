@@ -187,7 +187,9 @@ def export(run: str, output: str | None, fmt: str | None, store_path: str | None
         click.echo(text, nl=False)
         return
     write_atomically(output, text)
-    console(stderr=True).print(f"exported run {record.id} to {output} ({fmt})")
+    from rich.markup import escape
+
+    console(stderr=True).print(escape(f"exported run {record.id} to {output} ({fmt})"))
 
 
 @results.command("import")
@@ -197,6 +199,8 @@ def export(run: str, output: str | None, fmt: str | None, store_path: str | None
 @store_option
 def import_(files: tuple[str, ...], skip_existing: bool, store_path: str | None) -> None:
     """Import runs exported with `greenbench results export` (JSON)."""
+    from rich.markup import escape
+
     from greenbench.results_format import read_document_file, to_document
     from greenbench.store import Store
 
@@ -206,9 +210,9 @@ def import_(files: tuple[str, ...], skip_existing: bool, store_path: str | None)
         for path, run in zip(files, runs, strict=True):
             run_id = store.import_run(to_document(run), skip_existing=skip_existing, source=path)
             if run_id is None:
-                err.print(f"skipped run {run.id} from {path}: already in {store.path}")
+                err.print(escape(f"skipped run {run.id} from {path}: already in {store.path}"))
             else:
-                err.print(f"imported run {run_id} from {path} into {store.path}")
+                err.print(escape(f"imported run {run_id} from {path} into {store.path}"))
 
 
 # --------------------------------------------------------------------------- formatting

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from greenbench.carbon.options import carbon_options
+from greenbench.commands._accounting import accounting_options
 from greenbench.commands._cases import print_cases
 from greenbench.commands._common import (
     check_interval,
@@ -48,8 +49,12 @@ EXIT_CASES_FAILED = 1
 @click.option("--json", "json_path", default=None, metavar="PATH",
               help="Also write the run as JSON (the export format) to PATH.")
 @click.option("--label", default=None, help="A label stored with the run.")
+@click.option("--processes", type=int, default=1, show_default=True, metavar="N",
+              help="Worker processes per case, its repeats spread across them: the unit of "
+                   "replication for comparisons (3 or more for a paper).")
 @interval_option
 @sensor_options
+@accounting_options
 @carbon_options
 def run(
     workload_names: tuple[str, ...],
@@ -67,6 +72,9 @@ def run(
     label: str | None,
     interval_s: float | None,
     cpu_tdp: float | None,
+    scope: str,
+    include_constants: bool,
+    processes: int,
     region: str | None,
     intensity: float | None,
     intensity_file: str | None,
@@ -84,6 +92,8 @@ def run(
       greenbench run attention -p mechanism=softmax,linformer -p seq_len=256,1024
       greenbench run --suite attention-scaling --repeats 5
     """
+    from rich.markup import escape
+
     from greenbench.carbon.options import resolve_carbon
     from greenbench.runner import RunConfig, plan
     from greenbench.runner import run as run_cases
@@ -96,6 +106,7 @@ def run(
         device=device, repeats=repeats, min_duration_s=min_duration_s, warmup_s=warmup_s,
         idle_s=idle_s, interval_s=check_interval(interval_s), timeout_s=timeout_s,
         cpu_tdp_w=cpu_tdp, workload_files=[str(Path(f).resolve()) for f in workload_files],
+        scope=scope, include_constants=include_constants, processes=processes,
     )
     config.check()
     carbon = resolve_carbon(region, intensity, intensity_file, provider, pue)
@@ -105,14 +116,14 @@ def run(
         overrides.setdefault(name, []).extend(values)
     registry = discover(workload_files)
     specs = plan(registry, workload_names, overrides, suite, device)
-    probes = probe_all(cpu_tdp_w=cpu_tdp)
+    probes = probe_all(cpu_tdp_w=cpu_tdp, scope=scope)  # type: ignore[arg-type]
     json_out = writable_file(json_path, store=store_path)
     store = Store(store_path)
 
     err = console(stderr=True)
-    err.print(f"[dim]greenbench: {summary_line(probes)}[/dim]")
+    err.print(f"[dim]greenbench: {escape(summary_line(probes))}[/dim]")
     err.print(f"[dim]greenbench: {len(specs)} case(s), {repeats} repeat(s) each, "
-              f"device {device}, store {store.path}[/dim]")
+              f"device {escape(device)}, store {escape(str(store.path))}[/dim]")
     progress = _Progress(err, len(specs))
     with stop_signals() as stopped, progress:
         record = run_cases(specs, config, registry, store, on_event=progress.event, label=label,
@@ -122,14 +133,14 @@ def run(
     if record.footprint:
         from greenbench.carbon.footprint import Footprint
 
-        err.print(Footprint.from_dict(record.footprint).summary())
+        err.print(escape(Footprint.from_dict(record.footprint).summary()))
     if json_out is not None:
         from greenbench.output_file import write_atomically
         from greenbench.results_format import dumps_document
 
         write_atomically(json_out, dumps_document(store.export_run(record.id)))
-        err.print(f"wrote {json_out}")
-    err.print(f"stored run [bold]{record.id}[/bold] in {store.path} "
+        err.print(f"wrote {escape(str(json_out))}")
+    err.print(f"stored run [bold]{record.id}[/bold] in {escape(str(store.path))} "
               f"(greenbench results show {record.id})")
     if record.status == "interrupted":
         err.print(f"[yellow]interrupted: {len(record.cases)} finished case(s) kept; "

@@ -41,6 +41,7 @@ def sensors(as_json: bool, cpu_tdp: float | None) -> None:
             info = p.sensor.info() if p.sensor is not None else {}
             note = note or ", ".join(f"{k}={info[k]}" for k in ("name", "zone", "power_limit_w")
                                      if k in info)
+            note = escape(note)
         else:
             mark = "[red]no[/red]"
             note = escape(p.reason) + (f"\n[dim]remedy: {escape(p.remedy)}[/dim]"

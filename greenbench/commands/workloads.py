@@ -32,6 +32,7 @@ def workloads(as_json: bool, workload_files: tuple[str, ...]) -> None:
         }
         click.echo(json.dumps(doc, indent=2, default=str))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="Workloads", title_justify="left", show_lines=True)
@@ -42,7 +43,8 @@ def workloads(as_json: bool, workload_files: tuple[str, ...]) -> None:
         for p in wl.params:
             choices = f" in {{{', '.join(map(str, p.choices))}}}" if p.choices else ""
             params.append(f"{'*' if p.variant else ''}{p.name}={p.default}{choices}")
-        table.add_row(f"[bold]{name}[/bold]\n{wl.description}", wl.unit, "\n".join(params))
+        table.add_row(f"[bold]{escape(name)}[/bold]\n{escape(wl.description)}", escape(wl.unit),
+                      escape("\n".join(params)))
     suites = Table(title="Suites", title_justify="left")
     suites.add_column("suite")
     suites.add_column("cases", justify="right")
@@ -54,7 +56,7 @@ def workloads(as_json: bool, workload_files: tuple[str, ...]) -> None:
             for values in grid.values():
                 count *= len(values)
             n += count
-        suites.add_row(s.name, str(n), s.description)
+        suites.add_row(escape(s.name), str(n), escape(s.description))
     out = console()
     out.print(table)
     out.print(suites)
