@@ -38,7 +38,7 @@ sys.meta_path.insert(0, _NotInstalled())
 
 @pytest.fixture
 def plain(tmp_path: Path):
-    """Run ``python -m greenbench ARGS`` (or ``python -c CODE``) without the extras."""
+    """Run ``python -m greenbench ARGS`` (or ``python -c CODE ARGS``) without the extras."""
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCKER)
@@ -47,7 +47,7 @@ def plain(tmp_path: Path):
                "PYTHONPATH")])])}
 
     def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        argv = ["-c", args[1]] if args[0] == "-c" else ["-m", "greenbench", *args]
+        argv = list(args) if args[0] == "-c" else ["-m", "greenbench", *args]
         return subprocess.run([sys.executable, *argv], cwd=tmp_path, env=env, text=True,
                               capture_output=True, timeout=timeout)
 
@@ -108,3 +108,17 @@ def test_a_run_works_without_any_extra(plain) -> None:
                  "--idle", "0.05", "--min-duration", "0.05", timeout=120)
     assert done.returncode == 0, done.stderr
     assert "stored run" in done.stdout + done.stderr
+
+
+
+def test_the_pytest_plugin_measures_and_saves_without_any_extra(plain, tmp_path: Path) -> None:
+    (tmp_path / "test_work.py").write_text(
+        "def test_work(energy_benchmark):\n"
+        "    energy_benchmark(lambda: sum(range(2000)))\n")
+    done = plain("-c", "import sys, pytest; sys.exit(pytest.main(sys.argv[1:]))",
+                 "-q", "-p", "no:cacheprovider", "test_work.py", "--greenbench-storage=energy",
+                 "--greenbench-rounds=2", "--greenbench-warmup-rounds=0",
+                 "--greenbench-min-time=0.01", "--greenbench-save=base", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "greenbench: energy" in done.stdout  # the summary of what was measured
+    assert list((tmp_path / "energy").rglob("*_base.json"))
