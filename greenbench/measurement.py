@@ -146,10 +146,13 @@ class Measurement:
 
 def is_estimate(measurement: dict[str, Any]) -> bool | None:
     """Whether a stored measurement's total rests on an estimate; None when it does not say
-    (no domains recorded). The one rule every table, gate and figure uses."""
-    if measurement.get("domains"):
-        return Measurement.from_dict({"name": "", "start_s": 0.0, "end_s": 0.0,
-                                      **measurement}).is_estimate
+    (no domains recorded, and a method of ``mixed``). The one rule every table, gate and
+    figure uses: a domain in the total (not ``part_of`` another, not ``not_counted``) whose
+    method is ``estimate``."""
+    domains = measurement.get("domains") or []
+    if domains:
+        return any(d.get("method") == "estimate" for d in domains
+                   if not d.get("part_of") and not d.get("not_counted"))
     method = measurement.get("method")
     if method in (None, "mixed", "none"):
         return None

@@ -66,6 +66,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Shortest round (default 0.2); raised to 10 updates of the slowest sensor.")
     add("--greenbench-idle", metavar="SECONDS", type=float, default=None,
         help="Measure idle power this long once, for the net_energy metrics (default: off).")
+    add("--greenbench-device", metavar="DEVICE", default=None,
+        help="The device the benchmarks run on (cpu, cuda:N, cuda:N,M): its GPUs are "
+             "charged, no other GPU (default cpu; the marker's device= sets one test's).")
+    add("--greenbench-scope", choices=("process", "thread", "machine"), default=None,
+        help="Whose CPU time a CPU estimate charges: this process tree (default), the "
+             "benchmark's thread, or the whole machine (charges other people's work).")
+    add("--greenbench-include-constants", action="store_true", default=False,
+        help="Add constant models (RAM power from its size) to the totals; by default they "
+             "are shown beside them.")
     add("--greenbench-xdist", choices=("skip", "serial"), default="skip",
         help="Under pytest-xdist: skip energy benchmarks in workers (default), or run them "
              "one at a time while every other test waits.")

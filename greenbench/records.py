@@ -31,6 +31,8 @@ class Repeat:
     measurement: dict[str, Any]
     metrics: dict[str, float | None]
     quality: dict[str, float] | None = None
+    #: the worker process (0, 1, ...) of its case that ran it: the unit of replication
+    process: int = 0
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +80,25 @@ def read_document_file(path: str | Path) -> RunRecord:
 
 
 def dumps_document(doc: dict[str, Any]) -> str:
-    """The document as JSON text, the way export writes it (indented, newline at the end)."""
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    """The document as JSON text, the way export writes it (indented, newline at the end).
+
+    Always valid JSON: a NaN or infinity that reached a record is written as null."""
+    try:
+        text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        text = json.dumps(json_safe(doc), indent=2, ensure_ascii=False, allow_nan=False)
+    return text + "\n"
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON has neither)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def _checked_run(run: Any, source: str) -> dict[str, Any]:
@@ -150,6 +168,17 @@ def to_csv(run: RunRecord) -> str:
 
 
 # --------------------------------------------------------------------------- shared facts
+
+
+_NONNEGATIVE = frozenset(("energy_j", "energy_per_unit_j", "time_s", "power_w",
+                          "throughput_per_s"))
+
+
+def is_nonnegative_metric(metric: str) -> bool:
+    """True for figures that cannot be below zero: gross energies, times, powers and rates
+    (net energies and the workload's own figures can)."""
+    return metric in _NONNEGATIVE or (metric.startswith(("domain:", "phase:"))
+                                      and metric.endswith(":energy_j"))
 
 
 def is_energy_metric(metric: str) -> bool:

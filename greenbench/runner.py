@@ -7,7 +7,9 @@ interrupted. Every case is written to the store the moment it finishes.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import selectors
 import signal
@@ -16,12 +18,13 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
 from greenbench.errors import UserError
 from greenbench.lifeline import ENV_PARENT_PID
+from greenbench.measurement import is_estimate
 from greenbench.records import CaseRecord, RunRecord
 from greenbench.workload import Registry, expand_grid
 
@@ -41,6 +44,14 @@ class RunConfig:
     timeout_s: float = 600.0
     cpu_tdp_w: float | None = None
     workload_files: list[str] = field(default_factory=list)
+    #: whose CPU time a CPU estimate charges: process (the worker's tree), thread, machine
+    scope: str = "process"
+    #: add constant models (RAM from its size) to the totals
+    include_constants: bool = False
+    #: worker processes per case, the repeats spread across them (the unit of replication)
+    processes: int = 1
+    #: seconds between warm-up and idle; None: the protocol's rule (1 s when a GPU is metered)
+    settle_s: float | None = None
 
     def check(self) -> None:
         if self.repeats < 1:
@@ -49,6 +60,9 @@ class RunConfig:
                             ("--warmup", self.warmup_s), ("--idle", self.idle_s)):
             if value < 0:
                 raise UserError(f"{name} {value}: use a number of seconds >= 0")
+        if not 1 <= self.processes <= self.repeats:
+            raise UserError(f"--processes {self.processes}: use 1 to --repeats "
+                            f"({self.repeats}) worker processes per case")
         if self.timeout_s <= 0:
             raise UserError(f"--timeout {self.timeout_s}: use a positive number of seconds")
         check_device(self.device)
@@ -126,6 +140,26 @@ def run(
     )
     store.begin_run(record)
     try:
+        _run_cases(specs, config, store, record, on_event, carbon)
+        if carbon is not None:
+            record.footprint = run_footprint(record, carbon)
+        store.finish_run(record.id, record.status, footprint=record.footprint)
+    except BaseException as exc:
+        # A full disk, a second Ctrl-C, a bug: the run keeps its stored cases and is marked
+        # as ended, never left "running".
+        record.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        with contextlib.suppress(Exception):
+            store.finish_run(record.id, record.status)
+        raise
+    return record
+
+
+def _run_cases(specs: Sequence[CaseSpec], config: RunConfig, store: Any, record: RunRecord,
+               on_event: Event, carbon: Any) -> None:
+    """Run and store the cases in turn; a Ctrl-C ends the run "interrupted" and still
+    stores a case that had finished (one waiting for the store's lock, say)."""
+    finished: tuple[int, CaseRecord] | None = None
+    try:
         for index, spec in enumerate(specs):
             on_event({"event": "case", "index": index, "of": len(specs), "spec": spec})
             case = run_case(spec, config, on_event)
@@ -133,19 +167,49 @@ def run(
             if carbon is not None and case.repeats:
                 case.footprint = case_footprint(case, carbon, record.machine)
             record.cases.append(case)
+            finished = (index, case)
             store.add_case(record.id, index, case)
+            finished = None
             on_event({"event": "case_done", "index": index, "case": case})
     except KeyboardInterrupt:
         record.status = "interrupted"
+        if finished is not None:
+            store.add_case(record.id, *finished)
     else:
         record.status = "complete"
-    if carbon is not None:
-        record.footprint = run_footprint(record, carbon)
-    store.finish_run(record.id, record.status, footprint=record.footprint)
-    return record
 
 
 def run_case(spec: CaseSpec, config: RunConfig, on_event: Event = lambda e: None) -> CaseRecord:
+    """Run one case in ``config.processes`` fresh worker processes (its repeats spread across
+    them, each process with its own warm-up and idle baseline), each with a timeout.
+
+    Repeats inside one process share its allocator state, caches and clocks: they are
+    correlated, and the process is the unit of replication (as in pyperf). Each repeat
+    records the process it ran in; the first process's warm-up, idle and trace are kept.
+    """
+    shares = _spread(config.repeats, config.processes)
+    first = _run_worker(spec, replace(config, repeats=shares[0]), on_event)
+    for k, repeats in enumerate(shares[1:], start=1):
+        if first.status != "ok":
+            break
+        more = _run_worker(spec, replace(config, repeats=repeats), on_event)
+        if more.status != "ok":
+            first.flags.append(f"process {k + 1} of {len(shares)} failed: {more.error}")
+            continue
+        for r in more.repeats:
+            r.process = k
+        first.repeats.extend(more.repeats)
+        first.flags.extend(f for f in more.flags if f not in first.flags)
+    return first
+
+
+def _spread(repeats: int, processes: int) -> list[int]:
+    """Repeats per process, as even as they go: 7 over 3 -> [3, 2, 2]."""
+    n = max(1, min(processes, repeats))
+    return [repeats // n + (1 if i < repeats % n else 0) for i in range(n)]
+
+
+def _run_worker(spec: CaseSpec, config: RunConfig, on_event: Event) -> CaseRecord:
     """Run one case in a fresh worker process, with a timeout."""
     read_fd, write_fd = os.pipe()
     payload = json.dumps({
@@ -205,20 +269,45 @@ def summarize_case(case: CaseRecord) -> None:
     """Median, 95% CI and CV of every per-step metric over the repeats; flag high CV."""
     if not case.repeats:
         return
+    from greenbench.results_format import is_nonnegative_metric
     from greenbench.stats import summarize
 
+    _null_non_finite(case)
     metrics = sorted({k for r in case.repeats for k in r.metrics})
     for metric in metrics:
         values = case.values(metric)
-        if values:
-            case.summary[metric] = summarize(values).to_dict()
+        if not values:
+            continue
+        try:
+            summary = summarize(values, lower_bound=0.0 if is_nonnegative_metric(metric)
+                                else None)
+        except ValueError as exc:  # not a number: the workload's own figure, say
+            case.flags.append(f"{metric}: not summarized ({exc})")
+            continue
+        case.summary[metric] = summary.to_dict()
     for metric in CV_CHECKED:
         s = case.summary.get(metric)
         if s and s.get("cv") is not None and s["cv"] > CV_LIMIT:
             case.flags.append(f"high CV: {metric} varies {s['cv']:.0%} over repeats (> 10%)")
             break  # one CV note per case is enough to say "do not trust this one yet"
-    if any(r.measurement.get("method") in ("estimate", "mixed") for r in case.repeats):
+    if any(is_estimate(r.measurement) for r in case.repeats):
         case.flags.append("estimate: some energy figures come from a power model")
+
+
+def _null_non_finite(case: CaseRecord) -> None:
+    """Store a NaN or infinite figure (a diverged loss, say) as null, note it in the case's
+    flags, and leave it out of the summary: the case and the run go on."""
+    found: dict[str, list[str]] = {}
+    for r in case.repeats:
+        for figures, prefix in ((r.metrics, ""), (r.quality or {}, "quality:")):
+            for name, value in figures.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    figures[name] = None  # type: ignore[assignment]
+                    found.setdefault(prefix + name, []).append(repr(value))
+    for metric, bad in found.items():
+        shown = ", ".join(sorted(set(bad)))
+        case.flags.append(f"{metric}: {len(bad)} of {len(case.repeats)} repeat(s) gave "
+                          f"{shown}, stored as null and left out of the summary")
 
 
 def case_footprint(

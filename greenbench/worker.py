@@ -1,4 +1,5 @@
-"""One case in its own process: set up, warm up, idle baseline, calibrated repeats.
+"""One case in its own process, measured by greenbench.protocol (calibrate, warm up, settle,
+idle baseline, repeats), charged only for the devices it runs on.
 
 Started by the runner as ``python -m greenbench.worker`` with the case as JSON on stdin. It
 reports on a private pipe (file descriptor in ``GREENBENCH_WORKER_FD``), one JSON object per
@@ -13,24 +14,17 @@ line, so that whatever the workload prints cannot corrupt the protocol:
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import threading
-import time
 import traceback
 from typing import Any
 
 from greenbench.measurement import Measurement
-from greenbench.meter import MIN_UPDATES_PER_WINDOW, Meter, activate
+from greenbench.meter import Meter, activate
+from greenbench.protocol import Plan, Protocol, Result
 from greenbench.records import CaseRecord, Repeat
 from greenbench.workload import Workload, load_workload
-
-#: warm-up ends early once the last this-many batches agree within STABLE_SPREAD
-STABLE_BATCHES = 3
-STABLE_SPREAD = 0.05
-#: a warm-up batch lasts at least this long, so its timing is not dominated by clock noise
-BATCH_MIN_S = 0.05
 
 
 def main() -> int:
@@ -98,7 +92,7 @@ def _measure(
                 steps=None if wl.calibrate else 1)
     protocol = Protocol(meter, plan)
     repeats: list[Repeat] = []
-    idle: Measurement | None = None
+    started = [False]
 
     def on_phase(name: str, i: int) -> None:
         event: dict[str, Any] = {"event": "phase", "phase": name}
@@ -106,38 +100,28 @@ def _measure(
             event.update(repeat=i, of=plan.repeats)
         emit(event)
 
-    def after_warmup_or_repeat() -> None:
-        pass
+    def before_repeat() -> None:
+        if not started[0]:  # workloads that collect per-step figures start repeat 1 afresh
+            wl.metrics(state)
+            started[0] = True
+        meter.phase_results.clear()
+
+    def after_repeat(m: Measurement, steps: int, idle: Measurement | None) -> None:
+        quality = wl.quality(state)
+        repeats.append(Repeat(
+            steps=steps,
+            units=steps * units_per_step,
+            measurement=m.to_dict(),
+            metrics=per_step_metrics(m, idle, steps, units_per_step, quality,
+                                     wl.metrics(state), list(meter.phase_results)),
+            quality=quality,
+        ))
 
     try:
-        # workloads that collect per-step figures start repeat 1 afresh
-        first = [True]
-
-        def before_repeat() -> None:
-            if first[0]:
-                wl.metrics(state)
-                first[0] = False
-            meter.phase_results.clear()
-
-        def after_repeat() -> None:
-            m, steps = done[-1]
-            quality = wl.quality(state)
-            repeats.append(Repeat(
-                steps=steps,
-                units=steps * units_per_step,
-                measurement=m.to_dict(),
-                metrics=per_step_metrics(m, idle_holder[0], steps, units_per_step, quality,
-                                         wl.metrics(state), list(meter.phase_results)),
-                quality=quality,
-            ))
-
-        done: list[tuple[Measurement, int]] = []
-        idle_holder: list[Measurement | None] = [None]
-        result = protocol.run(lambda: wl.step(state), on_phase, before_repeat,
-                              lambda: _after(protocol, done, idle_holder, after_repeat))
-        idle = result.idle
+        result = protocol.run(lambda: wl.step(state), on_phase, before_repeat, after_repeat)
     finally:
         wl.teardown(state)
+    idle = result.idle
     trace = meter.trace.between(t0, meter.clock.monotonic())
     trace["phases"] = _phases(result, t0)
     return CaseRecord(
@@ -196,27 +180,12 @@ def per_step_metrics(
     return out
 
 
-def _warm_up(wl: Workload, state: Any, limit_s: float) -> float:
-    """Run steps until per-step time is stable or ``limit_s`` passes; returns seconds per step."""
-    start = time.perf_counter()
-    batch = 1
-    per_step: list[float] = []
-    while True:
-        t = time.perf_counter()
-        for _ in range(batch):
-            wl.step(state)
-        elapsed = time.perf_counter() - t
-        if elapsed < BATCH_MIN_S and wl.calibrate:
-            batch *= 2
-            if time.perf_counter() - start < limit_s:
-                continue
-        per_step.append(elapsed / batch)
-        recent = per_step[-STABLE_BATCHES:]
-        stable = len(recent) == STABLE_BATCHES and (
-            max(recent) - min(recent) <= STABLE_SPREAD * sorted(recent)[1]
-        )
-        if stable or time.perf_counter() - start >= limit_s or not wl.calibrate:
-            return per_step[-1]
+def _phases(result: Result, t0: float) -> list[dict[str, Any]]:
+    spans = [_span("warmup", result.warmup, t0)]
+    if result.idle is not None:
+        spans.append(_span("idle", result.idle, t0))
+    spans += [_span(f"repeat {i + 1}", m, t0) for i, (m, _) in enumerate(result.repeats)]
+    return spans
 
 
 def _span(name: str, m: Measurement, t0: float) -> dict[str, Any]:

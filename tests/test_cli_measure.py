@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -36,10 +37,34 @@ def test_measure_on_estimates_writes_every_figure_with_its_method(tmp_path: Path
         assert d["method"] == "estimate" and d["energy_j"] > 0 and d["mean_power_w"] > 0
     # with a 100 W TDP and at least one core busy, the CPU estimate is well above its floor
     assert names["cpu-package:0"]["mean_power_w"] > 10.0
-    assert doc["energy_j"] == pytest.approx(sum(d["energy_j"] for d in doc["domains"]))
+    # the constant RAM model is beside the total, on its own line, not inside it
+    assert doc["energy_j"] == pytest.approx(names["cpu-package:0"]["energy_j"])
+    assert names["dram:0"]["constant"] and names["dram:0"]["not_counted"]
+    assert doc["constant_j"] == pytest.approx(names["dram:0"]["energy_j"])
+    assert "dram:0 (beside)" in r.stderr and "beside the total: dram:0" in r.stderr
     assert "net_energy_j" in doc and "idle" in doc
     assert "no energy sensor on this machine" in r.stderr
     assert "ESTIMATE" in r.stderr and "--cpu-tdp" in r.stderr or "100" in r.stderr
+
+
+def test_a_sleeping_command_beside_a_busy_neighbour_is_charged_idle(tmp_path: Path) -> None:
+    # the neighbour is detached from greenbench's tree, as another user's job would be
+    spin = "import time\nt = time.time()\nwhile time.time() - t < 20: pass\n"
+    spawned = subprocess.run(["sh", "-c", f'"{sys.executable}" -c "$0" >/dev/null & echo $!',
+                              spin], capture_output=True, text=True, check=True)
+    try:
+        out = tmp_path / "m.json"
+        r = gb("measure", "--cpu-tdp", "100", "--json", str(out), "--", "sleep", "1")
+        machine = gb("measure", "--cpu-tdp", "100", "--scope", "machine", "--json",
+                     str(tmp_path / "machine.json"), "--", "sleep", "1")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(spawned.stdout), signal.SIGKILL)
+    assert r.returncode == 0 and machine.returncode == 0, r.stderr + machine.stderr
+    ours = json.loads(out.read_text())["mean_power_w"]
+    theirs = json.loads((tmp_path / "machine.json").read_text())["mean_power_w"]
+    assert ours == pytest.approx(10.0, abs=1.5)  # 10% of the TDP: the model's idle floor
+    assert theirs > 18.0  # machine-wide: one of two CPUs busy is 21 W, the neighbour's
 
 
 def test_exit_code_of_the_command_is_passed_through(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from greenbench.pytest_energy import storage
-from greenbench.pytest_energy.fixture import budget_failures, calibrate
+from greenbench.pytest_energy.fixture import budget_failures
 from greenbench.pytest_energy.results import case_identity
 from greenbench.pytest_energy.settings import Measuring, check_keywords
 from greenbench.pytest_energy.table import render
@@ -112,12 +112,6 @@ def test_budgets_report_the_value_and_the_limit() -> None:
     assert budget_failures({}, Measuring().merged({"max_energy_j": 1}), estimate=False,
                            basis="x") == ["greenbench budget not checked: no energy was "
                                           "measured (max_energy_j=1 J)"]
-
-
-def test_calibration_sizes_rounds_to_the_minimum_time() -> None:
-    calls = []
-    iterations, call_s = calibrate(lambda: calls.append(sum(range(2000))), 0.02)
-    assert iterations * call_s >= 0.02 * 0.99 and len(calls) >= 2
 
 
 def test_tables_align_their_columns() -> None:

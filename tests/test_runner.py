@@ -42,7 +42,7 @@ def test_a_case_runs_in_a_worker_and_reports_per_step_figures() -> None:
     assert [p["name"] for p in case.trace["phases"]] == ["warmup", "idle", "repeat 1",
                                                          "repeat 2"]
     phases = [e["phase"] for e in events if e["event"] == "phase"]
-    assert phases[:3] == ["setup", "warmup", "idle"] and phases.count("repeat") == 2
+    assert phases[:4] == ["setup", "warmup", "settle", "idle"] and phases.count("repeat") == 2
 
 
 def test_repeats_are_calibrated_to_the_minimum_duration() -> None:

@@ -12,10 +12,11 @@ import time
 from collections import namedtuple
 from pathlib import Path
 
+import psutil
 import pytest
 
 from greenbench.errors import UserError
-from greenbench.sensors import cpu_tdp, estimate
+from greenbench.sensors import cpu_tdp, cpu_time, estimate
 from greenbench.sensors.base import SensorKind
 from greenbench.sensors.cpu_tdp import TdpMatch, TdpTable, lookup_tdp, normalise_cpu_name
 from greenbench.sensors.estimate import (
@@ -305,91 +306,78 @@ def fixed_tdp(tdp_w: float = 100.0, logical_cpus: int = 2) -> CpuTdp:
     )
 
 
-def sensor_over(monkeypatch, samples: list[CpuTimes], **kwargs) -> CpuEstimateSensor:
-    """A sensor whose psutil.cpu_times() returns ``samples`` in turn (the first at creation)."""
-    it = iter(samples)
-    monkeypatch.setattr(estimate.psutil, "cpu_times", lambda: next(it))
-    return CpuEstimateSensor(fixed_tdp(), **kwargs)
-
-
-def test_cpu_sensor_load_since_previous_read(monkeypatch):
+def test_machine_load_counts_busy_time_only(monkeypatch):
     # 2 CPUs, 1 s between samples: 2 CPU-seconds each time
-    s = sensor_over(
-        monkeypatch,
-        [
-            times(0, 0),  # at creation
-            times(1, 1),  # one CPU busy: load 0.5
-            times(1, 3),  # idle: load 0
-            times(3, 3),  # both busy: load 1
-            times(4, 3, iowait=1),  # iowait is waiting, not work: load 0.5
-            times(5, 4, iowait=1, guest=1),  # guest time is already inside user time: 0.5
-        ],
-    )
-    assert [s.read_value() for _ in range(5)] == pytest.approx([21.25, 10.0, 100.0, 21.25, 21.25])
+    samples = iter([
+        times(0, 0),
+        times(1, 1),  # one CPU busy: load 0.5
+        times(1, 3),  # idle: load 0
+        times(3, 3),  # both busy: load 1
+        times(4, 3, iowait=1),  # iowait is waiting, not work: load 0.5
+        times(5, 4, iowait=1, guest=1),  # guest time is already inside user time: 0.5
+    ])
+    monkeypatch.setattr(cpu_time.psutil, "cpu_times", lambda: next(samples))
+    s = CpuEstimateSensor(fixed_tdp(), "machine")
+    states = [s.read_state(True) for _ in range(6)]
+    watts = [s.energy_j(a, b, 1.0) for a, b in zip(states, states[1:])]
+    assert watts == pytest.approx([21.25, 10.0, 100.0, 21.25, 21.25])
+    assert s.source == "estimate:cpu-tdp:machine"
 
 
-def test_cpu_sensor_first_read_measures_from_creation(monkeypatch):
-    s = sensor_over(monkeypatch, [times(50, 50), times(52, 50)])
-    assert s.read_value() == pytest.approx(100.0)
+def test_a_window_is_charged_once_from_its_edges_not_per_sample():
+    # a window of 1 s half busy at a steady 50% is 21.25 J whether read at its edges or as
+    # the sum of a busy and an idle half (the model's cube makes the sum 55 J: a sampling
+    # artefact the edge rule avoids)
+    s = CpuEstimateSensor(fixed_tdp(), "process", reader=lambda edge: cpu_time.CpuTimes(0, 0))
+    a, mid, b = cpu_time.CpuTimes(0, 0), cpu_time.CpuTimes(1, 1), cpu_time.CpuTimes(1, 2)
+    assert s.energy_j(a, b, 1.0) == pytest.approx(cpu_power_w(100.0, 0.5))
+    assert s.energy_j(a, mid, 0.5) + s.energy_j(mid, b, 0.5) == pytest.approx(55.0)
 
 
-def test_cpu_sensor_reads_closer_than_the_span_reach_back_a_read(monkeypatch):
-    s = sensor_over(
-        monkeypatch,
-        [
-            times(0, 0),
-            times(2, 0),  # 1 s fully busy: load 1, becomes the baseline
-            times(2.0, 0.02),  # 10 ms idle: too short alone, measured from the read before
-        ],
-        min_load_span_s=0.1,
-    )
-    assert s.read_value() == pytest.approx(100.0)
-    # 2.02 CPU-s of which 2 busy: load 0.990, not the 0 of the last 10 ms alone
-    assert s.read_value() == pytest.approx(cpu_power_w(100.0, 2 / 2.02))
+BUSY = "import time\nt = time.time()\nwhile time.time() - t < {s}: pass\n"
 
 
-def test_cpu_sensor_reads_idle_before_any_cpu_time_passes(monkeypatch):
-    s = sensor_over(monkeypatch, [times(5, 5), times(5, 5)])
-    assert s.read_value() == pytest.approx(10.0)
+def test_the_process_tree_is_charged_for_its_child_not_for_a_neighbour():
+    # the neighbour is detached (re-parented to init), as another user's process would be
+    spawn = subprocess.run(["sh", "-c", f'"{sys.executable}" -c "$0" >/dev/null & echo $!',
+                            BUSY.format(s=3)], capture_output=True, text=True, check=True)
+    neighbour = psutil.Process(int(spawn.stdout))
+    try:
+        reader = cpu_time.ProcessTreeReader(logical_cpus=2)
+        start = reader(True)
+        child = subprocess.Popen([sys.executable, "-c", BUSY.format(s=0.6)])
+        child.wait()  # its time moves into ours once waited for
+        idle_start = reader(True)
+        time.sleep(0.4)  # we sleep while the neighbour spins on
+        end = reader(True)
+    finally:
+        neighbour.kill()
+    assert end.busy_s - idle_start.busy_s < 0.1  # the neighbour is not ours
+    assert idle_start.busy_s - start.busy_s >= 0.4  # the child is (less a busy machine)
 
 
-def test_cpu_sensor_is_thread_safe(monkeypatch: pytest.MonkeyPatch) -> None:
-    # a shared clock: each call advances 2 CPU-seconds, half busy. The pause after sampling
-    # invites a race: a reader whose sample is overtaken by a newer baseline would see no
-    # time pass (idle power) instead of the steady 50% load
-    lock = threading.Lock()
-    ticks = [0]
-
-    def cpu_times() -> CpuTimes:
-        with lock:
-            ticks[0] += 1
-            sample = times(ticks[0], ticks[0])
-        time.sleep(0.0001)
-        return sample
-
-    monkeypatch.setattr(estimate.psutil, "cpu_times", cpu_times)
-    s = CpuEstimateSensor(fixed_tdp())
-    values: list[float] = []
-
-    def reader() -> None:
-        for _ in range(200):
-            values.append(s.read_value())
-
-    threads = [threading.Thread(target=reader) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(values) == 800
-    assert values == pytest.approx([21.25] * 800)
+def test_a_thread_reader_charges_its_thread_only():
+    reader = cpu_time.ThreadReader(threading.get_native_id(), logical_cpus=2)
+    start = reader(True)
+    spin = threading.Thread(target=lambda: sum(i * i for i in range(3_000_000)))
+    spin.start()
+    spin.join()
+    t = time.thread_time()
+    while time.thread_time() - t < 0.2:
+        pass
+    end = reader(True)
+    assert 0.15 <= end.busy_s - start.busy_s <= 0.35
 
 
 def test_cpu_sensor_on_this_machine(no_env):
     (p,) = estimate.probe(cpu_tdp_w=50.0, need_ram=False)
     assert p.sensor is not None and p.kind is SensorKind.ESTIMATE
-    assert p.domain == "cpu-package:0" and p.source == "estimate:cpu-tdp"
-    for _ in range(3):
-        assert 5.0 <= p.sensor.read().value <= 50.0
+    assert p.domain == "cpu-package:0" and p.source == "estimate:cpu-tdp:process"
+    assert p.sensor.info()["scope"] == "process"
+    a = p.sensor.read_state(True)
+    time.sleep(0.05)
+    b = p.sensor.read_state(True)
+    assert 5.0 * 0.05 <= p.sensor.energy_j(a, b, 0.05) <= 50.0 * 0.05
 
 
 # --- the RAM sensor -----------------------------------------------------------------------
@@ -418,7 +406,8 @@ def test_probe_on_an_unknown_cpu_says_how_to_override(monkeypatch, no_env, table
     cpu, ram = estimate.probe()
     assert cpu.details["summary"] == (
         "CPU: AMD EPYC, not in CodeCarbon's table: 4 W/thread x 2 threads = 8 W TDP "
-        "(override with --cpu-tdp WATTS or GREENBENCH_CPU_TDP=WATTS)"
+        "(override with --cpu-tdp WATTS or GREENBENCH_CPU_TDP=WATTS); charging the CPU "
+        "time of the measured process tree (user + system, children included)"
     )
     assert "--cpu-tdp WATTS" in cpu.remedy
     assert cpu.sensor is not None

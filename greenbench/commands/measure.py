@@ -22,6 +22,7 @@ from greenbench.commands._common import (
     sensor_options,
     writable_file,
 )
+from greenbench.commands._options import SECONDS
 from greenbench.errors import UserError
 from greenbench.measurement import Measurement
 from greenbench.stop_signals import stop_signals
@@ -33,7 +34,7 @@ EXIT_INTERRUPTED = 130
 
 @click.command(context_settings={"ignore_unknown_options": False})
 @interval_option
-@click.option("--idle", "idle_s", type=float, default=0.0, metavar="S",
+@click.option("--idle", "idle_s", type=SECONDS, default=0.0, metavar="S",
               help="Measure S seconds of idle power first; report net energy above idle.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               metavar="PATH", help="Also write the result as JSON to PATH.")

@@ -19,6 +19,7 @@ from greenbench.commands._common import (
     sensor_options,
     writable_file,
 )
+from greenbench.commands._options import POSITIVE_SECONDS, SECONDS, Number
 from greenbench.commands._runs import store_option
 
 EXIT_INTERRUPTED = 130
@@ -32,16 +33,16 @@ EXIT_CASES_FAILED = 1
 @click.option("--suite", default=None, help="Run a named suite (default: quick, when no "
               "workload is named).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--repeats", type=int, default=6, show_default=True,
+@click.option("--repeats", type=Number(integer=True), default=6, show_default=True,
               help="Measured repeats per case (6 give a distribution-free 95% CI of the "
               "median; 5 or more allow a significance test).")
-@click.option("--min-duration", "min_duration_s", type=float, default=0.5, show_default=True,
+@click.option("--min-duration", "min_duration_s", type=SECONDS, default=0.5, show_default=True,
               metavar="S", help="Shortest repeat; raised to suit the slowest sensor.")
-@click.option("--warmup", "warmup_s", type=float, default=2.0, show_default=True, metavar="S",
+@click.option("--warmup", "warmup_s", type=SECONDS, default=2.0, show_default=True, metavar="S",
               help="Longest warm-up (ends early once step times are stable).")
-@click.option("--idle", "idle_s", type=float, default=1.0, show_default=True, metavar="S",
+@click.option("--idle", "idle_s", type=SECONDS, default=1.0, show_default=True, metavar="S",
               help="Idle baseline with the case's state loaded (0 to skip).")
-@click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True,
+@click.option("--timeout", "timeout_s", type=POSITIVE_SECONDS, default=600.0, show_default=True,
               metavar="S", help="A case running longer than this fails.")
 @click.option("--workload-file", "workload_files", multiple=True, metavar="FILE.py",
               type=click.Path(dir_okay=False), help="Load workloads from a Python file.")
@@ -49,7 +50,7 @@ EXIT_CASES_FAILED = 1
 @click.option("--json", "json_path", default=None, metavar="PATH",
               help="Also write the run as JSON (the export format) to PATH.")
 @click.option("--label", default=None, help="A label stored with the run.")
-@click.option("--processes", type=int, default=1, show_default=True, metavar="N",
+@click.option("--processes", type=Number(integer=True), default=1, show_default=True, metavar="N",
               help="Worker processes per case, its repeats spread across them: the unit of "
                    "replication for comparisons (3 or more for a paper).")
 @interval_option

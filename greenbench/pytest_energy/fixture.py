@@ -7,21 +7,22 @@
     def test_generate(energy_benchmark):
         energy_benchmark.pedantic(generate, args=(prompt,), rounds=9, warmup_rounds=2)
 
-How a benchmark runs:
+How a benchmark runs: by :mod:`greenbench.protocol`, the runner's protocol too.
 
-1. **Calibration**: calls are timed in doubling batches until a batch lasts a quarter of the
-   shortest round; the calls per round (``iterations``) are then chosen so that a round lasts
-   at least ``min_time`` seconds *and* :data:`greenbench.meter.MIN_UPDATES_PER_WINDOW`
-   updates of the slowest sensor in use (a round shorter than that reads mostly sensor
-   granularity: 10 ms for the CPU estimate, 100 ms for NVML).
-2. **Warm-up** rounds, not measured. The first one also re-checks the calibration: when it
-   ran shorter than a round must, the calls per round go up.
-3. **Rounds**: each round is one meter window around ``iterations`` calls (and a few more
-   when the machine got faster since calibration and the round would otherwise end too soon
-   for the sensors; not when ``iterations`` is given); its energy and time are divided by
-   the calls, so every figure is *per call* (``energy_j`` in J per call,
+1. **Calibration and warm-up**: calls are timed in doubling batches (each closed by the device
+   sync) and then in batches of that size until their per-call times agree, for at least
+   ``warmup_rounds`` batches; the calls per round (``iterations``) are the shortest round
+   over the *median* per-call time of the last batches. The shortest round is ``min_time``
+   seconds and at least :data:`greenbench.meter.MIN_UPDATES_PER_WINDOW` updates of the
+   slowest sensor in the total (10 ms for the CPU estimate, 100 ms for NVML).
+2. **Rounds**: each round is one meter window around ``iterations`` calls, and a few more
+   when the machine got faster and the round would otherwise end too soon for the sensors
+   (not when ``iterations`` is given); every figure is *per call* (``energy_j`` in J per call,
    ``time_s`` in s per call, ``power_w`` the round's mean power in W, ``energy_per_unit_j``
    in J per unit). Rounds are the repeats the statistics and the gate work on.
+3. **Attribution**: a benchmark is charged for the host's CPU (the CPU time of this process
+   tree when estimated) and the GPUs of its device (``--greenbench-device`` or the marker's
+   ``device``), never for other GPUs.
 
 Budgets (``max_energy_j=...`` and friends on the marker) are checked against the *median*
 over the rounds; a budget exceeded fails the test with the measured value and the budget.
@@ -29,8 +30,6 @@ over the rounds; a budget exceeded fails the test with the measured value and th
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,10 +42,6 @@ if TYPE_CHECKING:
     from greenbench.records import CaseRecord
     from greenbench.stats import Summary
 
-#: calibration stops once a batch of calls lasts this share of the shortest round
-CALIBRATION_SHARE = 0.25
-#: a warm-up round shorter than this share of the shortest round re-calibrates
-RECALIBRATE_BELOW = 0.9
 
 ArgsMaker = Callable[[], tuple[tuple[Any, ...], dict[str, Any]]]
 
@@ -171,6 +166,7 @@ class EnergyBenchmark:
         teardown: Callable[..., Any] | None,
         m: Measuring,
     ) -> Any:
+        from greenbench.protocol import Plan, Protocol
         from greenbench.pytest_energy import turns
         from greenbench.pytest_energy.results import case_identity
         from greenbench.records import CaseRecord, Repeat
@@ -178,64 +174,40 @@ class EnergyBenchmark:
         from greenbench.worker import per_step_metrics
 
         sensing = self._meter()
-        meter = sensing.meter
-        min_round_s = max(m.min_time_s, sensing.min_round_s)
-        flags: list[str] = []
-        if min_round_s > m.min_time_s:
-            flags.append(f"rounds lengthened to {min_round_s:g} s for the slowest sensor")
+        meter = sensing.meter_for(m.device)
+        plan = Plan(repeats=m.rounds, min_repeat_s=m.min_time_s,
+                    warmup_s=m.warmup_rounds * m.min_time_s, steps=m.iterations,
+                    min_warmup_batches=m.warmup_rounds)
+        protocol = Protocol(meter, plan)
+        min_round_s, flags = protocol.min_repeat_s()
+        flags = [f.replace("repeats", "rounds") for f in flags]
+        call = _Call(fn)
 
-        iterations = m.iterations
-        call_s: float | None = None
         turns.begin(self.nodeid, "setup")  # under `greenbench gate`: one revision at a time
-        if iterations is None:
-            args, kwargs = make_args()
-            iterations, call_s = calibrate(lambda: fn(*args, **kwargs), min_round_s)
+        if m.iterations is None:
+            call.args, call.kwargs = make_args()
+            iterations, step_s = protocol.warm_up(call, min_round_s)
+            call_s: float | None = step_s
             if teardown is not None:
-                teardown(*args, **kwargs)
-
-        for _ in range(m.warmup_rounds):
-            args, kwargs = make_args()
-            t0 = time.perf_counter()
-            for _ in range(iterations):
-                fn(*args, **kwargs)
-            elapsed = time.perf_counter() - t0
-            if teardown is not None:
-                teardown(*args, **kwargs)
-            call_s = elapsed / iterations
-            if m.iterations is None and elapsed < RECALIBRATE_BELOW * min_round_s:
-                # the calibration batches ran slower than steady state (first calls, or a
-                # busier machine): take the warm-up round's own pace
-                iterations = max(iterations + 1,
-                                 math.ceil(iterations * min_round_s / max(elapsed, 1e-9)))
-
+                teardown(*call.args, **call.kwargs)
+        else:
+            iterations, spent = m.iterations, 0.0
+            for _ in range(m.warmup_rounds):  # rounds as measured ones, unmeasured
+                call.args, call.kwargs = make_args()
+                spent += protocol.timed(call, iterations)
+                if teardown is not None:
+                    teardown(*call.args, **call.kwargs)
+            call_s = spent / (iterations * m.warmup_rounds) if m.warmup_rounds else None
         turns.end()
-        result: Any = None
+
         repeats = []
         warnings: list[str] = []
-        extra = max(1, iterations // 4)
         for i in range(m.rounds):
             turns.begin(self.nodeid, f"round {i + 1}")
-            args, kwargs = make_args()
-            calls = 0
-            window = meter.begin(f"round {i + 1}")
-            try:
-                t0 = time.perf_counter()
-                batch = iterations
-                while True:
-                    for _ in range(batch):
-                        result = fn(*args, **kwargs)
-                    calls += batch
-                    # a machine that got faster since calibration (another process stopped)
-                    # would end the round too soon for the sensors: call on until it is long
-                    # enough; the figures are per call, so rounds of unequal calls compare
-                    if m.iterations is not None or time.perf_counter() - t0 >= min_round_s:
-                        break
-                    batch = extra
-            finally:
-                # close the window even when fn raises: an open window would stay in the meter
-                measurement = meter.end(window)
+            call.args, call.kwargs = make_args()
+            measurement, calls = protocol.repeat(call, iterations, min_round_s, f"round {i + 1}")
             if teardown is not None:
-                teardown(*args, **kwargs)
+                teardown(*call.args, **call.kwargs)
             turns.end()
             warnings += [w for w in measurement.warnings if w not in warnings]
             warnings += [w for d in measurement.domains for w in d.warnings
@@ -264,28 +236,21 @@ class EnergyBenchmark:
         self._record(self.nodeid, case, failures)
         if failures:
             pytest.fail("\n".join(failures), pytrace=False)
-        return result
+        return call.result
 
 
-def calibrate(call: Callable[[], Any], min_round_s: float) -> tuple[int, float]:
-    """(calls per round, seconds per call): time doubling batches of ``call`` until one lasts
-    :data:`CALIBRATION_SHARE` of ``min_round_s``, then size a round to ``min_round_s``."""
-    batch = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(batch):
-            call()
-        elapsed = time.perf_counter() - t0
-        if elapsed >= CALIBRATION_SHARE * min_round_s or batch >= 2**40:
-            break
-        # jump close to the target rather than only doubling, but never more than 10x at
-        # once: the first call is often the slowest (imports, caches), so it misleads
-        guess = CALIBRATION_SHARE * min_round_s / max(elapsed, 1e-9) * batch
-        batch = int(min(max(2 * batch, guess), 10 * batch))
-    call_s = elapsed / batch
-    if call_s <= 0:  # a clock that did not move: the batch itself is the best guess
-        return batch, call_s
-    return max(1, math.ceil(min_round_s / call_s)), call_s
+class _Call:
+    """One call of the benchmarked function with the current round's arguments; keeps the
+    last result to hand back to the test."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.args: tuple[Any, ...] = ()
+        self.kwargs: dict[str, Any] = {}
+        self.result: Any = None
+
+    def __call__(self) -> None:
+        self.result = self.fn(*self.args, **self.kwargs)
 
 
 def budget_failures(

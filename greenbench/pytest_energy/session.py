@@ -27,6 +27,7 @@ from greenbench.pytest_energy.results import Outcome, build_run, compare_with
 from greenbench.pytest_energy.settings import Measuring, Settings, marker_values
 
 if TYPE_CHECKING:
+    from greenbench.meter import Meter
     from greenbench.records import CaseRecord
 
 WORKER_KEY = "greenbench"
@@ -34,30 +35,47 @@ WORKER_KEY = "greenbench"
 
 class SessionMeter:
     """This machine's sensors (or a conftest's, through the ``pytest_greenbench_probes``
-    hook) and one meter for the whole session, started on first use.
+    hook) and one meter per device in use for the whole session, started on first use.
 
-    ``min_round_s``: the shortest window the slowest sensor in use resolves
-    (MIN_UPDATES_PER_WINDOW updates), seconds. ``idle``: the idle power measured once at
-    start when ``--greenbench-idle`` asks for it (it feeds the ``net_energy`` metrics).
+    A meter charges the host's CPU and DRAM domains and the GPUs of its device only (other
+    GPUs are recorded beside the total); a CPU estimate charges this process tree's CPU time
+    (``--greenbench-scope``). ``idle``: the idle power measured once at start when
+    ``--greenbench-idle`` asks for it (it feeds the ``net_energy`` metrics).
     """
 
-    def __init__(self, config: pytest.Config, idle_s: float = 0.0) -> None:
-        from greenbench.meter import MIN_UPDATES_PER_WINDOW, Meter
-        from greenbench.sensors.registry import available_sensors, probe_all, summary_line
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        from greenbench.sensors.registry import probe_all, summary_line
 
         probes = config.hook.pytest_greenbench_probes(config=config)
         if probes is None:
-            probes = probe_all()
+            probes = probe_all(scope=settings.scope)  # type: ignore[arg-type]
+        self.probes = probes
+        self.settings = settings
         self.sensors = [p.to_dict() for p in probes if p.available]
         self.summary = summary_line(probes)
-        self.meter = Meter(available_sensors(probes)).start()
-        slowest = max((s.update_period_s for s in self.meter.sensors), default=0.0)
-        self.min_round_s = MIN_UPDATES_PER_WINDOW * slowest
-        self.estimate = any(s.get("kind") == "estimate" for s in self.sensors)
-        self.idle = self.meter.idle(idle_s) if idle_s > 0 else None
+        self._meters: dict[str, Meter] = {}
+        self.meter = self.meter_for(None)
+        self.estimate = any(s.kind.value == "estimate" for s in self.meter.sensors
+                            if self.meter.counted(s))
+        self.idle = self.meter.idle(settings.idle_s) if settings.idle_s > 0 else None
+
+    def meter_for(self, device: str | None) -> Meter:
+        """The started meter that charges ``device`` (None: the session's device)."""
+        from greenbench.attribution import not_counted
+        from greenbench.meter import Meter
+        from greenbench.sensors.registry import available_sensors
+
+        device = device or self.settings.device
+        if device not in self._meters:
+            sensors = available_sensors(self.probes)
+            self._meters[device] = Meter(
+                sensors, not_counted=not_counted([s.domain for s in sensors], device),
+                include_constants=self.settings.include_constants).start()
+        return self._meters[device]
 
     def stop(self) -> None:
-        self.meter.stop()
+        for meter in self._meters.values():
+            meter.stop()
 
 
 class GreenbenchSession:
@@ -112,7 +130,7 @@ class GreenbenchSession:
     def sensing(self) -> SessionMeter:
         """The session's meter, probing the sensors on first use."""
         if self._meter is None:
-            self._meter = SessionMeter(self.config, self.settings.idle_s)
+            self._meter = SessionMeter(self.config, self.settings)
         return self._meter
 
     # -- the fixture --------------------------------------------------------------------------

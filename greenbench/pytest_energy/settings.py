@@ -47,6 +47,7 @@ MARKER_KEYWORDS: dict[str, tuple[type, str]] = {
     "iterations": (int, "calls per round (default: calibrated)"),
     "units": (float, "units (tokens, samples, queries) per call"),
     "unit": (str, "name of the unit"),
+    "device": (str, "the device it runs on (cuda:N): its GPUs are charged, no other"),
     "max_energy_j": (float, "budget: energy per call, J"),
     "max_energy_per_unit_j": (float, "budget: energy per unit, J"),
     "max_power_w": (float, "budget: mean power, W"),
@@ -72,6 +73,8 @@ class Measuring:
     iterations: int | None = None
     units: float = 1.0
     unit: str = "calls"
+    #: the device the benchmark runs on (None: the session's --greenbench-device)
+    device: str | None = None
     #: budget keyword (``max_energy_j``) -> limit in its SI unit
     budgets: dict[str, float] = field(default_factory=dict)
 
@@ -101,6 +104,9 @@ class Settings:
     idle_s: float = 0.0
     xdist: str = "skip"
     wrap_benchmark: bool = False
+    device: str = "cpu"
+    scope: str = "process"
+    include_constants: bool = False
 
     @property
     def saving(self) -> bool:
@@ -135,7 +141,23 @@ def from_config(config: pytest.Config) -> Settings:
         idle_s=idle,
         xdist=opt("greenbench_xdist"),
         wrap_benchmark=bool(opt("greenbench_wrap_benchmark")),
+        device=_device(opt("greenbench_device")),
+        scope=opt("greenbench_scope") or "process",
+        include_constants=bool(opt("greenbench_include_constants")),
     )
+
+
+def _device(value: str | None) -> str:
+    from greenbench.attribution import devices_of
+    from greenbench.errors import UserError
+
+    if value is None:
+        return "cpu"
+    try:
+        devices_of(value)
+    except UserError as e:
+        raise pytest.UsageError(f"--greenbench-device: {e}") from None
+    return value
 
 
 def marker_values(marker: pytest.Mark | None) -> dict[str, Any]:

@@ -140,13 +140,14 @@ def sensor_table(run: RunRecord) -> Table:
 
 def procedure_text(config: dict[str, Any]) -> str:
     """The measurement procedure in words, with the run's own settings."""
+    from greenbench.protocol import STABLE_BATCHES, STABLE_SPREAD
     from greenbench.runner import CV_LIMIT
-    from greenbench.worker import STABLE_BATCHES, STABLE_SPREAD
 
     interval_s = config.get("interval_s")
     rate = f" ({1 / interval_s:g} Hz)" if interval_s else ""
     idle_s = config.get("idle_s") or 0
-    idle = (f"After warm-up, {idle_s:g} s with the case's state loaded and no work measured "
+    idle = (f"After warm-up and a settle period (1 s where a GPU is metered, whose power "
+            f"readings lag), {idle_s:g} s with the case's state loaded and no work measured "
             "the idle baseline; net energy = gross energy - idle mean power x repeat duration."
             if idle_s else "No idle baseline was measured (--idle 0): no net energy.")
     return (
@@ -154,7 +155,8 @@ def procedure_text(config: dict[str, Any]) -> str:
         f"Power was sampled every {_num(interval_s)} s{rate}; energy counters were read at "
         f"each window's edges. Warm-up: steps ran for up to {_num(config.get('warmup_s'))} s, "
         f"ending early once the last {STABLE_BATCHES} batch timings agreed within "
-        f"{STABLE_SPREAD:.0%}; warm-up energy is recorded but not part of any result. {idle} "
+        f"{STABLE_SPREAD:.0%} of their median; warm-up energy is recorded but not part of any "
+        f"result. {idle} "
         f"Repeats: {config.get('repeats', '?')} per case, each at least "
         f"{_num(config.get('min_duration_s'))} s (lengthened for slow sensors), with the number "
         "of steps calibrated from the warm-up; every figure is divided by the steps (or units) "

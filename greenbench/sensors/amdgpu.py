@@ -148,6 +148,8 @@ class _AmdSmiSensor(Sensor):
 
     source = SOURCE
     update_period_s = AMD_UPDATE_PERIOD_S
+    #: power readings are averages that lag load by up to a second
+    settle_s = 1.0
     method = ""
 
     def __init__(self, amdsmi: ModuleType, handle: Any, domain: str, amdsmi_index: int) -> None:

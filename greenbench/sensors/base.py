@@ -72,6 +72,9 @@ class Sensor(ABC):
     cross_check: Sensor | None = None
     #: a constant model (no input follows the work): reported beside totals, not inside them
     constant: bool = False
+    #: how long readings lag after load stops (GPU power is a moving average): the protocol
+    #: waits this long before an idle baseline
+    settle_s: float = 0.0
 
     def read(self, clock: Clock = SYSTEM) -> Reading:
         """Read now; raises :class:`SensorReadError` on failure."""

@@ -95,6 +95,8 @@ class _NvmlSensor(Sensor):
 
     source = SOURCE
     update_period_s = NVML_UPDATE_PERIOD_S
+    #: power readings are averages that lag load by up to a second
+    settle_s = 1.0
     method = ""
 
     def __init__(self, pynvml: ModuleType, handle: Any, domain: str, nvml_index: int) -> None:

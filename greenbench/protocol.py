@@ -1,0 +1,186 @@
+"""The measuring protocol, one for the runner's workers and the pytest fixture:
+
+calibrate -> warm up -> settle -> idle -> repeats -> per-step metrics
+
+- **Calibrate**: time doubling batches of steps, each closed by the device sync (so queued GPU
+  work is in the time, not launches alone), until a batch lasts BATCH_MIN_S; the step time is
+  that batch's time over its own size.
+- **Warm up**: batches of the calibrated size until the per-step times of the last
+  STABLE_BATCHES agree within STABLE_SPREAD of their median, or the warm-up limit passes, and
+  at least ``min_warmup_batches``. The steps per repeat come from the *median* of the last
+  batches, so one hiccup does not set them.
+- **Settle**: wait ``settle_s`` before the idle baseline: GPU power readings are averages that
+  lag by up to a second after load, so an idle measured at once reads high (and net energy
+  low). The rule: the longest ``settle_s`` of the sensors in the total (1 s for GPUs, 0 for
+  counters and models that do not lag).
+- **Idle**: a window in which the process only sleeps, with the workload's state loaded.
+- **Repeats**: each one window of ``steps`` steps; a repeat that ends shorter than the
+  minimum (the machine got faster) runs on in small batches until long enough, unless the
+  steps are fixed. Figures are per step, so repeats of unequal steps compare.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from greenbench.measurement import Measurement
+from greenbench.meter import MIN_UPDATES_PER_WINDOW, Meter
+
+#: warm-up ends early once the last this-many batches agree within STABLE_SPREAD
+STABLE_BATCHES = 3
+STABLE_SPREAD = 0.05
+#: a calibration batch lasts at least this long, so its timing is not clock noise
+BATCH_MIN_S = 0.05
+#: a repeat that ran short goes on in batches of this share of its steps
+TOP_UP_SHARE = 0.25
+
+
+@dataclass
+class Plan:
+    repeats: int
+    min_repeat_s: float
+    warmup_s: float
+    idle_s: float = 0.0
+    #: None: the longest settle_s of the meter's counted sensors
+    settle_s: float | None = None
+    #: fixed steps per repeat (the workload's whole task, pytest's iterations); None: calibrate
+    steps: int | None = None
+    min_warmup_batches: int = 1
+
+
+@dataclass
+class Result:
+    step_s: float
+    steps: int
+    min_repeat_s: float
+    warmup: Measurement
+    idle: Measurement | None
+    repeats: list[tuple[Measurement, int]]
+    settle_s: float
+    flags: list[str] = field(default_factory=list)
+
+
+Step = Callable[[], object]
+Hook = Callable[[str, int], None]
+#: called after each repeat with its measurement, its steps and the idle baseline
+AfterRepeat = Callable[[Measurement, int, "Measurement | None"], None]
+
+
+class Protocol:
+    """Runs :class:`Plan` with ``meter`` (its clock and its device sync)."""
+
+    def __init__(self, meter: Meter, plan: Plan) -> None:
+        self.meter = meter
+        self.plan = plan
+        self.clock = meter.clock
+
+    def min_repeat_s(self) -> tuple[float, list[str]]:
+        """The shortest repeat: the plan's, or longer for the slowest sensor in the total."""
+        slowest = max((s.update_period_s for s in self.meter.sensors if self.meter.counted(s)),
+                      default=0.0)
+        needed = MIN_UPDATES_PER_WINDOW * slowest
+        if needed > self.plan.min_repeat_s:
+            return needed, [f"repeats lengthened to {needed:g} s for the slowest sensor"]
+        return self.plan.min_repeat_s, []
+
+    def settle_s(self) -> float:
+        if self.plan.settle_s is not None:
+            return self.plan.settle_s
+        return max((s.settle_s for s in self.meter.sensors if self.meter.counted(s)),
+                   default=0.0)
+
+    def run(self, step: Step, on_phase: Hook = lambda name, i: None,
+            before_repeat: Callable[[], None] = lambda: None,
+            after_repeat: AfterRepeat = lambda m, steps, idle: None) -> Result:
+        min_s, flags = self.min_repeat_s()
+        on_phase("warmup", 0)
+        w = self.meter.begin("warmup")
+        if self.plan.steps is None:
+            steps, step_s = self.warm_up(step, min_s)
+        else:
+            steps = self.plan.steps
+            step_s = self.timed(step, steps) / steps
+        warmup = self.meter.end(w)
+        settle = self.settle_s()
+        idle = None
+        if self.plan.idle_s > 0:
+            on_phase("settle", 0)
+            self.clock.sleep(settle)
+            on_phase("idle", 0)
+            idle = self.meter.idle(self.plan.idle_s)
+        repeats = []
+        for i in range(self.plan.repeats):
+            before_repeat()
+            on_phase("repeat", i + 1)
+            m, done = self.repeat(step, steps, min_s, f"repeat {i + 1}")
+            repeats.append((m, done))
+            after_repeat(m, done, idle)
+        if idle is not None and (idle_w := idle.mean_power_w) is not None:
+            powers = [p for m, _ in repeats if (p := m.mean_power_w) is not None]
+            if powers and idle_w > statistics.median(powers):
+                flags.append(f"idle baseline ({idle_w:.3g} W) above the repeats' power "
+                             f"({statistics.median(powers):.3g} W): lengthen --idle or the "
+                             "settle time")
+        return Result(step_s, steps, min_s, warmup, idle, repeats, settle, flags)
+
+    def calibrate(self, step: Step) -> tuple[int, float]:
+        """(batch size, seconds per step): doubling, synced batches until one lasts
+        BATCH_MIN_S or the warm-up limit passes."""
+        start = self.clock.monotonic()
+        batch = 1
+        while True:
+            elapsed = self.timed(step, batch)
+            if elapsed >= BATCH_MIN_S or self.clock.monotonic() - start >= self.plan.warmup_s:
+                return batch, elapsed / batch
+            batch *= 2
+
+    def warm_up(self, step: Step, min_s: float) -> tuple[int, float]:
+        """Calibrate, then batches until stable or the limit; (steps per repeat, step s)."""
+        start = self.clock.monotonic()
+        batch, step_s = self.calibrate(step)
+        per_step = [step_s]
+        while self.clock.monotonic() - start < self.plan.warmup_s or (
+            len(per_step) < self.plan.min_warmup_batches
+        ):
+            per_step.append(self.timed(step, batch) / batch)
+            recent = per_step[-STABLE_BATCHES:]
+            mid = statistics.median(recent)
+            if (len(recent) == STABLE_BATCHES and len(per_step) >= self.plan.min_warmup_batches
+                    and max(recent) - min(recent) <= STABLE_SPREAD * mid):
+                break
+        step_s = statistics.median(per_step[-STABLE_BATCHES:])
+        return max(1, math.ceil(min_s / step_s)) if step_s > 0 else batch, step_s
+
+    def repeat(self, step: Step, steps: int, min_s: float, name: str
+               ) -> tuple[Measurement, int]:
+        """One measured repeat; (its measurement, the steps it ran)."""
+        w = self.meter.begin(name)
+        t0 = self.clock.monotonic()
+        done = 0
+        batch = steps
+        try:
+            while True:
+                for _ in range(batch):
+                    step()
+                done += batch
+                if self.plan.steps is not None:
+                    break
+                self.meter.sync()
+                if self.clock.monotonic() - t0 >= min_s:
+                    break
+                batch = max(1, int(steps * TOP_UP_SHARE))
+        finally:
+            # close the window even when a step raises: an open window would stay in the meter
+            m = self.meter.end(w)
+        return m, done
+
+    def timed(self, step: Step, n: int) -> float:
+        """Seconds for ``n`` steps, the device sync included."""
+        t0 = self.clock.monotonic()
+        for _ in range(n):
+            step()
+        self.meter.sync()
+        return self.clock.monotonic() - t0
