@@ -203,8 +203,8 @@ class Meter:
             w.measurement = self.end(w)
 
     def idle(self, seconds: float, name: str = "idle") -> Measurement:
-        """Idle power over ``seconds``: a window in which the caller only sleeps."""
-        self.start()
+        """Idle power over ``seconds``: a window in which the caller only sleeps (on the
+        meter's clock; a started meter samples meanwhile)."""
         w = self.begin(name)
         self.clock.sleep(seconds)
         return self.end(w)

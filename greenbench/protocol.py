@@ -152,7 +152,8 @@ class Protocol:
                     and max(recent) - min(recent) <= STABLE_SPREAD * mid):
                 break
         step_s = statistics.median(per_step[-STABLE_BATCHES:])
-        return max(1, math.ceil(min_s / step_s)) if step_s > 0 else batch, step_s
+        # a hair under, so that float noise (0.5 / 0.010000001) does not add a step
+        return max(1, math.ceil(min_s / step_s - 1e-9)) if step_s > 0 else batch, step_s
 
     def repeat(self, step: Step, steps: int, min_s: float, name: str
                ) -> tuple[Measurement, int]:
@@ -169,7 +170,7 @@ class Protocol:
                 if self.plan.steps is not None:
                     break
                 self.meter.sync()
-                if self.clock.monotonic() - t0 >= min_s:
+                if self.clock.monotonic() - t0 >= min_s * (1 - 1e-9):
                     break
                 batch = max(1, int(steps * TOP_UP_SHARE))
         finally:

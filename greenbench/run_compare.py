@@ -199,13 +199,26 @@ def _compare_values(base_case: CaseRecord, cur_case: CaseRecord, key: str,
 
     if result.test == PAIRED_TEST:
         return _compare_paired(base_case, cur_case, key, result)
-    base = [x for x in base_case.values(key) if math.isfinite(x)]
-    cur = [x for x in cur_case.values(key) if math.isfinite(x)]
+    raw_base, raw_cur = base_case.values(key), cur_case.values(key)
+    base = [x for x in raw_base if math.isfinite(x)]
+    cur = [x for x in raw_cur if math.isfinite(x)]
     if not base or not cur:
         return None
     comparison = compare(base, cur, result.alpha, test=result.test)  # type: ignore[arg-type]
-    note = "; ".join(n for n in (comparison.note, WITHIN_SESSION) if n)
-    return replace(comparison, note=note)
+    dropped = len(raw_base) - len(base) + len(raw_cur) - len(cur)
+    notes = [comparison.note, WITHIN_SESSION, _replication_note(base_case, cur_case),
+             f"{dropped} non-finite value(s) left out" if dropped else ""]
+    return replace(comparison, note="; ".join(n for n in notes if n))
+
+
+def _replication_note(base: CaseRecord, cur: CaseRecord) -> str:
+    """How many worker processes the repeats came from: repeats of one process share its
+    allocator, caches and clocks, so they are not independent samples."""
+    counts = [len({r.process for r in c.repeats}) for c in (base, cur)]
+    if min(counts) >= 2:
+        return f"repeats from {counts[0]} and {counts[1]} worker processes"
+    return ("repeats of one worker process per side are correlated: p overstates "
+            "confidence (greenbench run --processes 3 replicates across processes)")
 
 
 def _compare_paired(base_case: CaseRecord, cur_case: CaseRecord, key: str,

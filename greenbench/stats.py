@@ -32,6 +32,9 @@ HIGH_CV = 0.10
 """A coefficient of variation above this marks a result as noisy (METHODOLOGY: flag CV > 10%)."""
 
 MIN_N_FOR_TEST = 3
+#: the fewest values per side for a bootstrap interval of the ratio of medians (the same
+#: bound as the distribution-free interval of one median, see summarize)
+MIN_N_FOR_BOOTSTRAP = 6
 """Fewest repeats per side for which :func:`compare` runs a significance test."""
 
 BOOTSTRAP_RESAMPLES = 4000
@@ -141,7 +144,8 @@ class Comparison:
 # --------------------------------------------------------------------------- summarize
 
 
-def summarize(values: Sequence[float], *, level: float = CI_LEVEL) -> Summary:
+def summarize(values: Sequence[float], *, level: float = CI_LEVEL,
+              lower_bound: float | None = None) -> Summary:
     """Summarize repeats of one measurement, with a confidence interval of the median.
 
     The interval is chosen by sample size:
@@ -160,6 +164,10 @@ def summarize(values: Sequence[float], *, level: float = CI_LEVEL) -> Summary:
       exceeds the population standard deviation, which is below ``t * s / sqrt(n)`` here).
     - **n == 1**: no interval; ``ci_method`` says why.
 
+    ``lower_bound`` is the smallest value the quantity can take (0 for energies, times and
+    powers): a Student-t interval of few, spread values can reach below it, and is then cut
+    there (``ci_method`` says so). Order-statistic intervals lie within the data already.
+
     Raises ValueError for an empty input and for None, NaN, infinite or non-numeric values.
     """
     _check_level(level)
@@ -169,6 +177,9 @@ def summarize(values: Sequence[float], *, level: float = CI_LEVEL) -> Summary:
     mean = statistics.fmean(xs)
     stdev = statistics.stdev(xs) if n >= 2 else None
     ci_low, ci_high, ci_method = _median_interval(ordered, mean, stdev, level)
+    if lower_bound is not None and ci_low is not None and ci_low < lower_bound:
+        ci_low = lower_bound
+        ci_method += f"; cut at {lower_bound:g}, below which the quantity cannot go"
     cv = stdev / abs(mean) if stdev is not None and mean != 0 else None
     return Summary(
         n=n,
@@ -256,13 +267,19 @@ def compare(
             f"current n={cur_summary.n}; need at least {MIN_N_FOR_TEST} per side)"
         )
     else:
-        intervals, ci_note = _bootstrap_intervals(base, cur, level)
-        ci_method = (
-            f"percentile bootstrap of medians ({BOOTSTRAP_RESAMPLES} resamples, "
-            f"seed {BOOTSTRAP_SEED})"
-        )
-        if ci_note:
-            notes.append(ci_note)
+        if min(len(base), len(cur)) >= MIN_N_FOR_BOOTSTRAP:
+            intervals, ci_note = _bootstrap_intervals(base, cur, level)
+            ci_method = (
+                f"percentile bootstrap of medians ({BOOTSTRAP_RESAMPLES} resamples, "
+                f"seed {BOOTSTRAP_SEED})"
+            )
+            if ci_note:
+                notes.append(ci_note)
+        else:
+            # a resampled median never leaves [min, max], which covers the median with only
+            # 75-94% probability at n = 3-5: any bootstrap interval would undercover
+            ci_method = (f"none: a bootstrap interval needs at least {MIN_N_FOR_BOOTSTRAP} "
+                         "values per side")
         identical = len(set(base) | set(cur)) == 1
         if identical:
             notes.append("all values are identical on both sides: there is no difference to test")

@@ -285,9 +285,17 @@ def test_four_per_side_can_be_significant():
     assert c.significant
 
 
+def test_no_bootstrap_ratio_interval_below_six_values_per_side():
+    c = compare([1.0, 1.1, 1.2], [2.0, 2.1, 2.2])
+    assert (c.ratio_ci_low, c.ratio_ci_high) == (None, None)
+    assert "at least 6 values per side" in c.ci_method
+    c6 = compare([1.0, 1.1, 1.2, 1.0, 1.1, 1.2], [2.0, 2.1, 2.2, 2.0, 2.1, 2.2])
+    assert c6.ratio_ci_low is not None and c6.ratio_ci_low < c6.ratio < c6.ratio_ci_high
+
+
 def test_all_values_identical_on_both_sides():
     for test in ("mann-whitney", "welch"):
-        c = compare([3.0] * 5, [3.0] * 5, test=test)
+        c = compare([3.0] * 6, [3.0] * 6, test=test)
         assert c.p_value == 1.0
         assert c.significant is False
         assert c.ratio == 1.0 and c.difference == 0.0
@@ -326,9 +334,9 @@ def test_large_samples_with_ties_use_the_normal_approximation():
 
 
 def test_non_positive_baseline_has_no_ratio_but_keeps_the_difference():
-    c = compare([-1.0, 0.0, -0.5, 0.2], [1.0, 1.5, 2.0, 2.5])
+    c = compare([-1.0, 0.0, -0.5, 0.2, -0.2, 0.1], [1.0, 1.5, 2.0, 2.5, 1.2, 1.8])
     assert c.ratio is None and c.ratio_ci_low is None
-    assert c.difference == pytest.approx(1.75 - (-0.25))
+    assert c.difference == pytest.approx(1.65 - (-0.1))
     assert c.difference_ci_low is not None and c.difference_ci_low > 0
     assert c.note is not None and "ratio is undefined" in c.note
 
