@@ -41,3 +41,15 @@ def bench(session: nox.Session) -> None:
         "--benchmark-columns=min,median,max,rounds", *session.posargs,
         env={"GREENBENCH_BENCH": "1"},
     )
+
+
+@nox.session
+def plain_timing(session: nox.Session) -> None:
+    """greenbench's time per step against torch.utils.benchmark.Timer, case by case.
+
+    Prints the ratio per case (alternating rounds; see scripts/plain_timing.py). Run it on an
+    otherwise idle machine; posargs go to the script (e.g. --rounds 5).
+    """
+    session.install(TORCH)
+    session.install("-e", ".[torch,dev]")
+    session.run("python", "scripts/plain_timing.py", *session.posargs)
