@@ -47,7 +47,7 @@ from typing import Any, TypeVar
 
 from greenbench.errors import UserError
 from greenbench.records import CaseRecord, RunRecord
-from greenbench.results_format import case_is_estimate, from_document, to_document
+from greenbench.results_format import case_is_estimate, from_document, json_safe, to_document
 
 DEFAULT_STORE = Path("results") / "greenbench.sqlite"
 STORE_ENV = "GREENBENCH_STORE"
@@ -459,7 +459,13 @@ def _median(ordered: list[float]) -> float:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON; a NaN or infinity is stored as null (the runner notes it in the case's
+    flags), so that every stored document stays valid JSON."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(json_safe(value), separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False)
 
 
 @contextmanager
