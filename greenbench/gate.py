@@ -10,11 +10,13 @@ Pure logic over :class:`greenbench.stats.Comparison` objects: no I/O, nothing he
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from greenbench import metrics
 from greenbench.errors import UserError
 from greenbench.stats import Comparison
 
@@ -25,13 +27,10 @@ EXIT_ERROR = 2
 EXIT_NOTHING_COMPARABLE = 3
 
 METRICS: dict[str, tuple[str, str]] = {
-    "energy": ("energy_j", "J"),
-    "energy_per_unit": ("energy_per_unit_j", "J"),
-    "net_energy": ("net_energy_j", "J"),
-    "time": ("time_s", "s"),
-    "power": ("power_w", "W"),
+    m.name: (m.key, m.unit) for m in metrics.METRICS if m.lower_is_better
 }
-"""Metric name a user writes -> (result key, SI unit). Per step/call values; lower is better."""
+"""Metric name a user writes -> (result key, SI unit), from greenbench.metrics: the per-step
+figures for which lower is better."""
 
 UNITS: dict[str, dict[str, float]] = {
     "J": {"J": 1.0, "mJ": 1e-3, "kJ": 1e3, "Wh": 3600.0, "kWh": 3.6e6},
@@ -143,6 +142,8 @@ def parse_rule(text: str) -> Rule:
         raise _rule_error(text, f"unknown metric {match['metric']!r}")
     key, si_unit = METRICS[metric]
     amount = float(match["number"])
+    if not math.isfinite(amount):
+        raise _rule_error(text, "the threshold must be a finite number")
     if amount < 0:
         raise _rule_error(text, "the threshold must not be negative")
     unit = match["unit"]

@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from greenbench import metrics
 from greenbench.errors import UserError
 from greenbench.measurement import is_estimate
 from greenbench.records import FORMAT_VERSION, CaseRecord, RunRecord
@@ -170,20 +171,15 @@ def to_csv(run: RunRecord) -> str:
 # --------------------------------------------------------------------------- shared facts
 
 
-_NONNEGATIVE = frozenset(("energy_j", "energy_per_unit_j", "time_s", "power_w",
-                          "throughput_per_s"))
-
-
 def is_nonnegative_metric(metric: str) -> bool:
     """True for figures that cannot be below zero: gross energies, times, powers and rates
     (net energies and the workload's own figures can)."""
-    return metric in _NONNEGATIVE or (metric.startswith(("domain:", "phase:"))
-                                      and metric.endswith(":energy_j"))
+    return metrics.is_nonnegative(metric)
 
 
 def is_energy_metric(metric: str) -> bool:
-    """True for figures that come from the energy sensors (energy and power)."""
-    return "energy" in metric or metric.endswith("power_w")
+    """True for figures that come from the energy sensors (see greenbench.metrics)."""
+    return metrics.is_energy_metric(metric)
 
 
 def energy_method(case: CaseRecord, run_is_estimate: bool) -> str:

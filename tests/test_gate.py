@@ -37,6 +37,7 @@ def test_metrics_map_names_to_keys_and_units():
         "energy": ("energy_j", "J"),
         "energy_per_unit": ("energy_per_unit_j", "J"),
         "net_energy": ("net_energy_j", "J"),
+        "net_energy_per_unit": ("net_energy_per_unit_j", "J"),
         "time": ("time_s", "s"),
         "power": ("power_w", "W"),
     }

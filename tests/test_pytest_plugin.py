@@ -401,7 +401,8 @@ def test_a_malformed_rule_is_a_usage_error_naming_the_forms(pytester: pytest.Pyt
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: --greenbench-compare-fail bad rule '{rule}'*: use "
                                  "METRIC:N% or METRIC:AMOUNTUNIT, METRIC one of energy, "
-                                 "energy_per_unit, net_energy, time, power (e.g. *)"])
+                                 "energy_per_unit, net_energy, net_energy_per_unit, time, "
+                                 "power (e.g. *)"])
     assert "passed" not in result.stdout.str()  # stopped before any test ran
 
 

@@ -319,7 +319,7 @@ def test_machine_load_counts_busy_time_only(monkeypatch):
     monkeypatch.setattr(cpu_time.psutil, "cpu_times", lambda: next(samples))
     s = CpuEstimateSensor(fixed_tdp(), "machine")
     states = [s.read_state(True) for _ in range(6)]
-    watts = [s.energy_j(a, b, 1.0) for a, b in zip(states, states[1:])]
+    watts = [s.energy_j(a, b, 1.0) for a, b in zip(states, states[1:], strict=False)]
     assert watts == pytest.approx([21.25, 10.0, 100.0, 21.25, 21.25])
     assert s.source == "estimate:cpu-tdp:machine"
 

@@ -18,21 +18,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from greenbench import metrics
 from greenbench.errors import UserError
 from greenbench.records import CaseRecord, RunRecord
 from greenbench.results_format import case_is_estimate
 from greenbench.units import singular
 
-#: names a user may give for --metric (those of `greenbench compare`, and a few more)
-METRIC_ALIASES = {
-    "energy": "energy_j",
-    "energy_per_unit": "energy_per_unit_j",
-    "net_energy": "net_energy_j",
-    "net_energy_per_unit": "net_energy_per_unit_j",
-    "time": "time_s",
-    "power": "power_w",
-    "throughput": "throughput_per_s",
-}
+#: names a user may give for --metric (those of `greenbench compare`, from greenbench.metrics)
+METRIC_ALIASES = {m.name: m.key for m in metrics.METRICS}
 
 RUN, WORKLOAD = "run", "workload"
 
@@ -376,23 +369,10 @@ def resolve_metric(name: str, refs: Sequence[CaseRef]) -> str:
 
 def quantity(metric: str, unit_name: str = "unit") -> tuple[str, str]:
     """(what a metric is, its base unit): ``("Energy per token", "J")``."""
-    u = singular(unit_name)
-    fixed = {
-        "energy_per_unit_j": (f"Energy per {u}", "J"),
-        "net_energy_per_unit_j": (f"Net energy per {u}", "J"),
-        "energy_j": ("Energy per step", "J"),
-        "net_energy_j": ("Net energy per step", "J"),
-        "time_s": ("Time per step", "s"),
-        "power_w": ("Mean power", "W"),
-        "throughput_per_s": ("Throughput", f"{unit_name}/s"),
-    }
-    if metric in fixed:
-        return fixed[metric]
+    declared = metrics.label(metric, unit_name)
+    if declared is not None:
+        return declared
     kind, _, rest = metric.partition(":")
-    if kind == "domain" and rest.endswith(":energy_j"):
-        return f"{rest.removesuffix(':energy_j')} energy per step", "J"
-    if kind == "phase" and rest.endswith(":energy_j"):
-        return f"{rest.removesuffix(':energy_j')} phase energy per step", "J"
     name = rest if kind in ("quality", "metric") and rest else metric
     return name_and_unit(name)
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from greenbench import metrics
+
 if TYPE_CHECKING:
     from greenbench.gate import Rule
 
@@ -54,11 +56,16 @@ MARKER_KEYWORDS: dict[str, tuple[type, str]] = {
     "max_time_s": (float, "budget: time per call, s"),
 }
 
+def _budget(key: str, what: str, per: str) -> tuple[str, str, str, str]:
+    declared = metrics.BY_KEY[key]  # the unit comes from the one metric registry
+    return key, what, declared.unit, per
+
+
 BUDGETS: dict[str, tuple[str, str, str, str]] = {
-    "max_energy_j": ("energy_j", "energy", "J", " per call"),
-    "max_energy_per_unit_j": ("energy_per_unit_j", "energy", "J", " per unit ({unit})"),
-    "max_power_w": ("power_w", "mean power", "W", ""),
-    "max_time_s": ("time_s", "time", "s", " per call"),
+    "max_energy_j": _budget("energy_j", "energy", " per call"),
+    "max_energy_per_unit_j": _budget("energy_per_unit_j", "energy", " per unit ({unit})"),
+    "max_power_w": _budget("power_w", "mean power", ""),
+    "max_time_s": _budget("time_s", "time", " per call"),
 }
 """Budget keyword -> (per-round metric key, what it is, SI unit, per what)."""
 
