@@ -63,8 +63,15 @@ class PlotRequest:
 
 def render(runs: Sequence[RunRecord], request: PlotRequest) -> list[tuple[str, Figure]]:
     """(file stem, figure) for each figure the request asks for."""
+    from dataclasses import replace
+
+    from greenbench.plots.plain_text import optional, runs_for_figures
+
     request.check()
-    r, kind, width = request, request.kind, request.width_in
+    runs = runs_for_figures(runs)
+    r = replace(request, metric=optional(request.metric), x=optional(request.x),
+                case=optional(request.case), against=optional(request.against))
+    kind, width = request.kind, request.width_in
     if kind == "trace":
         return _traces(runs, r.case, r.all_cases, width)
     stem = f"{kind}-{runs_tag(runs)}"

@@ -156,6 +156,7 @@ _BORDER_EM = 0.5  # borderpad, and a little to spare
 
 def text_width_in(text: str, size_pt: float = SMALL_PT) -> float:
     """The width of ``text`` in inches, in the figures' font at ``size_pt`` (widest line)."""
+    from matplotlib.cbook import is_math_text
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import text_to_path
 
@@ -163,8 +164,9 @@ def text_width_in(text: str, size_pt: float = SMALL_PT) -> float:
         prop = FontProperties(size=size_pt)
         widths = []
         for line in text.split("\n") or [""]:
-            math = line.count("$") >= 2
-            w, _, _ = text_to_path.get_text_width_height_descent(line, prop, ismath=math)
+            math = is_math_text(line)  # as matplotlib decides: escaped "\$" is no math
+            shown = line if math else line.replace(r"\$", "$")
+            w, _, _ = text_to_path.get_text_width_height_descent(shown, prop, ismath=math)
             widths.append(w)
     return max(widths) / 72 * 1.03  # hinting at 300 dpi makes text a little wider
 

@@ -2,7 +2,8 @@
 
 A kind is drawn when the runs have what it needs (a swept numeric parameter for scaling, two
 cases or more for a Pareto front, a trace for the power trace); otherwise the report says why
-it is absent instead of failing.
+it is absent instead of failing. Figures are drawn from copies of the runs whose text is safe
+from matplotlib's mathtext (:mod:`greenbench.plots.plain_text`); captions use the text as is.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from greenbench.errors import UserError
+from greenbench.plots.plain_text import escaped, runs_for_figures
 from greenbench.records import RunRecord, case_names
 from greenbench.report.document import FigureBlock
 
@@ -41,7 +43,7 @@ def report_figures(runs: Sequence[RunRecord], width_in: float = 5.0
 def _bars(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureBlock:
     from greenbench.plots.bars import plot_bars
 
-    fig = plot_bars(runs, width_in=width_in)
+    fig = plot_bars(runs_for_figures(runs), width_in=width_in)
     return FigureBlock("bars", "Energy per unit of work by case: median over repeats, "
                        "whiskers at the 95% confidence interval of the median; hatched bars "
                        "are estimated with a power model.", fig)
@@ -51,7 +53,7 @@ def _scaling(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureBlo
     from greenbench.plots.scaling import TAIL_POINTS, legend_label, plot_scaling, scaling_series
 
     x, _, series, _ = scaling_series(runs)
-    fig = plot_scaling(runs, x, width_in=width_in)
+    fig = plot_scaling(runs_for_figures(runs), escaped(x), width_in=width_in)
     fits = "; ".join(legend_label(s) for s in series)
     return FigureBlock("scaling", f"Energy per step against {x} on log-log axes. b is the "
                        f"exponent of a least-squares fit y = a x^b over all points and over "
@@ -64,7 +66,7 @@ def _pareto(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureBloc
     if len(refs) < 2:
         raise UserError("one case has no trade-off to show")
     tradeoff = choose_tradeoff(refs)
-    fig = plot_pareto(runs, width_in=width_in)
+    fig = plot_pareto(runs_for_figures(runs), width_in=width_in)
     return FigureBlock("pareto", f"Energy per unit against {tradeoff.name}, medians with 95% "
                        "confidence intervals; the step line joins the cases no other case "
                        "beats on both (the Pareto front)."
@@ -74,7 +76,7 @@ def _pareto(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureBloc
 def _breakdown(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureBlock:
     from greenbench.plots.breakdown import plot_breakdown
 
-    fig = plot_breakdown(runs, width_in=width_in)
+    fig = plot_breakdown(runs_for_figures(runs), width_in=width_in)
     return FigureBlock("breakdown", "Energy per unit by domain (hatched: estimated), the "
                        "same energy split into the idle baseline's share and the net energy "
                        "above it, and emissions (operational and embodied) where carbon data "
@@ -88,7 +90,7 @@ def _trace(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureBlock
     if not traced:
         raise UserError("no case has a power trace recorded")
     ref = traced[0]
-    fig = plot_trace(ref.run, ref.index, width_in=width_in)
+    fig = plot_trace(runs_for_figures([ref.run])[0], ref.index, width_in=width_in)
     more = (f" Traces of the other cases: greenbench plot {ref.run.id} --kind trace --all."
             if len(traced) > 1 else "")
     name = case_names(ref.run.cases)[ref.index]
