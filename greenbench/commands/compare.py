@@ -78,6 +78,10 @@ def compare(
     keys = metric_keys(metrics, parsed)
     baseline = load_run(run_a, store_path)
     current = load_run(run_b, store_path)
+    if not as_json:  # stored text on a terminal: control characters shown, never obeyed
+        from greenbench.printable import printable_run
+
+        baseline, current = printable_run(baseline), printable_run(current)
     result = compare_runs(baseline, current, metrics=keys, rules=parsed, alpha=alpha, test=test,
                           allow_cross_machine=allow_cross_machine,
                           allow_estimates=allow_estimates)
