@@ -160,11 +160,15 @@ def csv_rows(run: RunRecord) -> list[dict[str, Any]]:
 
 
 def to_csv(run: RunRecord) -> str:
-    """The CSV text of :func:`csv_rows`, with a header line."""
+    """The CSV text of :func:`csv_rows`, with a header line. Control characters in stored
+    text are written as visible escapes: spreadsheets and terminals show CSV raw."""
+    from greenbench.printable import printable
+
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(csv_rows(run))
+    writer.writerows({k: printable(v) if isinstance(v, str) else v for k, v in row.items()}
+                     for row in csv_rows(run))
     return out.getvalue()
 
 

@@ -33,6 +33,7 @@ def results() -> None:
 @store_option
 def list_(limit: int, as_json: bool, store_path: str | None) -> None:
     """List stored runs, newest first."""
+    from greenbench.printable import printable
     from greenbench.store import Store
 
     with Store(store_path, readonly=True) as store:
@@ -50,10 +51,11 @@ def list_(limit: int, as_json: bool, store_path: str | None) -> None:
     rows: list[tuple[str, ...]] = [
         ("ID", "CREATED (UTC)", "STATUS", "CASES", "ENERGY", "MACHINE", "WORKLOADS", "LABEL")]
     for r in runs:
-        rows.append((r.id, _short_time(r.created_utc), r.status,
-                     f"{r.cases_ok}/{r.cases}" if r.cases_ok != r.cases else str(r.cases),
-                     "ESTIMATE" if r.is_estimate else "measured", r.hostname or r.machine_key,
-                     ",".join(r.workloads), r.label or ""))
+        rows.append(tuple(printable(cell) for cell in (
+            r.id, _short_time(r.created_utc), r.status,
+            f"{r.cases_ok}/{r.cases}" if r.cases_ok != r.cases else str(r.cases),
+            "ESTIMATE" if r.is_estimate else "measured", r.hostname or r.machine_key,
+            ",".join(r.workloads), r.label or "")))
     click.echo(_columns(rows))
     if total > len(runs):
         click.echo(f"({len(runs)} of {total} runs in {path}; --limit 0 shows all)")
@@ -75,10 +77,13 @@ def show(run: str, all_metrics: bool, as_json: bool, store_path: str | None) -> 
     RUN is a run id, a unique prefix of one, latest or latest~N (N runs before the latest), or
     an exported run JSON file. Energy figures from a power model are marked ESTIMATE.
     """
+    from greenbench.printable import printable_run
+
     record = load_run(run, store_path)
     if as_json:
         click.echo(json.dumps(_show_document(record), indent=2))
         return
+    record = printable_run(record)  # stored text: control characters shown, never obeyed
     out = console()
     _print_facts(out, record)
     print_cases(out, record)
