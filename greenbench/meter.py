@@ -158,7 +158,7 @@ class Meter:
             for w in self._open:
                 w.observe(powers)
             t = self.clock.monotonic()
-            self.trace.append(t, [c.total_j for c in self._channels])
+            self.trace.append(t, [None if c.skipped else c.total_j for c in self._channels])
             return t
 
     # -- windows ----------------------------------------------------------------------------
@@ -348,7 +348,12 @@ class Trace:
         idx = [i for i, t in enumerate(self.t_s) if start_s <= t <= end_s]
         power: dict[str, list[float | None]] = {}
         for j, domain in enumerate(self.domains):
-            power[domain] = [_round(self._power(i, j)) for i in idx]
+            column: list[float | None] = []
+            for i in idx:  # a point where the sensor was not read holds the last power
+                p = self._power(i, j)
+                column.append(_round(p) if p is not None or self.total_j[i][j] is not None
+                              or not column else column[-1])
+            power[domain] = column
         return {"t_s": [round(self.t_s[i] - start_s, 4) for i in idx], "power_w": power}
 
     def _power(self, i: int, j: int) -> float | None:
@@ -357,7 +362,7 @@ class Trace:
             return None
         span = max(self.spans_s[j], 1e-9)
         k = i - 1
-        while k >= 0 and self.t_s[i] - self.t_s[k] < span:
+        while k >= 0 and (self.t_s[i] - self.t_s[k] < span or self.total_j[k][j] is None):
             k -= 1
         if k < 0 or (start := self.total_j[k][j]) is None:
             return None
@@ -463,11 +468,20 @@ class _Channel:
         self.last_gap: str | None = None
         self.resets = 0
         self.last_reset: str | None = None
+        #: the last background sample did not read this sensor (too soon for a model)
+        self.skipped = False
 
     def update(self, edge: bool) -> float | None:
         """Read the sensor and advance the total. Returns the power in W for a background
         sample (None when unknown, or for an edge read, which never yields a power)."""
         s = self.sensor
+        if (not edge and self.model and self.last_t is not None
+                and self.clock.monotonic() - self.last_t < s.min_power_span_s):
+            # a model's window comes from its edges: background reads only feed the trace,
+            # and more often than its power span they would only cost the measured process
+            self.skipped = True
+            return None
+        self.skipped = False
         try:
             value = s.read_state(edge) if isinstance(s, ModelSensor) else s.read_value()
         except SensorReadError as exc:

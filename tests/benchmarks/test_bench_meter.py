@@ -1,7 +1,9 @@
 """The meter's cost: sampling overhead, fixed cost against CodeCarbon, CLI start-up.
 
 Targets are ratios measured in one run, alternating A and B, because this machine is shared
-and noisy: sampling at the default interval slows a CPU-bound loop by at most 1%; measuring
+and noisy: sampling at the default interval and at 100 Hz slows a CPU-bound loop by at most
+1% (a model estimate is read in the background at most every 0.1 s: its windows come from
+their edges); measuring
 once costs at most a third of CodeCarbon's time and at most 20 MB; `greenbench --help`
 starts in under 0.3 s.
 """
@@ -64,6 +66,7 @@ def test_sampling_overhead_on_a_cpu_bound_loop(benchmark) -> None:
           f"x{ratio_100hz:.4f} at 100 Hz")
     benchmark.pedantic(cpu_bound, rounds=3, iterations=1)
     assert ratio_default <= 1.01
+    assert ratio_100hz <= 1.01
 
 
 def run_fixed_cost(tool: str) -> dict:
