@@ -77,9 +77,9 @@ def test_revisions_check_out_side_by_side_and_are_removed_after(repo: Path,
 
 
 def test_an_unknown_revision_checks_nothing_out(repo: Path, tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="unknown revision 'no-such-branch'"):
-        with checked_out(repo, {"A": "base", "B": "no-such-branch"}, tmp_path / "work"):
-            pass
+    with (pytest.raises(UserError, match="unknown revision 'no-such-branch'"),
+          checked_out(repo, {"A": "base", "B": "no-such-branch"}, tmp_path / "work")):
+        pass
     assert not (tmp_path / "work").exists()
 
 

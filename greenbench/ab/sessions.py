@@ -9,11 +9,15 @@ benchmarks' rounds interleave (greenbench.ab.scheduler).
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from greenbench.ab.scheduler import PARTNER_WAIT_S, TurnScheduler
 from greenbench.ab.worktrees import Revision
@@ -48,6 +52,9 @@ class Session:
     sides: dict[str, Side]
     grants: list[tuple[str, str]] = field(default_factory=list)
     wall_s: float = 0.0
+    hash_seed: str = ""
+    #: the two processes started with address-space randomisation off (Linux)
+    fixed_layout: bool = False
 
     def back_to_back(self) -> tuple[int, int]:
         """(rounds both sides measured one right after the other, rounds both measured)."""
@@ -68,11 +75,15 @@ def pytest_command(pytest_args: list[str], storage: Path, name: str, rounds: int
             f"--greenbench-rounds={rounds}", *pytest_args]
 
 
-def side_environment(revision: Revision, turns: str) -> dict[str, str]:
-    """The environment of one side: its checkout first on PYTHONPATH, and the turn socket."""
+def side_environment(revision: Revision, turns: str, hash_seed: str) -> dict[str, str]:
+    """The environment of one side: its checkout first on PYTHONPATH, the turn socket, and
+    the hash seed both sides share."""
     from greenbench.pytest_energy.turns import ENV
 
     env = dict(os.environ)
+    # one seed for both processes: with a seed each, the dicts and sets of the same code
+    # probe differently, and one process ran a word count 28% slower than the other
+    env["PYTHONHASHSEED"] = hash_seed
     paths = [str(p) for p in revision.import_paths()]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
@@ -97,10 +108,11 @@ def run_session(
     Raises UserError when a side's pytest could not run its tests.
     """
     sides = {label: Side(label, rev) for label, rev in revisions.items()}
+    hash_seed = os.environ.get("PYTHONHASHSEED") or str(random.randrange(1, 2**32))
     socket_path = workdir / "turns.sock"
     procs: dict[str, subprocess.Popen[bytes]] = {}
     t0 = time.perf_counter()
-    with TurnScheduler(socket_path, partner_wait_s) as scheduler:
+    with TurnScheduler(socket_path, partner_wait_s) as scheduler, fixed_layout() as fixed:
         try:
             for label, side in sides.items():
                 storage = workdir / f"runs-{label}"
@@ -110,7 +122,8 @@ def run_session(
                         pytest_command(pytest_args, storage, _save_name(side), rounds),
                         cwd=side.revision.path / subdir, stdout=log,
                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                        env=side_environment(side.revision, f"{socket_path}:{label}"),
+                        env=side_environment(side.revision, f"{socket_path}:{label}",
+                                             hash_seed),
                     )
             while len([s for s in sides.values() if s.returncode is not None]) < len(sides):
                 for label, proc in procs.items():
@@ -124,12 +137,54 @@ def run_session(
                     proc.terminate()
                     proc.wait(timeout=10)
         grants = list(scheduler.grants)
-    session = Session(sides, grants, time.perf_counter() - t0)
+    session = Session(sides, grants, time.perf_counter() - t0, hash_seed, fixed)
     for label, side in sides.items():
         side.run = _saved_run(workdir / f"runs-{label}")
         if side.run is None:
             raise UserError(_failure(side))
     return session
+
+
+@contextmanager
+def fixed_layout() -> Iterator[bool]:
+    """Processes started inside run with address-space layout randomisation off.
+
+    With it on, each process of the same code gets its own addresses, so its own cache and
+    allocator luck: here one process ran a word count 20-25% slower than another, session
+    after session. The personality flag set here is inherited by the children and applies
+    when they exec; this process's own layout is not changed. Yields False where the kernel
+    refuses (then the layouts stay random, and the calibration shows what that costs).
+    """
+    libc = _libc()
+    if libc is None:
+        yield False
+        return
+    before = libc.personality(_QUERY)
+    if before == -1 or libc.personality(before | _ADDR_NO_RANDOMIZE) == -1:
+        yield False
+        return
+    try:
+        yield libc.personality(_QUERY) & _ADDR_NO_RANDOMIZE != 0
+    finally:
+        libc.personality(before)
+
+
+_QUERY = 0xFFFFFFFF
+_ADDR_NO_RANDOMIZE = 0x0040000
+
+
+def _libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.personality.argtypes = [ctypes.c_ulong]
+        libc.personality.restype = ctypes.c_int
+        return libc
+    except (OSError, AttributeError):
+        return None
 
 
 def _save_name(side: Side) -> str:

@@ -15,7 +15,8 @@ from greenbench.commands._common import console
 from greenbench.errors import UserError
 
 DEFAULT_RULE = "energy:10%"
-DEFAULT_ROUNDS = 10
+DEFAULT_ROUNDS = 20
+DEFAULT_MIN_TIME_S = 0.1
 DEFAULT_RUNS = 5
 
 
@@ -33,6 +34,11 @@ DEFAULT_RUNS = 5
 @click.option("--rounds", type=click.IntRange(6), default=DEFAULT_ROUNDS, show_default=True,
               help="Rounds per benchmark and revision, paired one to one (at least 6: the "
                    "fewest with which the paired test can reach p < 0.05).")
+@click.option("--min-time", "min_time", type=click.FloatRange(0, min_open=True),
+              default=DEFAULT_MIN_TIME_S, show_default=True, metavar="S",
+              help="Shortest round, seconds (raised to 10 updates of the slowest sensor). "
+                   "Many short pairs beat a few long ones: each pair cancels the load of its "
+                   "own moment.")
 @click.option("--repo", "repo", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="The git repository (default: the one holding the current "
                                  "folder).")
@@ -49,6 +55,7 @@ def gate(
     rules: tuple[str, ...],
     alpha: float,
     rounds: int,
+    min_time: float,
     repo: Path | None,
     calibrate: bool,
     runs: int,
@@ -83,7 +90,7 @@ def gate(
         raise UserError(f"--repo {start}: no such folder")
     root = repository_root(start)
     subdir = start.relative_to(root) if start.is_relative_to(root) else Path()
-    args = list(pytest_args)
+    args = [f"--greenbench-min-time={min_time:g}", *pytest_args]
     if calibrate:
         _calibrate(root, base or "HEAD", args, subdir, parsed, keys, alpha, rounds, runs,
                    as_json)
@@ -174,6 +181,8 @@ def _print(session: Any, comparison: Any) -> None:
     adjacent, both = session.back_to_back()
     out.print(escape(f"gate: head {b.name} ({b.short}) against base {a.name} ({a.short}), "
                      f"interleaved: {adjacent} of {both} round pairs measured back to back; "
+                     f"hash seed {session.hash_seed} for both, address layout "
+                     f"{'fixed (ASLR off)' if session.fixed_layout else 'random'}; "
                      f"{session.wall_s:.0f} s, "
                      f"{_per_benchmark_s(session, comparison):.1f} s per benchmark"))
     print_comparison(comparison)
@@ -224,4 +233,5 @@ def _facts(session: Any) -> dict[str, Any]:
         "head": {"rev": session.sides["B"].revision.name,
                  "commit": session.sides["B"].revision.commit},
         "wall_s": session.wall_s, "round_pairs": both, "back_to_back": adjacent,
+        "hash_seed": session.hash_seed, "fixed_layout": session.fixed_layout,
     }

@@ -17,10 +17,7 @@ def histogram(values: list[float], bins: int = 16) -> list[int]:
     """Counts of ``values`` in ``bins`` equal bins between their minimum and maximum."""
     low, high = min(values), max(values)
     width = (high - low) / bins or 1.0
-    counts = [0] * bins
-    for v in values:
-        counts[min(int((v - low) / width), bins - 1)] += 1
-    return counts
+    return _bin(values, low, width, [0] * bins)
 
 
 def _adler(data: bytes) -> int:
@@ -29,6 +26,13 @@ def _adler(data: bytes) -> int:
         a = (a + byte) % 65521
         b = (b + a) % 65521
     return (b << 16) | a
+
+
+def _bin(values: list[float], low: float, width: float, counts: list[int]) -> list[int]:
+    last = len(counts) - 1
+    for v in values:
+        counts[min(int((v - low) / width), last)] += 1
+    return counts
 
 
 def _count(words: list[str]) -> dict[str, int]:
