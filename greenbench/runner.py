@@ -57,7 +57,8 @@ class RunConfig:
         if self.repeats < 1:
             raise UserError(f"--repeats {self.repeats}: use at least 1 (3 or more for a CI)")
         for name, value in (("--min-duration", self.min_duration_s),
-                            ("--warmup", self.warmup_s), ("--idle", self.idle_s)):
+                            ("--warmup", self.warmup_s), ("--idle", self.idle_s),
+                            ("--settle", self.settle_s or 0.0)):
             if value < 0:
                 raise UserError(f"{name} {value}: use a number of seconds >= 0")
         if not 1 <= self.processes <= self.repeats:

@@ -50,7 +50,11 @@ EXIT_CASES_FAILED = 1
 @click.option("--json", "json_path", default=None, metavar="PATH",
               help="Also write the run as JSON (the export format) to PATH.")
 @click.option("--label", default=None, help="A label stored with the run.")
-@click.option("--processes", type=Number(integer=True), default=1, show_default=True, metavar="N",
+@click.option("--settle", "settle_s", type=SECONDS, default=None, metavar="S",
+              help="Wait S seconds between warm-up and the idle baseline (default: 1 s when "
+                   "a GPU is metered, whose power readings lag; else 0).")
+@click.option("--processes", type=Number(integer=True), default=1, show_default=True,
+              metavar="N",
               help="Worker processes per case, its repeats spread across them: the unit of "
                    "replication for comparisons (3 or more for a paper).")
 @interval_option
@@ -75,6 +79,7 @@ def run(
     cpu_tdp: float | None,
     scope: str,
     include_constants: bool,
+    settle_s: float | None,
     processes: int,
     region: str | None,
     intensity: float | None,
@@ -108,6 +113,7 @@ def run(
         idle_s=idle_s, interval_s=check_interval(interval_s), timeout_s=timeout_s,
         cpu_tdp_w=cpu_tdp, workload_files=[str(Path(f).resolve()) for f in workload_files],
         scope=scope, include_constants=include_constants, processes=processes,
+        settle_s=settle_s,
     )
     config.check()
     carbon = resolve_carbon(region, intensity, intensity_file, provider, pue)
