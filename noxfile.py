@@ -53,3 +53,11 @@ def plain_timing(session: nox.Session) -> None:
     session.install(TORCH)
     session.install("-e", ".[torch,dev]")
     session.run("python", "scripts/plain_timing.py", *session.posargs)
+
+
+@nox.session(name="gate-bench")
+def gate_bench(session: nox.Session) -> None:
+    """greenbench gate against a noisy neighbour: false alarms, detection, time per benchmark
+    (tests/benchmarks/gate_bench.py; the figures in docs/ci-gating.md)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "tests.benchmarks.gate_bench", *session.posargs)
