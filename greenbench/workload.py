@@ -20,6 +20,7 @@ import difflib
 import importlib.util
 import inspect
 import itertools
+import math
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +69,8 @@ class Param:
         return self.check(value)
 
     def check(self, value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"parameter {self.name}: {value} is not a finite number")
         if self.choices is not None and value not in self.choices:
             allowed = ", ".join(str(c) for c in self.choices)
             raise UserError(f"parameter {self.name}: {value!r} is not one of {allowed}")

@@ -96,10 +96,12 @@ class CarbonSetup:
 def carbon_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Adds --region, --intensity, --intensity-file, --provider and --pue to a command; they
     arrive as ``region, intensity, intensity_file, provider, pue`` for ``resolve_carbon``."""
+    from greenbench.commands._options import FINITE
+
     options = [
         click.option("--region", default=None, metavar="REGION",
                      help=f"Where the electricity comes from. {REGION_HELP}"),
-        click.option("--intensity", type=float, default=None, metavar="G_PER_KWH",
+        click.option("--intensity", type=FINITE, default=None, metavar="G_PER_KWH",
                      help="A constant carbon intensity in gCO2e/kWh instead of a provider."),
         click.option("--intensity-file", type=click.Path(dir_okay=False), default=None,
                      metavar="CSV", help="A time series of timestamp,gCO2e/kWh; the run is "
@@ -109,7 +111,7 @@ def carbon_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      "Electricity Maps if ELECTRICITYMAPS_API_KEY is set, else CodeCarbon's "
                      "static tables). Failures fall back to the static value, then the world "
                      "average, with the reason recorded."),
-        click.option("--pue", type=float, default=1.0, show_default=True, metavar="PUE",
+        click.option("--pue", type=FINITE, default=1.0, show_default=True, metavar="PUE",
                      help="Power usage effectiveness of the facility (>= 1.0; 1.58 is a "
                      "commonly quoted data-centre average)."),
     ]

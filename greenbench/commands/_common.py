@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from greenbench.commands._options import FINITE
 from greenbench.errors import UserError
 
 
@@ -16,7 +17,7 @@ def sensor_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--cpu-tdp WATTS``: override the TDP the CPU estimate uses."""
     return click.option(
         "--cpu-tdp",
-        type=float,
+        type=FINITE,
         default=None,
         metavar="WATTS",
         help="CPU TDP for the CPU power estimate (when there is no RAPL); "
@@ -28,7 +29,7 @@ def interval_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--interval",
         "interval_s",
-        type=float,
+        type=FINITE,
         default=None,
         metavar="S",
         help="Sampling interval in seconds (default 0.1; 0.01 for 100 Hz).",
@@ -63,7 +64,7 @@ def writable_file(path: str | None, option: str = "--json",
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise UserError(f"{option} {path}: folder {parent} does not exist")
+        raise UserError(f"{option} {path}: cannot write: folder {parent} does not exist")
     if p.is_dir():
         raise UserError(f"{option} {path}: is a folder; give a file path")
     refuse_store(p, option, store)

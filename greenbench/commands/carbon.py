@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from typing import Any
@@ -19,6 +20,7 @@ from greenbench.carbon.options import (
 )
 from greenbench.carbon.region import REGION_FORMS
 from greenbench.commands._common import console
+from greenbench.commands._options import Number
 from greenbench.errors import UserError
 
 _LIVE = ("electricitymaps", "watttime", "carbonintensity-uk")
@@ -99,7 +101,7 @@ a bare number for --within is hours. The job is assumed to draw even power.""")
 @click.option("--now", "now_text", default=None, metavar="TIME",
               help="Take TIME (ISO 8601 or Unix seconds) as now: to plan ahead or replay a "
               "forecast.")
-@click.option("--energy-kwh", type=float, default=None, metavar="KWH",
+@click.option("--energy-kwh", type=Number(0), default=None, metavar="KWH",
               help="The job's energy, to show grams of CO2e saved.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
 def window(duration: str, region: str | None, forecast_file: str | None,
@@ -108,11 +110,10 @@ def window(duration: str, region: str | None, forecast_file: str | None,
     from greenbench.carbon.timeseries import iso_utc, parse_time
     from greenbench.carbon.window import best_window, parse_duration
 
-    duration_s = parse_duration(duration, "--duration")
-    within_s = parse_duration(within, "--within", default_unit="h")
+    duration_s = _finite(parse_duration(duration, "--duration"), "--duration", duration,
+                         positive=True)
+    within_s = _finite(parse_duration(within, "--within", default_unit="h"), "--within", within)
     now = time.time() if now_text is None else parse_time(now_text, "--now")
-    if energy_kwh is not None and not energy_kwh >= 0:
-        raise UserError(f"--energy-kwh {energy_kwh:g}: use an energy >= 0 in kWh")
     series, origin = _forecast(forecast_file, provider, region)
     choice = best_window(series, duration_s, now, within_s)
     if as_json:
@@ -135,6 +136,14 @@ def window(duration: str, region: str | None, forecast_file: str | None,
     out.print(f"Saving against starting now: {saved}")
     out.print(f"[dim]forecast: {escape(origin)}; starts searched up to "
               f"{iso_utc(choice.latest_start_unix_s)}[/dim]")
+
+
+def _finite(seconds: float, option: str, text: str, positive: bool = False) -> float:
+    """A parsed duration that is a finite number of seconds (> 0 when ``positive``)."""
+    if not math.isfinite(seconds) or seconds < 0 or (positive and seconds == 0):
+        bound = "longer than 0" if positive else "of 0 or more"
+        raise UserError(f"{option} {text}: use a finite duration {bound}, like 90m, 2h or 3600s")
+    return seconds
 
 
 def _forecast(forecast_file: str | None, provider: str | None,

@@ -9,6 +9,7 @@ import click
 
 from greenbench.commands._cases import print_cases, print_footprints
 from greenbench.commands._common import console, writable_file
+from greenbench.commands._options import Number
 from greenbench.commands._runs import load_run, store_option
 from greenbench.records import CaseRecord, RunRecord
 
@@ -27,7 +28,8 @@ def results() -> None:
 
 
 @results.command("list")
-@click.option("--limit", type=click.IntRange(min=0), default=DEFAULT_LIST_LIMIT, show_default=True,
+@click.option("--limit", type=Number(0, integer=True), default=DEFAULT_LIST_LIMIT,
+              show_default=True,
               help="Show the N latest runs; 0 shows all.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @store_option

@@ -1,0 +1,60 @@
+"""Numeric options checked where they are given: finite, and within their range.
+
+``float("nan")`` and ``float("inf")`` parse as numbers, and comparisons with NaN are all
+false, so a plain ``type=float`` lets ``--timeout nan`` through every ``<= 0`` check and on
+into the measurement. ``Number`` refuses them, and a value out of range, with one line that
+names the option; a whole number too large for the store is refused the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+
+#: the largest whole number SQLite stores (a signed 64-bit integer)
+MAX_INTEGER = 2**63 - 1
+
+
+class Number(click.ParamType):
+    """A finite number (or a whole number) in ``[minimum, maximum]``; ``above`` makes the
+    lower bound exclusive (a duration that must be positive)."""
+
+    def __init__(self, minimum: float | None = None, maximum: float | None = None, *,
+                 above: bool = False, integer: bool = False) -> None:
+        self.minimum, self.maximum, self.above, self.integer = minimum, maximum, above, integer
+        if integer and maximum is None:
+            self.maximum = MAX_INTEGER
+        self.name = "integer" if integer else "number"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        try:
+            number = _whole(value) if self.integer else float(value)
+        except (TypeError, ValueError):
+            kind = "a whole number" if self.integer else "a number"
+            self.fail(f"{value!r} is not {kind}", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        low, high = self.minimum, self.maximum
+        if low is not None and (number < low or (self.above and number == low)):
+            self.fail(f"{value}: use a number {'>' if self.above else '>='} {low:g}", param, ctx)
+        if high is not None and number > high:
+            self.fail(f"{value}: use a number <= {high:g}", param, ctx)
+        return number
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        return value
+    return int(str(value).strip())
+
+
+#: seconds: zero or more; more than zero
+SECONDS = Number(0)
+POSITIVE_SECONDS = Number(0, above=True)
+#: any finite number (ranges checked by the command, with its own advice)
+FINITE = Number()
