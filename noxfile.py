@@ -59,5 +59,5 @@ def plain_timing(session: nox.Session) -> None:
 def gate_bench(session: nox.Session) -> None:
     """greenbench gate against a noisy neighbour: false alarms, detection, time per benchmark
     (tests/benchmarks/gate_bench.py; the figures in docs/ci-gating.md)."""
-    session.install("-e", ".")
+    session.install("-e", ".", "pytest>=8")
     session.run("python", "-m", "tests.benchmarks.gate_bench", *session.posargs)
