@@ -32,8 +32,11 @@ CSV_COLUMNS = (
 )
 """One CSV row per case x metric summary, in this column order."""
 
-_RUN_FIELDS = ("id", "created_utc", "status", "machine", "software", "config", "sensors")
-_CASE_FIELDS = ("workload", "params", "status")
+MAX_DOCUMENT_BYTES = 64 * 2**20
+"""Largest document read: a few hundred cases with full traces; beyond, memory runs out."""
+
+MAX_TRACE_POINTS = 20_000
+"""Most samples a trace keeps, as the meter does (``Meter(trace_limit=...)``)."""
 
 
 # --------------------------------------------------------------------------- JSON
@@ -48,27 +51,39 @@ def to_document(run: RunRecord) -> dict[str, Any]:
 
 
 def from_document(doc: Any, source: str = "document") -> RunRecord:
-    """The run inside an export document; a UserError naming ``source`` if it is not one."""
+    """The run inside an export document; a UserError naming ``source`` and the bad field
+    if it is not one (greenbench.document_check). A trace longer than the meter ever keeps is
+    thinned to :data:`MAX_TRACE_POINTS`, with a flag saying so."""
+    from greenbench.document_check import check_run
+
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         raise UserError(f"{source}: not a greenbench run export (no \"format\": "
                         f"\"{FORMAT_NAME}\" field); export one with `greenbench results export`")
     version = doc.get("format_version")
-    if not isinstance(version, int) or version < 1:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise UserError(f"{source}: bad format_version {version!r}: expected an integer >= 1")
     if version > FORMAT_VERSION:
         raise UserError(f"{source}: written by a newer greenbench (format {version} > "
                         f"{FORMAT_VERSION}): upgrade greenbench to read it")
-    run = _checked_run(doc.get("run"), source)
-    try:
-        return RunRecord.from_dict(run)
-    except TypeError as exc:  # unknown or missing dataclass fields
-        raise UserError(f"{source}: malformed run: {exc}") from None
+    unknown = sorted(set(doc) - {"format", "format_version", "run"})
+    if unknown:
+        raise UserError(f"{source}: malformed export: unknown field {unknown[0]!r}")
+    check_run(doc.get("run"), source)
+    run = RunRecord.from_dict(doc["run"])
+    for case in run.cases:
+        _thin_trace(case)
+    return run
 
 
 def read_document_file(path: str | Path) -> RunRecord:
     """Load an exported run from a JSON file; every problem is a one-line UserError."""
     p = Path(path)
     try:
+        size = p.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise UserError(f"{p}: {size / 2**20:.0f} MiB is more than a greenbench export "
+                            f"holds (at most {MAX_DOCUMENT_BYTES // 2**20} MiB: traces are "
+                            f"capped at {MAX_TRACE_POINTS} points); is it an export?")
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{p}: cannot read: {exc}") from None
@@ -77,6 +92,8 @@ def read_document_file(path: str | Path) -> RunRecord:
     except json.JSONDecodeError as exc:
         raise UserError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno}); "
                         "expected a run exported by `greenbench results export`") from None
+    except RecursionError:
+        raise UserError(f"{p}: nested too deeply to be a greenbench export") from None
     return from_document(doc, str(p))
 
 
@@ -91,6 +108,20 @@ def dumps_document(doc: dict[str, Any]) -> str:
     return text + "\n"
 
 
+def _thin_trace(case: CaseRecord) -> None:
+    """Keep every k-th sample (and the last) of a trace longer than MAX_TRACE_POINTS."""
+    trace = case.trace
+    times = (trace or {}).get("t_s") or []
+    if trace is None or len(times) <= MAX_TRACE_POINTS:
+        return
+    step = math.ceil(len(times) / MAX_TRACE_POINTS)
+    keep = [*range(0, len(times) - 1, step), len(times) - 1]
+    trace["t_s"] = [times[i] for i in keep]
+    trace["power_w"] = {d: [col[i] for i in keep] for d, col in trace.get("power_w", {}).items()}
+    case.flags.append(f"trace thinned on import from {len(times)} to {len(keep)} samples "
+                      f"(one in {step} kept)")
+
+
 def json_safe(value: Any) -> Any:
     """``value`` with every NaN or infinite float replaced by None (JSON has neither)."""
     if isinstance(value, float):
@@ -100,31 +131,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     return value
-
-
-def _checked_run(run: Any, source: str) -> dict[str, Any]:
-    """Catch the structural mistakes that would otherwise surface as a traceback much later."""
-    if not isinstance(run, dict):
-        raise UserError(f"{source}: malformed export: \"run\" must be an object")
-    missing = [f for f in _RUN_FIELDS if f not in run]
-    if missing:
-        raise UserError(f"{source}: malformed run: missing {', '.join(missing)}")
-    if not isinstance(run["id"], str) or not run["id"]:
-        raise UserError(f"{source}: malformed run: \"id\" must be a non-empty string")
-    cases = run.get("cases", [])
-    if not isinstance(cases, list):
-        raise UserError(f"{source}: malformed run: \"cases\" must be a list")
-    for i, case in enumerate(cases):
-        if not isinstance(case, dict) or any(f not in case for f in _CASE_FIELDS):
-            raise UserError(f"{source}: malformed case {i}: needs "
-                            f"{', '.join(_CASE_FIELDS)}")
-        if not isinstance(case["params"], dict):
-            raise UserError(f"{source}: malformed case {i}: \"params\" must be an object")
-        repeats = case.get("repeats", [])
-        if not isinstance(repeats, list) or not all(isinstance(r, dict) for r in repeats):
-            raise UserError(f"{source}: malformed case {i}: \"repeats\" must be a list of "
-                            "objects")
-    return run
 
 
 # --------------------------------------------------------------------------- CSV

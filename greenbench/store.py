@@ -289,20 +289,43 @@ class Store:
         A run whose id is already stored is refused with a UserError, or skipped (None) with
         ``skip_existing``: an id names one measurement, so it is never overwritten.
         """
-        run = from_document(doc, source)
+        return self.import_runs([(from_document(doc, source), source)],
+                                skip_existing=skip_existing)[0]
 
-        def insert(con: sqlite3.Connection) -> bool:
-            if con.execute("SELECT 1 FROM runs WHERE id = ?", (run.id,)).fetchone():
-                if skip_existing:
-                    return False
-                raise UserError(f"{source}: run {run.id} is already in {self.path}; nothing "
-                                "imported (use --skip-existing to ignore runs already there)")
-            _insert_run(con, run, self.path)
-            for index, case in enumerate(run.cases):
-                _insert_case(con, run.id, index, case)
-            return True
+    def import_runs(self, runs: Sequence[tuple[RunRecord, str]], *,
+                    skip_existing: bool = False) -> list[str | None]:
+        """Store runs (each with the file it came from) in one transaction: all of them or,
+        on a refusal, none. Returns each id, or None for a run skipped with
+        ``skip_existing`` (already stored, or an earlier one of ``runs`` has its id)."""
+        first_source: dict[str, str] = {}
+        for run, source in runs:
+            if run.id in first_source and not skip_existing:
+                raise UserError(f"{first_source[run.id]} and {source} both hold run {run.id}; "
+                                "nothing imported (drop one, or use --skip-existing)")
+            first_source.setdefault(run.id, source)
 
-        return run.id if self._write(insert) else None
+        def insert(con: sqlite3.Connection) -> list[str | None]:
+            done: list[str | None] = []
+            for run, source in runs:
+                if con.execute("SELECT 1 FROM runs WHERE id = ?", (run.id,)).fetchone():
+                    if skip_existing:
+                        done.append(None)
+                        continue
+                    raise UserError(f"{source}: run {run.id} is already in {self.path}; "
+                                    "nothing imported (use --skip-existing to ignore runs "
+                                    "already there)")
+                _insert_run(con, run, self.path)
+                for index, case in enumerate(run.cases):
+                    _insert_case(con, run.id, index, case)
+                done.append(run.id)
+            return done
+
+        return self._write(insert)
+
+    def case_count(self, run_id: str) -> int:
+        """How many cases a run holds."""
+        return int(self._read(lambda con: con.execute(
+            "SELECT COUNT(*) FROM cases WHERE run_id = ?", (run_id,)).fetchone()[0]))
 
     def iter_case_rows(self) -> Iterator[dict[str, Any]]:
         """Every case with its run's light facts and its summary (traces not read)."""

@@ -1,4 +1,4 @@
-"""``greenbench results``: list, show, export and import stored runs."""
+"""``greenbench results``: list, show, export, import and delete stored runs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from greenbench.commands._cases import print_cases, print_footprints
 from greenbench.commands._common import console, writable_file
 from greenbench.commands._options import Number
 from greenbench.commands._runs import load_run, store_option
+from greenbench.errors import UserError
 from greenbench.records import CaseRecord, RunRecord
 
 DEFAULT_LIST_LIMIT = 50
@@ -18,7 +19,7 @@ DEFAULT_LIST_LIMIT = 50
 
 @click.group()
 def results() -> None:
-    """List, show, export and import stored runs.
+    """List, show, export, import and delete stored runs.
 
     RUN is a run id, a unique prefix of one, latest or latest~N (N runs before the latest).
     """
@@ -208,18 +209,47 @@ def import_(files: tuple[str, ...], skip_existing: bool, store_path: str | None)
     """Import runs exported with `greenbench results export` (JSON)."""
     from rich.markup import escape
 
-    from greenbench.results_format import read_document_file, to_document
+    from greenbench.results_format import read_document_file
     from greenbench.store import Store
 
     runs = [read_document_file(f) for f in files]  # check every file before storing any
     err = console(stderr=True)
     with Store(store_path) as store:
-        for path, run in zip(files, runs, strict=True):
-            run_id = store.import_run(to_document(run), skip_existing=skip_existing, source=path)
+        # One transaction: a refused run leaves nothing half-imported.
+        stored = store.import_runs(list(zip(runs, files, strict=True)),
+                                   skip_existing=skip_existing)
+        for path, run, run_id in zip(files, runs, stored, strict=True):
             if run_id is None:
                 err.print(escape(f"skipped run {run.id} from {path}: already in {store.path}"))
             else:
                 err.print(escape(f"imported run {run_id} from {path} into {store.path}"))
+
+
+@results.command()
+@click.argument("runs", nargs=-1, required=True, metavar="RUN...")
+@store_option
+def delete(runs: tuple[str, ...], store_path: str | None) -> None:
+    """Delete runs and their cases from the store (a bad import, a botched measurement).
+
+    RUN is a run id or a unique prefix of one; latest and latest~N are refused here, so that
+    a run is never deleted by its position.
+    """
+    from rich.markup import escape
+
+    from greenbench.printable import printable
+    from greenbench.store import Store
+
+    err = console(stderr=True)
+    with Store(store_path, create=False) as store:
+        for ref in runs:
+            if ref.strip().startswith("latest"):
+                raise UserError(f"delete {ref}: name the run by its id (see `greenbench "
+                                "results list`)")
+            run_id = store.resolve(ref)
+            cases = store.case_count(run_id)
+            store.delete_run(run_id)
+            err.print(escape(printable(f"deleted run {run_id} ({cases} case(s)) from "
+                                       f"{store.path}")))
 
 
 # --------------------------------------------------------------------------- formatting
