@@ -181,6 +181,15 @@ def to_csv(run: RunRecord) -> str:
 # --------------------------------------------------------------------------- shared facts
 
 
+def median_interval(metric: str, summary: dict[str, Any]) -> tuple[float | None, float | None]:
+    """A summary's interval of the median as shown: for a quantity that cannot be negative,
+    never below zero (runs stored before intervals were cut at zero hold such lows)."""
+    low, high = summary.get("ci_low"), summary.get("ci_high")
+    if low is not None and low < 0 and is_nonnegative_metric(metric):
+        low = 0.0
+    return low, high
+
+
 def is_nonnegative_metric(metric: str) -> bool:
     """True for figures that cannot be below zero: gross energies, times, powers and rates
     (net energies and the workload's own figures can)."""

@@ -179,3 +179,25 @@ def test_a_store_that_fails_mid_run_leaves_the_run_failed_not_running(
         (summary,) = s.list_runs()
         stored = s.get_run(summary.id)
     assert stored.status == "failed" and len(stored.cases) == 1
+
+
+def test_a_stored_interval_below_zero_is_shown_from_zero_in_show_and_latex(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.factories import make_run
+
+    run = make_run(0)
+    # Summarized the way runs were before intervals were cut at zero: the low is negative.
+    run.cases.append(make_case(values={"energy_per_unit_j": [0.01, 0.30, 0.02]},
+                               with_trace=False))
+    assert run.cases[0].summary["energy_per_unit_j"]["ci_low"] < 0
+    path = tmp_path / "s.sqlite"
+    with Store(path) as s:
+        s.begin_run(run)
+    shown = run_cli(capsys, "results", "show", run.id, "--all-metrics", "--store", str(path))
+    assert shown.code == 0 and "[-" not in shown.out and " -0." not in shown.out
+    assert "0 - 0.7" in shown.out or "0 - " in shown.out
+    tex = tmp_path / "t.tex"
+    result = run_cli(capsys, "report", run.id, "--latex", str(tex), "--store", str(path))
+    assert result.code == 0, result.err
+    assert "[-" not in tex.read_text() and "[0" in tex.read_text()

@@ -15,7 +15,7 @@ def print_cases(out: Any, record: RunRecord) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from greenbench.results_format import case_is_estimate
+    from greenbench.results_format import case_is_estimate, median_interval
     from greenbench.units import fmt_energy, fmt_power, fmt_si
 
     if not record.cases:
@@ -42,8 +42,9 @@ def print_cases(out: Any, record: RunRecord) -> None:
         s = case.summary
         epu = s.get("energy_per_unit_j", {})
         ci = ""
-        if epu.get("ci_low") is not None:
-            ci = f" [{fmt_energy(epu['ci_low'])}, {fmt_energy(epu['ci_high'])}]"
+        low, high = median_interval("energy_per_unit_j", epu)
+        if low is not None:
+            ci = f" [{fmt_energy(low)}, {fmt_energy(high)}]"
         mark = " (est.)" if case_is_estimate(case, record.is_estimate) and \
             not record.is_estimate else ""
         row = [

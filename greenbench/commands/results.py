@@ -150,7 +150,7 @@ def _print_metrics(out: Any, run: RunRecord, index: int, case: CaseRecord) -> No
     from rich.markup import escape
     from rich.table import Table
 
-    from greenbench.results_format import case_is_estimate, is_energy_metric
+    from greenbench.results_format import case_is_estimate, is_energy_metric, median_interval
 
     estimate = case_is_estimate(case, run.is_estimate)
     table = Table(title=escape(f"{index}: {case.label}"), title_justify="left")
@@ -158,8 +158,8 @@ def _print_metrics(out: Any, run: RunRecord, index: int, case: CaseRecord) -> No
         table.add_column(col, justify="left" if col in ("metric", "CI method") else "right")
     for metric, s in sorted(case.summary.items()):
         mark = " ESTIMATE" if estimate and is_energy_metric(metric) else ""
-        ci = (f"{_num(s['ci_low'])} - {_num(s['ci_high'])}"
-              if s.get("ci_low") is not None and s.get("ci_high") is not None else "-")
+        low, high = median_interval(metric, s)
+        ci = f"{_num(low)} - {_num(high)}" if low is not None and high is not None else "-"
         # The method's first token ("student-t", "order-statistic") is enough in a table.
         method = str(s.get("ci_method", "")).split(":")[0]
         table.add_row(escape(metric), str(s.get("n")), _num(s.get("median")) + mark, ci, _cv(s),

@@ -90,10 +90,12 @@ class CaseRef:
 
     def stat(self, metric: str) -> Stat | None:
         """The case's summary of ``metric``, or None when it has no value."""
+        from greenbench.results_format import median_interval
+
         s = self.case.summary.get(metric)
         if s is not None and s.get("median") is not None:
-            return Stat(float(s["median"]), _opt(s.get("ci_low")), _opt(s.get("ci_high")),
-                        int(s.get("n") or 0))
+            low, high = median_interval(metric, s)
+            return Stat(float(s["median"]), _opt(low), _opt(high), int(s.get("n") or 0))
         values = self.case.values(metric)
         if not values:
             return None

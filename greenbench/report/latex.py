@@ -14,6 +14,7 @@ from greenbench import __version__
 from greenbench.plots.data import CaseRef, describe, si_scale, swept
 from greenbench.records import RunRecord
 from greenbench.report.numbers import sig
+from greenbench.results_format import median_interval
 from greenbench.units import singular
 
 _ESCAPES = {
@@ -83,7 +84,7 @@ def _row(ref: CaseRef, keys: list[str], many_runs: bool, quality: bool, energy_f
     s = ref.case.summary
     epu = s["energy_per_unit_j"]
     mark = DAGGER if ref.estimate else ""
-    low, high = epu.get("ci_low"), epu.get("ci_high")
+    low, high = median_interval("energy_per_unit_j", epu)
     ci = "--" if low is None or high is None else \
         f"[{sig(low * energy_f)}, {sig(high * energy_f)}]"
     cells = ([escape(ref.run.label or ref.run.id)] if many_runs else []) + [

@@ -31,9 +31,12 @@ def sig(value: float, digits: int = 3) -> str:
     return f"{value:.{digits - 1}e}"
 
 
-def interval(s: dict[str, Any], unit: str, factor: float = 1.0) -> str:
+def interval(s: dict[str, Any], unit: str, factor: float = 1.0,
+             metric: str = "energy_per_unit_j") -> str:
     """``[62.1, 64.4] µJ``-style interval of a summary's median, in the median's prefix."""
-    low, high, median = s.get("ci_low"), s.get("ci_high"), s.get("median")
+    from greenbench.results_format import median_interval
+
+    (low, high), median = median_interval(metric, s), s.get("median")
     if low is None or high is None or median is None:
         return "no interval (n < 2)"
     f, shown = si_scale([median * factor], unit)
