@@ -309,7 +309,7 @@ def discover(files: Iterable[str | Path] = (), entry_points: bool = True) -> Reg
                     registry.add(item, f"entry point {ep.name} ({ep.value})")
             except UserError:
                 raise
-            except Exception as exc:  # a broken third-party plugin must not hide the others
+            except (Exception, SystemExit) as exc:  # a broken plugin must not hide the others
                 print(
                     f"greenbench: warning: workload entry point {ep.name} failed to load: {exc}",
                     file=sys.stderr,
@@ -333,6 +333,9 @@ def load_file(path: str | Path) -> list[Any]:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
+    except SystemExit as exc:  # sys.exit() or exit() at import would end greenbench silently
+        raise UserError(f"workload file {p} called sys.exit({exc.code!r}) while being "
+                        "imported: a workload file should only define workloads") from None
     except Exception as exc:
         raise UserError(
             f"workload file {p} failed to import: {type(exc).__name__}: {exc}"

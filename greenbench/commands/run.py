@@ -45,7 +45,9 @@ EXIT_CASES_FAILED = 1
 @click.option("--timeout", "timeout_s", type=POSITIVE_SECONDS, default=600.0, show_default=True,
               metavar="S", help="A case running longer than this fails.")
 @click.option("--workload-file", "workload_files", multiple=True, metavar="FILE.py",
-              type=click.Path(dir_okay=False), help="Load workloads from a Python file.")
+              type=click.Path(dir_okay=False),
+              help="Load workloads from a Python file. It is code greenbench runs, as do "
+                   "installed workload plug-ins: only name files you trust.")
 @store_option
 @click.option("--json", "json_path", default=None, metavar="PATH",
               help="Also write the run as JSON (the export format) to PATH.")

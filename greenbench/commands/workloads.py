@@ -12,7 +12,9 @@ from greenbench.commands._common import console
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
 @click.option("--workload-file", "workload_files", multiple=True, metavar="FILE.py",
-              type=click.Path(dir_okay=False), help="Also load workloads from a Python file.")
+              type=click.Path(dir_okay=False),
+              help="Also load workloads from a Python file. It is code greenbench runs, as "
+                   "do installed workload plug-ins: only name files you trust.")
 def workloads(as_json: bool, workload_files: tuple[str, ...]) -> None:
     """List workloads (with parameters and defaults) and suites."""
     from greenbench.workload import discover
