@@ -570,10 +570,10 @@ def _check_readable_store(path: Path) -> bool:
     if app_id != APPLICATION_ID and (tables or version):
         raise UserError(f"{path} is an SQLite file but not a greenbench results store; pass "
                         "another --store PATH")
-    if app_id == APPLICATION_ID and version < SCHEMA_VERSION:
-        # Only version 0 precedes the first schema, and the migration that leaves it sets
-        # the application id too: marked but unversioned is nobody's store.
-        raise _wrong_schema(path, f"schema version {version}")
+    if app_id == APPLICATION_ID and version == 0:
+        # The first migration sets the version and the application id together: marked but
+        # unversioned is nobody's store. (An older version is migrated by _migrate.)
+        raise _wrong_schema(path, "schema version 0")
     return app_id != APPLICATION_ID
 
 
