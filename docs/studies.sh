@@ -7,26 +7,38 @@
 #   bash docs/studies.sh                 # measure, then draw
 #   bash docs/studies.sh --runs-only     # measure only
 #   bash docs/studies.sh --figures-only  # draw again from the runs already stored
+#   STUDIES=attention-scaling,efficiency bash docs/studies.sh
+#                                        # measure only these; the others come from docs/runs
+# torch's thread count follows OMP_NUM_THREADS, e.g. OMP_NUM_THREADS=1 on a shared machine.
 set -euo pipefail
 STORE=${GREENBENCH_STUDY_STORE:-results/studies.sqlite}
 FIG=docs/figures
 RUNS=docs/runs
 MODE=${1:-}
+STUDIES=${STUDIES:-}
 mkdir -p "$FIG" plots "$RUNS"
-if [ "$MODE" = "--figures-only" ]; then
-  greenbench results import "$RUNS"/*.json --store "$STORE" --skip-existing
-fi
 
-# run LABEL ARGS...: measure (unless --figures-only); REF becomes the run labelled LABEL
+# measured LABEL: whether this invocation measures the study LABEL
+measured() {
+  [ "$MODE" != "--figures-only" ] && { [ -z "$STUDIES" ] || [[ ",$STUDIES," == *",$1,"* ]]; }
+}
+
+for file in "$RUNS"/*.json; do
+  if ! measured "$(basename "$file" .json)"; then
+    greenbench results import "$file" --store "$STORE" --skip-existing
+  fi
+done
+
+# run LABEL ARGS...: measure (if selected); REF becomes the newest run labelled LABEL
 run() {
   local label=$1
   shift
-  if [ "$MODE" != "--figures-only" ]; then
+  if measured "$label"; then
     greenbench run --store "$STORE" --label "$label" "$@"
   fi
   REF=$(greenbench results list --store "$STORE" --json --limit 0 | python3 -c \
     "import json,sys; print(next(r['id'] for r in json.load(sys.stdin) if r['label']=='$label'))")
-  if [ "$MODE" != "--figures-only" ]; then
+  if measured "$label"; then
     greenbench results export "$REF" --store "$STORE" -o "$RUNS/$label.json"
   fi
 }

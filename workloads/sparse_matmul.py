@@ -4,9 +4,11 @@ The weight (out_features x in_features) is magnitude-pruned to ``density`` and t
 ``y = x W^T`` is run on ``batch`` input rows either with a dense matmul over the zeroed
 weight (``execution=dense``: time independent of density) or with torch's sparse CSR kernels
 (``execution=sparse``: time roughly proportional to the nonzeros, plus overhead). Sweeping
-``density`` shows where sparse execution starts to pay on the device -- by hand on a 2-core
-AVX-512 development CPU (fp32, 1024x1024, 512-1024 rows), below a density of about 0.2;
-at 0.5 CSR took 3x and at 1.0 5x the dense time.
+``density`` shows where sparse execution starts to pay on the device. Where that is depends on
+the CPU, its threads and the shapes, so measure it (the ``sparse-crossover`` study in
+docs/findings.md): at 1024x1024 and 1024 rows in fp32, CSR paid below a density of about 0.19
+on a 2-core AMD EPYC (Zen 5, AVX-512, no AMX) VM, and below 0.08-0.10 on a 2-core Intel Xeon
+with AMX, whose dense matmuls are faster.
 ``execution=2:4`` runs semi-structured sparsity (two of every four weights kept, so
 ``density`` must be 0.5) on GPUs with compute capability 8.0+ and 16-bit precision.
 
