@@ -7,8 +7,11 @@ Precision variants (``precision`` parameter):
 
 * ``fp32`` -- the reference; nothing changes.
 * ``bf16`` / ``fp16`` -- :func:`autocast` around forward and loss (weights stay fp32, matmuls
-  run in 16 bits); fp16 training also needs :func:`grad_scaler`. On CPUs without AVX512-BF16
-  or AMX, bf16 is several times *slower* than fp32: correct, not a bug.
+  run in 16 bits); fp16 training also needs :func:`grad_scaler`. What bf16 saves on a CPU
+  depends on its matrix instructions: tiny-transformer inference cost 1.8-2.2x less than fp32
+  on a Zen 5 EPYC with AVX512-BF16 and 1.4-1.8x less on a Xeon with AMX (docs/findings.md);
+  a CPU with neither has no fast bf16 matmuls and may well run bf16 *slower* than fp32.
+  Measure it; a slower bf16 is correct, not a bug.
 * ``int8`` -- :func:`quantize_int8`: dynamic quantisation of every ``nn.Linear`` (weights int8,
   activations quantised per batch), CPU inference only.
 
