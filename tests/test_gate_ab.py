@@ -136,3 +136,17 @@ def test_pytest_that_collects_nothing_is_an_error_naming_the_revision(
     result = run_cli(capsys, "gate", "--base", "base", "tests/test_lib.py", "-k", "nothing")
     assert result.code == 2
     assert "base (" in result.err and "pytest collected no tests" in result.err
+
+
+def test_sessions_merge_round_by_round_with_each_session_as_its_process() -> None:
+    from greenbench.ab.sessions import merged
+    from tests.factories import make_run
+
+    first = make_run(values={"energy_j": [1.0, 1.1, 1.2]})
+    second = make_run(values={"energy_j": [2.0, 2.1, 2.2]})
+    run = merged([first, second])
+    case = run.cases[0]
+    assert case.values("energy_j") == [1.0, 1.1, 1.2, 2.0, 2.1, 2.2]
+    assert [r.process for r in case.repeats] == [0, 0, 0, 1, 1, 1]
+    assert case.summary["energy_j"]["n"] == 6
+    assert first.cases[0].repeats[0].process == 0 and len(first.cases[0].repeats) == 3

@@ -37,6 +37,12 @@ class Side:
     log: Path | None = None
     run: RunRecord | None = None
 
+    @property
+    def saved(self) -> RunRecord:
+        """The run this side saved (run_session raises when there is none)."""
+        assert self.run is not None
+        return self.run
+
     def log_tail(self, lines: int = 15) -> str:
         if self.log is None or not self.log.is_file():
             return ""
@@ -141,6 +147,31 @@ def run_session(
         if side.run is None:
             raise UserError(_failure(side))
     return session
+
+
+def merged(runs: list[RunRecord]) -> RunRecord:
+    """One side's sessions as one run: each benchmark's rounds in session order, each round
+    marked with its session as its ``process`` (the unit of replication)."""
+    from copy import deepcopy
+    from dataclasses import replace
+
+    from greenbench.records import case_names
+    from greenbench.runner import summarize_case
+
+    cases: dict[str, Any] = {}
+    for k, run in enumerate(runs):
+        for case, name in zip(run.cases, case_names(run.cases), strict=True):
+            case = deepcopy(case)
+            for r in case.repeats:
+                r.process = k
+            if name in cases:
+                cases[name].repeats += case.repeats
+            else:
+                cases[name] = case
+    for case in cases.values():
+        case.summary = {}
+        summarize_case(case)
+    return replace(runs[0], cases=list(cases.values()))
 
 
 @contextmanager

@@ -15,7 +15,8 @@ from greenbench.commands._common import console
 from greenbench.errors import UserError
 
 DEFAULT_RULE = "energy:10%"
-DEFAULT_ROUNDS = 20
+DEFAULT_ROUNDS = 32
+DEFAULT_PROCESSES = 2
 DEFAULT_MIN_TIME_S = 0.1
 DEFAULT_RUNS = 5
 
@@ -30,10 +31,18 @@ DEFAULT_RUNS = 5
               help=f"Exit 1 when a metric regresses significantly beyond a threshold, as in "
                    f"greenbench compare (default {DEFAULT_RULE}). Repeatable.")
 @click.option("--alpha", type=float, default=0.05, show_default=True,
-              help="Significance level of the paired test.")
+              help="Family-wise significance level: the chance that unchanged code fails the "
+                   "gate through any of its benchmarks; each of N benchmarks is tested at "
+                   "alpha / N (Bonferroni).")
 @click.option("--rounds", type=click.IntRange(6), default=DEFAULT_ROUNDS, show_default=True,
-              help="Rounds per benchmark and revision, paired one to one (at least 6: the "
-                   "fewest with which the paired test can reach p < 0.05).")
+              help="Rounds per benchmark and revision, paired one to one, over all the "
+                   "processes (at least 6: the fewest with which the paired test can reach "
+                   "p < 0.05).")
+@click.option("--processes", type=click.IntRange(1), default=DEFAULT_PROCESSES,
+              show_default=True,
+              help="Process pairs the rounds are spread over, one after another: each "
+                   "process has its own luck (caches, physical memory), which more "
+                   "processes average out.")
 @click.option("--min-time", "min_time", type=click.FloatRange(0, min_open=True),
               default=DEFAULT_MIN_TIME_S, show_default=True, metavar="S",
               help="Shortest round, seconds (raised to 10 updates of the slowest sensor). "
@@ -55,6 +64,7 @@ def gate(
     rules: tuple[str, ...],
     alpha: float,
     rounds: int,
+    processes: int,
     min_time: float,
     repo: Path | None,
     calibrate: bool,
@@ -92,14 +102,14 @@ def gate(
     subdir = start.relative_to(root) if start.is_relative_to(root) else Path()
     args = [f"--greenbench-min-time={min_time:g}", *pytest_args]
     if calibrate:
-        _calibrate(root, base or "HEAD", args, subdir, parsed, keys, alpha, rounds, runs,
-                   as_json)
+        _calibrate(root, base or "HEAD", args, subdir, parsed, keys, alpha, rounds, processes,
+                   runs, as_json)
     if base is None:
         raise UserError("greenbench gate: give --base REV (the revision to compare against), "
                         "or --calibrate")
     with _workdir() as workdir:
         session, comparison = _gate_once(root, {"A": base, "B": head}, args, subdir, workdir,
-                                         parsed, keys, alpha, rounds)
+                                         parsed, keys, alpha, rounds, processes)
     if as_json:
         click.echo(json.dumps({**comparison.to_dict(), "gate": _facts(session)}, indent=2))
     else:
@@ -124,22 +134,47 @@ class _workdir:
 
 def _gate_once(root: Path, revisions: dict[str, str], args: list[str], subdir: Path,
                workdir: Path, rules: list[Any], keys: list[str], alpha: float,
-               rounds: int) -> tuple[Any, Any]:
-    from greenbench.ab.sessions import run_session
+               rounds: int, processes: int) -> tuple[Any, Any]:
+    from greenbench.ab.sessions import merged, run_session
     from greenbench.ab.worktrees import checked_out
     from greenbench.run_compare import PAIRED_TEST, compare_runs
 
+    sessions = []
     with checked_out(root, revisions, workdir) as checkouts:
-        session = run_session(checkouts, args, workdir, rounds=rounds, subdir=subdir)
-    base, head = session.sides["A"].run, session.sides["B"].run
-    assert base is not None and head is not None
-    comparison = compare_runs(base, head, metrics=keys, rules=rules, alpha=alpha,
-                              test=PAIRED_TEST)
-    return session, comparison
+        for k in range(processes):
+            folder = workdir / f"processes-{k + 1}"
+            folder.mkdir()
+            share = rounds // processes + (1 if k < rounds % processes else 0)
+            sessions.append(run_session(checkouts, args, folder, rounds=share, subdir=subdir))
+    base = merged([s.sides["A"].saved for s in sessions])
+    head = merged([s.sides["B"].saved for s in sessions])
+    # the gate fails when any benchmark regresses: alpha / N each keeps the chance that
+    # unchanged code fails through one of N benchmarks at alpha (Bonferroni)
+    both = {c.workload + str(c.params) for c in base.cases} & \
+        {c.workload + str(c.params) for c in head.cases}
+    comparison = compare_runs(base, head, metrics=keys, rules=rules,
+                              alpha=alpha / max(len(both), 1), test=PAIRED_TEST)
+    return _Sessions(sessions), comparison
+
+
+class _Sessions:
+    """The process pairs of one gate, seen as one: sides of the first, times and turns of all."""
+
+    def __init__(self, sessions: list[Any]) -> None:
+        self.all = sessions
+        self.sides = sessions[0].sides
+        self.wall_s = sum(s.wall_s for s in sessions)
+        self.hash_seed = ", ".join(s.hash_seed for s in sessions)
+        self.fixed_layout = all(s.fixed_layout for s in sessions)
+
+    def back_to_back(self) -> tuple[int, int]:
+        counts = [s.back_to_back() for s in self.all]
+        return sum(a for a, _ in counts), sum(b for _, b in counts)
 
 
 def _calibrate(root: Path, rev: str, args: list[str], subdir: Path, rules: list[Any],
-               keys: list[str], alpha: float, rounds: int, runs: int, as_json: bool) -> None:
+               keys: list[str], alpha: float, rounds: int, processes: int, runs: int,
+               as_json: bool) -> None:
     from greenbench.ab.calibrate import calibration
 
     out = console()
@@ -148,7 +183,7 @@ def _calibrate(root: Path, rev: str, args: list[str], subdir: Path, rules: list[
     for i in range(runs):
         with _workdir() as workdir:
             session, comparison = _gate_once(root, {"A": rev, "B": rev}, args, subdir,
-                                             workdir, rules, keys, alpha, rounds)
+                                             workdir, rules, keys, alpha, rounds, processes)
         comparisons.append(comparison)
         seconds.append(_per_benchmark_s(session, comparison))
         if not as_json:
@@ -181,10 +216,15 @@ def _print(session: Any, comparison: Any) -> None:
     adjacent, both = session.back_to_back()
     out.print(escape(f"gate: head {b.name} ({b.short}) against base {a.name} ({a.short}), "
                      f"interleaved: {adjacent} of {both} round pairs measured back to back; "
-                     f"hash seed {session.hash_seed} for both, address layout "
+                     f"{len(session.all)} process pair(s), hash seed {session.hash_seed} "
+                     f"for both sides, address layout "
                      f"{'fixed (ASLR off)' if session.fixed_layout else 'random'}; "
                      f"{session.wall_s:.0f} s, "
                      f"{_per_benchmark_s(session, comparison):.1f} s per benchmark"))
+    n = len(comparison.cases)
+    if n > 1:
+        out.print(f"family-wise alpha {comparison.alpha * n:g} over {n} benchmarks "
+                  f"(Bonferroni): each tested at {comparison.alpha:.3g}")
     print_comparison(comparison)
 
 
