@@ -50,7 +50,7 @@ def test_measure_on_estimates_writes_every_figure_with_its_method(tmp_path: Path
 def test_a_sleeping_command_beside_a_busy_neighbour_is_charged_idle(tmp_path: Path) -> None:
     # the neighbour is detached from greenbench's tree, as another user's job would be
     spin = "import time\nt = time.time()\nwhile time.time() - t < 20: pass\n"
-    spawned = subprocess.run(["sh", "-c", f'"{sys.executable}" -c "$0" >/dev/null & echo $!',
+    spawned = subprocess.run(["sh", "-c", f'"{sys.executable}" -c "$0" >/dev/null 2>&1 & echo $!',
                               spin], capture_output=True, text=True, check=True)
     try:
         out = tmp_path / "m.json"

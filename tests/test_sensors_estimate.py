@@ -340,7 +340,7 @@ BUSY = "import time\nt = time.time()\nwhile time.time() - t < {s}: pass\n"
 
 def test_the_process_tree_is_charged_for_its_child_not_for_a_neighbour():
     # the neighbour is detached (re-parented to init), as another user's process would be
-    spawn = subprocess.run(["sh", "-c", f'"{sys.executable}" -c "$0" >/dev/null & echo $!',
+    spawn = subprocess.run(["sh", "-c", f'"{sys.executable}" -c "$0" >/dev/null 2>&1 & echo $!',
                             BUSY.format(s=30)], capture_output=True, text=True, check=True)
     neighbour = psutil.Process(int(spawn.stdout))
     try:
