@@ -23,12 +23,14 @@ from urllib.parse import parse_qs, urlsplit
 @dataclass
 class Reply:
     """One canned response: a status, a body (dict/list -> JSON, str sent as is), headers,
-    and a delay before answering (to provoke a client timeout)."""
+    a delay before answering (to provoke a client timeout), and a pause between the body's
+    bytes (a server that answers one byte at a time, which no per-read timeout catches)."""
 
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    drip_s: float = 0.0
 
 
 @dataclass
@@ -98,7 +100,12 @@ class ReplayServer:
                         self.send_header(k, v)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(data)
+                    if not reply.drip_s:
+                        self.wfile.write(data)
+                    for i in range(len(data) if reply.drip_s else 0):
+                        self.wfile.write(data[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(reply.drip_s)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test): nothing to answer
 
@@ -125,6 +132,7 @@ def isolate(monkeypatch: Any, tmp_path: Any) -> None:
     from greenbench.carbon import live
 
     monkeypatch.setattr(live, "_wt_tokens", {})
+    monkeypatch.setattr(live, "_failures", {}, raising=False)
 
 
 @contextmanager

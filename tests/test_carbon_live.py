@@ -141,10 +141,16 @@ def test_unreachable_server_falls_back(monkeypatch) -> None:
     assert "cannot connect" in resolution.attempts[0].reason
 
 
-def test_answers_are_cached_and_failures_are_not(server, monkeypatch, tmp_path) -> None:
+def test_answers_are_cached_and_a_failed_provider_is_not_asked_again(server, monkeypatch,
+                                                                     tmp_path) -> None:
     server.route(LATEST, Reply(500, {}), Reply(200, em_latest(111.0)))
     setup = em_setup(monkeypatch)
-    assert setup.intensity_now().intensity.provider == "codecarbon"  # 500: not cached
+    assert setup.intensity_now().intensity.provider == "codecarbon"  # 500
+    again = setup.intensity_now()  # within this process: not asked again
+    assert again.intensity.provider == "codecarbon"
+    assert "not asked again" in again.attempts[0].reason
+    assert len(server.hits(LATEST)) == 1
+    monkeypatch.setattr(live, "_failures", {})  # a later process asks again; 500 not cached
     assert setup.intensity_now().intensity.value_g_per_kwh == 111.0
     assert setup.intensity_now().intensity.value_g_per_kwh == 111.0  # from the cache
     assert len(server.hits(LATEST)) == 2
@@ -263,6 +269,7 @@ def test_keys_never_reach_results_logs_output_or_cache(server, monkeypatch, tmp_
     wt_routes(server, Reply(200, wt_forecast([900.0])))
     setup = em_setup(monkeypatch)
     failed = setup.footprint(energy_kwh=1.0, duration_s=10.0, units=5, unit="query")
+    monkeypatch.setattr(live, "_failures", {})  # a later process asks again
     used = setup.footprint(energy_kwh=1.0, duration_s=10.0, units=5, unit="query")
     wt = wt_setup(monkeypatch).footprint(energy_kwh=1.0, duration_s=10.0)
     from click.testing import CliRunner

@@ -16,7 +16,7 @@ import os
 import statistics
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -52,6 +52,8 @@ FORECAST_TTL_S = 1800.0
 #: WattTime login tokens live 30 minutes; renew a little before
 _WT_TOKEN_TTL_S = 25 * 60.0
 _wt_tokens: dict[tuple[str, str], tuple[str, float]] = {}
+#: providers (name, base URL, zone) that failed in this process, and why
+_failures: dict[str, str] = {}
 
 
 class ElectricityMaps:
@@ -68,7 +70,7 @@ class ElectricityMaps:
 
     def now(self) -> Intensity:
         url = self._url("latest")
-        body, _ = cached(f"{self.name}|{url}", LATEST_TTL_S, lambda: self._check(url, _em_point))
+        body = _ask(self, url, LATEST_TTL_S, lambda: self._check(url, _em_point))
         value, when = _em_point(body)
         factor = body.get("emissionFactorType") or "life-cycle"
         return Intensity(
@@ -82,8 +84,7 @@ class ElectricityMaps:
 
     def forecast(self) -> Series:
         url = self._url("forecast")
-        body, _ = cached(f"{self.name}|{url}", FORECAST_TTL_S,
-                         lambda: self._check(url, _em_forecast))
+        body = _ask(self, url, FORECAST_TTL_S, lambda: self._check(url, _em_forecast))
         return _em_forecast(body)
 
     def _url(self, what: str) -> str:
@@ -142,7 +143,7 @@ class WattTime:
             _wt_check(body)
             return body
 
-        body, _ = cached(f"{self.name}|{url}", LATEST_TTL_S, fetch)
+        body = _ask(self, url, LATEST_TTL_S, fetch)
         return body
 
     def _login(self) -> str:
@@ -180,7 +181,7 @@ class UKCarbonIntensity:
 
     def now(self) -> Intensity:
         url = f"{self.base_url}/intensity"
-        body, _ = cached(f"{self.name}|{url}", LATEST_TTL_S, lambda: self._check(url))
+        body = _ask(self, url, LATEST_TTL_S, lambda: self._check(url))
         period = body["data"][0]
         actual = period["intensity"].get("actual")
         value = actual if actual is not None else period["intensity"]["forecast"]
@@ -198,7 +199,7 @@ class UKCarbonIntensity:
     def forecast(self) -> Series:
         start = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
         url = f"{self.base_url}/intensity/{start}/fw48h"
-        body, _ = cached(f"{self.name}|{url}", FORECAST_TTL_S, lambda: self._check(url))
+        body = _ask(self, url, FORECAST_TTL_S, lambda: self._check(url))
         times, values, ends = [], [], []
         for period in body["data"]:
             times.append(parse_time(period["from"], "UK API 'from'"))
@@ -221,6 +222,21 @@ class UKCarbonIntensity:
             raise ProviderUnavailable("UK Carbon Intensity API: unexpected answer format") \
                 from None
         return body
+
+
+def _ask(provider: Any, url: str, ttl_s: float, fetch: Callable[[], Any]) -> Any:
+    """The cached or fetched answer for ``url``; a provider that failed once in this process
+    is not asked again (a run asks for every case, and each ask may wait its deadline)."""
+    who = f"{provider.name}|{provider.base_url}|{provider.label}"
+    if who in _failures:
+        raise ProviderUnavailable(f"{_failures[who]} (failed earlier in this process; "
+                                  "not asked again)")
+    try:
+        body, _ = cached(f"{provider.name}|{url}", ttl_s, fetch)
+    except ProviderUnavailable as exc:
+        _failures[who] = exc.reason
+        raise
+    return body
 
 
 def credentials(env: Mapping[str, str], *names: str) -> list[str] | None:
