@@ -1,8 +1,10 @@
 """Runs cases, each in its own worker process, and keeps every finished case in the store.
 
-A crash, an out-of-memory kill or a timeout fails that case with its error recorded; the
-others go on. Ctrl-C stops the current case, keeps every finished case, and marks the run
-interrupted. Every case is written to the store the moment it finishes.
+A crash, an out-of-memory kill, a timeout or garbage on the event pipe fails that case with
+its error recorded; the others go on. A case ends when its worker exits: processes the
+workload left running are ended then, and named in the case's flags. Ctrl-C stops the current
+case, keeps every finished case, and marks the run interrupted. Every case is written to the
+store the moment it finishes. A worker dies with its parent (greenbench.lifeline).
 """
 
 from __future__ import annotations

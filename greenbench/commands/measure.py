@@ -59,7 +59,9 @@ def measure(
     """Run COMMAND and measure the machine while it runs.
 
     Put `--` before the command: greenbench measure -- python train.py --epochs 1
-    The command's exit code is passed through (127 when it does not exist).
+    The command's exit code is passed through (127 when it does not exist, 128+N when a
+    signal N killed it). Ctrl-C, SIGTERM or SIGHUP stop the command and everything it
+    started (its process group), asking first, then insisting.
     """
     from rich.markup import escape
 
