@@ -35,7 +35,7 @@ def test_measure_on_estimates_writes_every_figure_with_its_method(tmp_path: Path
     assert set(names) == {"cpu-package:0", "dram:0"}
     for d in doc["domains"]:
         assert d["method"] == "estimate" and d["energy_j"] > 0 and d["mean_power_w"] > 0
-    # with a 100 W TDP and at least one core busy, the CPU estimate is well above its floor
+    # with a 100 W TDP and the command spinning, the CPU estimate is well above nothing
     assert names["cpu-package:0"]["mean_power_w"] > 10.0
     # the constant RAM model is beside the total, on its own line, not inside it
     assert doc["energy_j"] == pytest.approx(names["cpu-package:0"]["energy_j"])
@@ -63,7 +63,7 @@ def test_a_sleeping_command_beside_a_busy_neighbour_is_charged_idle(tmp_path: Pa
     assert r.returncode == 0 and machine.returncode == 0, r.stderr + machine.stderr
     ours = json.loads(out.read_text())["mean_power_w"]
     theirs = json.loads((tmp_path / "machine.json").read_text())["mean_power_w"]
-    assert ours == pytest.approx(10.0, abs=1.5)  # 10% of the TDP: the model's idle floor
+    assert ours < 1.5  # sleep uses no CPU time: next to nothing is charged
     assert theirs > 18.0  # machine-wide: one of two CPUs busy is 21 W, the neighbour's
 
 

@@ -32,14 +32,20 @@ def run(clock: VirtualClock, meter: Meter, seconds: float, every: float = 0.1,
     clock.advance(max(0.0, end - clock.monotonic()))
 
 
-def cpu_estimate(reader: object, cpus: int = 2) -> CpuEstimateSensor:
+def cpu_estimate(reader: object, cpus: int = 2, scope: str = "process") -> CpuEstimateSensor:
     tdp = resolve_cpu_tdp(TDP_W, environ={}, model_name="x", logical_cpus=cpus, sockets=1,
                           hypervisor=False)
-    return CpuEstimateSensor(tdp, "process", reader=reader)  # type: ignore[arg-type]
+    return CpuEstimateSensor(tdp, scope, reader=reader)  # type: ignore[arg-type]
 
 
-def model_w(load: float) -> float:
+def machine_w(load: float) -> float:
+    """CodeCarbon's machine curve, the machine scope's model."""
     return TDP_W * (0.1 + 0.9 * load**3)
+
+
+def share_w(load: float) -> float:
+    """The process scope's model: TDP / CPUs per busy CPU-second."""
+    return TDP_W * load
 
 
 # -- integration ----------------------------------------------------------------------------
@@ -184,8 +190,8 @@ def test_a_busy_window_after_idle_gets_exactly_the_models_energy() -> None:
     run(clock, meter, 0.5, jitter=0.013)
     m_idle = meter.end(idle)
     # exact for the model, up to one 10 ms tick of CPU time at each edge
-    assert m_busy.energy_j == pytest.approx(model_w(1.0) * 0.5, rel=0.02)
-    assert m_idle.energy_j == pytest.approx(model_w(0.0) * 0.5, rel=0.02)
+    assert m_busy.energy_j == pytest.approx(share_w(1.0) * 0.5, rel=0.02)
+    assert m_idle.energy_j == pytest.approx(share_w(0.0) * 0.5, abs=TDP_W * 0.01 / 2)
     assert m_busy.domain("cpu-package:0").method == "estimate"
 
 
@@ -193,7 +199,7 @@ def test_the_process_estimate_does_not_follow_a_busy_neighbour() -> None:
     clock = VirtualClock()
     cpu = TickedCpu(clock, cpus=2)
     ours = Meter([cpu_estimate(cpu.tree)], clock=clock)
-    theirs = Meter([cpu_estimate(cpu.machine)], clock=clock)
+    theirs = Meter([cpu_estimate(cpu.machine, scope="machine")], clock=clock)
     cpu.set(ours=0.5)
     results = []
     for neighbour in (0.0, 1.5):
@@ -203,9 +209,26 @@ def test_the_process_estimate_does_not_follow_a_busy_neighbour() -> None:
         results.append((ours.end(wa).energy_j, theirs.end(wb).energy_j))
     (quiet_ours, quiet_machine), (busy_ours, busy_machine) = results
     assert quiet_ours == pytest.approx(busy_ours, rel=0.01)
-    assert quiet_ours == pytest.approx(model_w(0.25) * 2.0, rel=0.02)
-    assert busy_machine == pytest.approx(model_w(1.0) * 2.0, rel=0.02)  # charged the TDP
-    assert quiet_machine == pytest.approx(quiet_ours, rel=0.01)
+    assert quiet_ours == pytest.approx(share_w(0.25) * 2.0, rel=0.02)
+    assert quiet_machine == pytest.approx(machine_w(0.25) * 2.0, rel=0.02)
+    assert busy_machine == pytest.approx(machine_w(1.0) * 2.0, rel=0.02)  # charged the TDP
+
+
+def test_the_process_estimate_of_the_same_work_does_not_grow_when_it_waits() -> None:
+    # one CPU-second of work, alone (1 s at one CPU) and time-sliced beside a neighbour
+    # (2 s at half a CPU): the same energy, because only the work's CPU time counts
+    clock = VirtualClock()
+    cpu = TickedCpu(clock, cpus=2)
+    meter = Meter([cpu_estimate(cpu.tree)], clock=clock)
+    energies = []
+    for share, seconds in ((1.0, 1.0), (0.5, 2.0)):
+        cpu.set(ours=share)
+        with meter.window("work") as w:
+            run(clock, meter, seconds)
+        assert w.measurement is not None
+        energies.append(w.measurement.energy_j)
+    assert energies[0] == pytest.approx(energies[1], rel=0.01)
+    assert energies[0] == pytest.approx(TDP_W / 2 * 1.0, rel=0.02)
 
 
 def test_foreign_load_under_a_machine_wide_sensor_is_flagged() -> None:

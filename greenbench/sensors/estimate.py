@@ -4,9 +4,10 @@ Both are sensors of kind ``estimate``: watts from a model, integrated over time 
 power, and always labelled as estimates. The registry asks :func:`probe` only for the domains no
 real sensor reads.
 
-- CPU (``cpu-package:0``, source ``estimate:cpu-tdp:<scope>``): ``P = TDP x (0.1 + 0.9 x
-  load^3)`` (:func:`cpu_power_w`), the load being the CPU time of the measured process tree
-  by default (``--scope thread`` or ``--scope machine`` choose otherwise). The TDP
+- CPU (``cpu-package:0``, source ``estimate:cpu-tdp:<scope>``): by default the measured
+  process tree's share, ``E = TDP / logical CPUs x its CPU-seconds``; ``--scope thread`` the
+  same for one thread; ``--scope machine`` CodeCarbon's ``P = TDP x (0.1 + 0.9 x load^3)``
+  (:func:`cpu_power_w`) over the machine's load. The TDP
   comes, in this order, from the ``cpu_tdp_w`` argument (the CLI's ``--cpu-tdp WATTS``), the
   ``GREENBENCH_CPU_TDP`` environment variable, CodeCarbon's table by model name
   (:mod:`greenbench.sensors.cpu_tdp`), or 4 W per logical CPU.
@@ -56,7 +57,13 @@ IDLE_SHARE = 0.1
 #: watts per GiB of memory (3 W per 8 GB module, Crucial's rule of thumb for DDR3/DDR4)
 RAM_W_PER_GIB = 0.375
 
-CPU_FORMULA = "P = TDP x (0.1 + 0.9 x load^3), load = busy CPU-seconds / CPU-seconds available"
+#: the model per scope: the machine's curve for the machine, a linear share for processes
+FORMULAS: dict[str, str] = {
+    "machine": "P = TDP x (0.1 + 0.9 x load^3), load = the machine's busy CPU-seconds / "
+               "CPU-seconds available",
+    "process": "E = TDP / logical CPUs x CPU-seconds of the measured process tree",
+    "thread": "E = TDP / logical CPUs x CPU-seconds of the measuring thread",
+}
 #: the estimate's source names the scope charged, so that results record it as its own method
 SOURCES: dict[str, str] = {"process": "estimate:cpu-tdp:process",
                            "thread": "estimate:cpu-tdp:thread",
@@ -229,9 +236,15 @@ class CpuEstimateSensor(ModelSensor):
     Domain ``cpu-package:0`` stands for *all* CPU packages together: the TDP covers every
     socket, so there is no per-socket split to offer. Over an interval the load is the busy
     CPU-seconds of the charged scope (:mod:`greenbench.sensors.cpu_time`: the measured process
-    tree by default, one thread, or the whole machine) divided by the CPU-seconds available,
-    and the energy is ``cpu_power_w(tdp_w, load) x seconds``. The meter asks for it once per
-    window, from the CPU times at the window's own edges.
+    tree by default, one thread, or the whole machine) divided by the CPU-seconds available.
+    For the machine the energy is ``cpu_power_w(tdp_w, load) x seconds``, CodeCarbon's curve
+    with its 10% idle floor. For a process tree or a thread it is their *share*: ``tdp_w x
+    load x seconds``, i.e. TDP / logical CPUs per busy CPU-second. The share is linear on
+    purpose: then it depends on the work's CPU time alone. A curve with an idle floor applied
+    to a share would charge the time the work spent waiting for a busy machine (the floor x
+    the longer wall time) and under-charge its cube of a smaller load: the same code would
+    cost more beside a neighbour, the failure the process scope exists to avoid. The meter
+    asks for the energy once per window, from the CPU times at the window's own edges.
 
     The kernel counts CPU time in 10 ms ticks: over a window of ``w`` seconds the load is
     uncertain by about two ticks per CPU over ``w``; the meter flags windows shorter than ten
@@ -255,12 +268,18 @@ class CpuEstimateSensor(ModelSensor):
             return self._reader(edge)
 
     def energy_j(self, before: CpuTimes, after: CpuTimes, dt_s: float) -> float:
-        return cpu_power_w(self.tdp.tdp_w, load_between(before, after)) * max(0.0, dt_s)
+        load = load_between(before, after)
+        if self.scope == "machine":
+            return cpu_power_w(self.tdp.tdp_w, load) * max(0.0, dt_s)
+        # a share of the machine: each busy CPU-second costs TDP / logical CPUs, so the
+        # figure depends on the work's CPU time alone, not on how long a busy machine made
+        # it wait (an idle floor or a convex curve over a share would charge the waiting)
+        return self.tdp.tdp_w * load * max(0.0, dt_s)
 
     def info(self) -> dict[str, Any]:
         return {
             **self.tdp.to_info(),
-            "formula": CPU_FORMULA,
+            "formula": FORMULAS[self.scope],
             "scope": self.scope,
             "load": cpu_time.describe(self.scope),
             "estimate": True,
