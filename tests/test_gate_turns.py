@@ -54,6 +54,8 @@ def test_a_side_waits_for_its_partner_then_goes_alone() -> None:
 
 
 def test_two_clients_over_a_real_socket_never_measure_at_once(tmp_path: Path) -> None:
+    # each keeps the turn until it asks again or exits, so nothing a side does between its
+    # rounds runs beside the other's
     active: list[str] = []
     overlaps: list[str] = []
     lock = threading.Lock()
@@ -68,7 +70,7 @@ def test_two_clients_over_a_real_socket_never_measure_at_once(tmp_path: Path) ->
             threading.Event().wait(0.01)
             with lock:
                 active.remove(name)
-            client.end()
+        client._drop()  # the process exits: its turn goes to the other
 
     with TurnScheduler(tmp_path / "t.sock") as scheduler:
         clients = {s: turns._Client(f"{tmp_path / 't.sock'}:{s}") for s in "AB"}

@@ -6,10 +6,16 @@ each of its rounds the fixture asks for the turn (:func:`begin`), and gives it b
 (:func:`end`). The gate's scheduler (greenbench.ab.scheduler) hands the turn over A B, B A,
 A B, ... so that round *i* of both revisions runs seconds apart.
 
+A process keeps the turn after :func:`end` until it asks again or exits: whatever it does in
+between (a test's own fixtures, tests that are not benchmarks, the end of the session: saving
+its results, the terminal summary) never runs beside the other revision's rounds. Measured
+here before that rule, the partner's end of session made the last round of the last
+benchmark read 25-110% high.
+
 Inert unless the environment names a scheduler (:data:`ENV`, ``SOCKET_PATH:SIDE``): then the
 first :func:`begin` connects to it over a Unix socket. Lines: ``hello SIDE`` once, then
-``begin KEY`` (answered ``go``) and ``end``. When the scheduler goes away the benchmarks carry
-on without turns, so no measurement is lost.
+``begin KEY`` (answered ``go``) and ``end`` (sent when the process asks again). When the
+scheduler goes away the benchmarks carry on without turns, so no measurement is lost.
 """
 
 from __future__ import annotations
@@ -30,18 +36,14 @@ class _Client:
         self._send(f"hello {side}")
 
     def begin(self, key: str) -> None:
-        if self.holding:
-            self.end()  # the last benchmark raised before giving the turn back
+        if self.holding:  # hand the turn over only now (see the module docstring)
+            self.holding = False
+            self._send("end")
         self._send(f"begin {key}")
         if self.sock is not None and self.reader.readline().strip() == "go":
             self.holding = True
         else:
             self._drop()
-
-    def end(self) -> None:
-        if self.holding:
-            self.holding = False
-            self._send("end")
 
     def _send(self, line: str) -> None:
         if self.sock is None:
@@ -53,6 +55,7 @@ class _Client:
 
     def _drop(self) -> None:
         if self.sock is not None:
+            self.reader.close()  # the socket's file descriptor stays open while it is
             self.sock.close()
         self.sock = None
         self.holding = False
@@ -77,6 +80,5 @@ def begin(nodeid: str, phase: str) -> None:
 
 
 def end() -> None:
-    """Give the turn back (nothing when not taking turns)."""
-    if _client is not None:
-        _client.end()
+    """The measured part is over. The turn itself is handed over when this process next asks
+    for it, or exits (see the module docstring)."""
