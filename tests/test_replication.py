@@ -61,3 +61,11 @@ def test_compare_says_what_its_repeats_were_replicated_over(processes: int,
     result = compare_runs(base, cur, allow_estimates=True)
     notes = " ".join(v.comparison.note or "" for v in result.verdicts if v.comparison)
     assert fragment in notes
+
+
+def test_compare_says_how_many_non_finite_values_it_left_out() -> None:
+    base = _run(_case([1.0, 1.1, 0.9, 1.0, 1.05, 0.95], 1), "a")
+    cur = _run(_case([2.0, float("nan"), 1.9, float("inf"), 2.05, 1.95], 1), "b")
+    result = compare_runs(base, cur, allow_estimates=True)
+    notes = [v.comparison.note or "" for v in result.verdicts if v.comparison]
+    assert any("2 non-finite value(s) left out" in n for n in notes)
