@@ -64,3 +64,19 @@ def test_a_gate_threshold_that_overflows_to_infinity_is_refused() -> None:
         parse_rule("energy:1e400%")
     with pytest.raises(RuleError, match="finite"):
         parse_rule("time:1e999 ms")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_json_write_that_fails_after_measuring_says_where_the_run_is(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "s.sqlite"
+    r = run_cli(capsys, "run", "slow", "--workload-file", FILE, "--store", str(store),
+                "--repeats", "2", "--min-duration", "0.1", "--warmup", "0.1", "--idle", "0.1",
+                "--json", "/dev/full")
+    assert r.code != 0 and "Traceback" not in r.err
+    last = r.err.strip().splitlines()[-1]
+    assert "/dev/full" in last and "greenbench results export" in last
+    from greenbench.store import Store
+
+    stored = Store(store).get_run("latest")
+    assert stored.id in last and [c.status for c in stored.cases] == ["ok"]

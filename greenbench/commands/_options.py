@@ -39,10 +39,15 @@ class Number(click.ParamType):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         low, high = self.minimum, self.maximum
         if low is not None and (number < low or (self.above and number == low)):
-            self.fail(f"{value}: use a number {'>' if self.above else '>='} {low:g}", param, ctx)
+            self.fail(f"{value}: use a number {'>' if self.above else '>='} {_shown(low)}",
+                      param, ctx)
         if high is not None and number > high:
-            self.fail(f"{value}: use a number <= {high:g}", param, ctx)
+            self.fail(f"{value}: use a number <= {_shown(high)}", param, ctx)
         return number
+
+
+def _shown(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
 
 
 def _whole(value: Any) -> int:

@@ -21,6 +21,7 @@ from greenbench.commands._common import (
 )
 from greenbench.commands._options import POSITIVE_SECONDS, SECONDS, Number
 from greenbench.commands._runs import store_option
+from greenbench.errors import UserError
 
 EXIT_INTERRUPTED = 130
 EXIT_CASES_FAILED = 1
@@ -147,7 +148,11 @@ def run(
         from greenbench.output_file import write_atomically
         from greenbench.results_format import dumps_document
 
-        write_atomically(json_out, dumps_document(store.export_run(record.id)))
+        try:
+            write_atomically(json_out, dumps_document(store.export_run(record.id)))
+        except UserError as exc:  # the measurement is safe in the store: say where
+            raise UserError(f"{exc} (run {record.id} is stored in {store.path}: "
+                            f"greenbench results export {record.id} -o FILE)") from None
         err.print(f"wrote {escape(str(json_out))}")
     err.print(f"stored run [bold]{record.id}[/bold] in {escape(str(store.path))} "
               f"(greenbench results show {record.id})")
