@@ -430,7 +430,10 @@ def test_probe_without_codecarbon_says_so(monkeypatch, no_env):
     monkeypatch.setattr(cpu_tdp, "load_cpu_power_table", lambda: None)
     monkeypatch.setattr(cpu_tdp, "cpu_model_name", lambda: "AMD EPYC 7763 64-Core Processor")
     (cpu,) = estimate.probe(need_ram=False)
-    assert "CodeCarbon not installed" in cpu.details["summary"]
+    assert "CodeCarbon's TDP table not installed (greenbench's carbon extra)" in (
+        cpu.details["summary"])
+    assert cpu.sensor is not None
+    assert cpu.sensor.info()["table"].endswith("pip install 'greenbench[carbon]'")
     assert cpu.sensor is not None and cpu.sensor.info()["tdp_source"] == "fallback"
 
 

@@ -160,7 +160,7 @@ class CpuTdp:
                 f"{_w(FALLBACK_W_PER_THREAD)}/thread x {self.logical_cpus} threads"
                 f" = {_w(self.fallback_tdp_w)}"
             ),
-            "table": self.table or f"{_NO_TABLE}: pip install codecarbon for its CPU TDPs",
+            "table": self.table or f"{_NO_TABLE}: pip install 'greenbench[carbon]'",
             "logical_cpus": self.logical_cpus,
             "sockets": self.sockets,
             "hypervisor": self.hypervisor,
@@ -168,7 +168,8 @@ class CpuTdp:
         }
 
 
-_NO_TABLE = "CodeCarbon not installed (no TDP table)"
+#: no brackets: the summary is printed through rich markup, which would swallow "[carbon]"
+_NO_TABLE = "CodeCarbon's TDP table not installed (greenbench's carbon extra)"
 
 
 def resolve_cpu_tdp(
