@@ -49,4 +49,4 @@ def sensors(as_json: bool, cpu_tdp: float | None) -> None:
         table.add_row(mark, p.domain, how, note)
     out = console()
     out.print(table)
-    out.print(summary_line(probes))
+    out.print(escape(summary_line(probes)))
