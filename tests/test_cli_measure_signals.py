@@ -15,14 +15,14 @@ import pytest
 from tests.test_cli_measure import GB, NO_SENSORS, gb
 from tests.test_runner_faults import _read_pid, _running, _wait_gone
 
-#: a command that starts a child ignoring SIGINT (as a data loader or a daemon may), writes
-#: its pid, then sleeps
+#: a command that starts a child ignoring SIGINT (as a data loader or a daemon may), which
+#: writes its pid once it ignores it; then the command sleeps
 IGNORING_CHILD = """
 import signal, subprocess, sys, time
 signal.signal(signal.SIGINT, signal.SIG_DFL)
-child = subprocess.Popen([sys.executable, "-c",
-    "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(120)"])
-open(sys.argv[1], "w").write(str(child.pid))
+subprocess.Popen([sys.executable, "-c", "import os, signal, sys, time; "
+    "signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(120)", sys.argv[1]])
 time.sleep(120)
 """
 

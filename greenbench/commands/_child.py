@@ -40,7 +40,25 @@ class Child:
 
     def wait(self) -> int:
         """Wait for the command; its exit status as a shell gives it (128+N for signal N)."""
+        if self._tty is not None:
+            self._follow_stops(self._tty)
         return exit_status(self.proc.wait())
+
+    def _follow_stops(self, tty: int) -> None:
+        """Until the command exits, act as its shell would: when Ctrl-Z stops it, stop
+        greenbench too (so the shell that started greenbench gets the terminal back), and
+        hand it the terminal again when greenbench is resumed; when it stopped to read the
+        terminal, hand it the terminal."""
+        while True:
+            info = os.waitid(os.P_PID, self.pgid, os.WEXITED | os.WSTOPPED | os.WNOWAIT)
+            if info is None or info.si_code not in (os.CLD_STOPPED, os.CLD_TRAPPED):
+                return  # it exited; Popen collects the status
+            os.waitid(os.P_PID, self.pgid, os.WSTOPPED)  # this stop is seen
+            if info.si_status in (signal.SIGTSTP, signal.SIGSTOP):
+                _hand_terminal(tty, os.getpgrp())
+                os.kill(os.getpid(), signal.SIGSTOP)  # until the shell's fg (SIGCONT)
+            _hand_terminal(tty, self.pgid)
+            signal_group(self.pgid, signal.SIGCONT)
 
     def interrupted_at_terminal(self) -> bool:
         """Whether Ctrl-C at the terminal ended it (the terminal signalled its group only)."""
