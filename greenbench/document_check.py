@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import MISSING, fields
 from datetime import datetime
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from greenbench.errors import UserError
 from greenbench.metrics import is_nonnegative as is_nonnegative_metric
@@ -62,24 +63,59 @@ def _run(run: Any) -> None:
         raise _Bad("run.created_utc", f"{created[:40]!r} is not an ISO 8601 time") from None
     _choice(obj["status"], "run.status", RUN_STATUSES)
     _optional(obj.get("label"), "run.label", _string)
-    machine = _object(obj["machine"], "run.machine")
-    for key in ("hostname", "key", "cpu_model", "os", "machine"):
-        _optional(machine.get(key), f"run.machine.{key}", _string)
-    _optional(machine.get("cpu_logical"), "run.machine.cpu_logical", _count)
-    for i, gpu in enumerate(_list(machine.get("gpus", []), "run.machine.gpus")):
-        _object(gpu, f"run.machine.gpus[{i}]")
-    _free(machine, "run.machine")
-    _free(_object(obj["software"], "run.software"), "run.software")
-    _free(_object(obj["config"], "run.config"), "run.config")
+    _machine(_object(obj["machine"], "run.machine"))
+    software = _object(obj["software"], "run.software")
+    _optional(software.get("git_commit"), "run.software.git_commit", _string)
+    _optional(software.get("malloc_env"), "run.software.malloc_env", _object)
+    _free(software, "run.software")
+    _config(_object(obj["config"], "run.config"))
     for i, sensor in enumerate(_list(obj["sensors"], "run.sensors")):
-        path = f"run.sensors[{i}]"
-        s = _object(sensor, path)
-        for key in ("domain", "source", "kind"):
-            _optional(s.get(key), f"{path}.{key}", _string)
-        _free(s, path)
+        _sensor(_object(sensor, f"run.sensors[{i}]"), f"run.sensors[{i}]")
     _optional(obj.get("footprint"), "run.footprint", _footprint)
     for i, case in enumerate(_list(obj.get("cases", []), "run.cases")):
         _case(case, f"run.cases[{i}]")
+
+
+def _machine(m: Mapping[str, Any]) -> None:
+    for key in ("hostname", "key", "cpu_model", "os", "machine"):
+        _optional(m.get(key), f"run.machine.{key}", _string)
+    for key in ("cpu_logical", "cpu_physical"):
+        _optional(m.get(key), f"run.machine.{key}", _count)
+    _optional(m.get("memory_gb"), "run.machine.memory_gb", _nonnegative)
+    for i, gpu in enumerate(_list(m.get("gpus", []), "run.machine.gpus")):
+        path = f"run.machine.gpus[{i}]"
+        g = _object(gpu, path)
+        for key in ("name", "driver_version", "domain", "uuid"):
+            _optional(g.get(key), f"{path}.{key}", _string)
+        _optional(g.get("power_limit_w"), f"{path}.power_limit_w", _nonnegative)
+    _free(m, "run.machine")
+
+
+def _config(c: Mapping[str, Any]) -> None:
+    """The settings the report's methodology section reads back."""
+    _optional(c.get("device"), "run.config.device", _string)
+    for key in ("repeats", "processes"):
+        _optional(c.get(key), f"run.config.{key}", _count)
+    for key in ("min_duration_s", "warmup_s", "idle_s", "interval_s", "timeout_s",
+                "cpu_tdp_w"):
+        _optional(c.get(key), f"run.config.{key}", _nonnegative)
+    for i, f in enumerate(_list(c.get("workload_files", []), "run.config.workload_files")):
+        _string(f, f"run.config.workload_files[{i}]")
+    _optional(c.get("carbon"), "run.config.carbon", _object)
+    _free(c, "run.config")
+
+
+def _sensor(s: Mapping[str, Any], path: str) -> None:
+    for key in ("domain", "source", "kind", "part_of", "reason", "remedy"):
+        _optional(s.get(key), f"{path}.{key}", _string)
+    _optional(s.get("available"), f"{path}.available", _boolean)
+    _optional(s.get("update_period_s"), f"{path}.update_period_s", _nonnegative)
+    for key, text in (("details", "summary"), ("info", "formula")):
+        inner = s.get(key)
+        if inner is not None:
+            _optional(_object(inner, f"{path}.{key}").get(text), f"{path}.{key}.{text}",
+                      _string)
+    _free(s, path)
 
 
 def _case(case: Any, path: str) -> None:
@@ -177,15 +213,74 @@ def _trace(trace: Any, path: str) -> None:
 
 
 def _footprint(footprint: Any, path: str) -> None:
-    """What the tables print of a footprint; the rest is greenbench.carbon's, and re-read by
-    Footprint.from_dict where shown."""
+    """A footprint as greenbench.carbon writes it: every field of the carbon dataclasses of
+    the type it declares (what ``results show`` and the report format), then read back by
+    ``Footprint.from_dict``."""
+    from greenbench.carbon.embodied import EmbodiedPart
+    from greenbench.carbon.footprint import Footprint
+    from greenbench.carbon.intensity import Attempt, Intensity
+
     f = _object(footprint, path)
-    for key in ("energy_kwh", "operational_g"):
+    _declared(f, Footprint, path, nested={"intensity", "embodied", "chain"})
+    for key in ("energy_kwh", "operational_g", "total_g", "duration_s", "pue"):
         _nonnegative(f.get(key), f"{path}.{key}")
-    for key in ("embodied_g", "sci_g_per_unit", "total_g", "duration_s", "pue"):
+    for key in ("embodied_g", "sci_g_per_unit", "units"):
         _optional(f.get(key), f"{path}.{key}", _nonnegative)
-    _optional(f.get("unit"), f"{path}.unit", _string)
+    _declared(_object(f.get("intensity"), f"{path}.intensity"), Intensity, f"{path}.intensity")
+    for i, attempt in enumerate(_list(f.get("intensity_chain", []), f"{path}.intensity_chain")):
+        _declared(_object(attempt, f"{path}.intensity_chain[{i}]"), Attempt,
+                  f"{path}.intensity_chain[{i}]")
+    embodied = f.get("embodied")
+    if embodied is not None:
+        e = _object(embodied, f"{path}.embodied")
+        _optional(e.get("g"), f"{path}.embodied.g", _nonnegative)
+        for i, part in enumerate(_list(e.get("parts", []), f"{path}.embodied.parts")):
+            _declared(_object(part, f"{path}.embodied.parts[{i}]"), EmbodiedPart,
+                      f"{path}.embodied.parts[{i}]")
+        for i, name in enumerate(_list(e.get("missing", []), f"{path}.embodied.missing")):
+            _string(name, f"{path}.embodied.missing[{i}]")
     _free(f, path)
+    try:
+        Footprint.from_dict(dict(f)).summary()
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _Bad(path, f"not a footprint greenbench can read ({type(exc).__name__}: "
+                   f"{exc})") from None
+
+
+def _declared(value: Mapping[str, Any], cls: type, path: str,
+              nested: Collection[str] = ()) -> None:
+    """Each field of dataclass ``cls`` present in ``value`` has the type ``cls`` declares
+    (str, int, float, bool, None and unions, tuples and lists of those); ``nested`` fields
+    are checked by the caller."""
+    hints = get_type_hints(cls)
+    for f in fields(cls):
+        if f.name in value and f.name not in nested:
+            _typed(value[f.name], hints[f.name], f"{path}.{f.name}")
+
+
+def _typed(value: Any, tp: Any, path: str) -> None:
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (Union, UnionType):
+        if value is None and type(None) in args:
+            return
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            _typed(value, options[0], path)
+            return
+        for option in options:
+            try:
+                _typed(value, option, path)
+                return
+            except _Bad:
+                continue
+        raise _Bad(path, f"must be one of {', '.join(map(str, options))}, not {_kind(value)}")
+    if origin in (tuple, list):
+        for i, item in enumerate(_list(value, path)):
+            _typed(item, args[0], f"{path}[{i}]")
+        return
+    check = {float: _number, int: _count, str: _string, bool: _boolean}.get(tp)
+    if check is not None:
+        check(value, path)
 
 
 # --------------------------------------------------------------------------- leaves

@@ -19,10 +19,12 @@ from greenbench.results_format import from_document, to_document
 from greenbench.store import Store
 from tests.cli_runner import run_cli
 from tests.factories import make_run
+from tests.plot_factories import sweep_run
 
 
 def good_document() -> dict[str, Any]:
-    run = make_run(2, label="good")
+    """A run with what real ones hold: domains, GPUs, a trace, footprints, a failed case."""
+    run = sweep_run(("softmax",), (256, 512), label="good")
     run.cases[1].status = "failed"
     run.cases[1].error = "boom"
     return to_document(run)
@@ -70,7 +72,8 @@ json_values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=3)
 def read_commands() -> list[list[str]]:
     return [["results", "list"], ["results", "show", "latest", "--all-metrics"],
             ["results", "export", "latest", "--format", "csv"],
-            ["compare", "latest", "latest"], ["results", "show", "latest", "--json"]]
+            ["compare", "latest", "latest"], ["results", "show", "latest", "--json"],
+            ["report", "latest", "--no-figures", "-o", "report.md", "--latex", "table.tex"]]
 
 
 @settings(max_examples=60, deadline=None,
@@ -78,7 +81,8 @@ def read_commands() -> list[list[str]]:
 @given(path=st.sampled_from(PATHS), value=json_values)
 def test_a_mutated_document_is_refused_in_one_line_or_read_by_every_command(
     capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory,
-    read_commands: list[list[str]], path: tuple[Any, ...], value: Any,
+    monkeypatch: pytest.MonkeyPatch, read_commands: list[list[str]], path: tuple[Any, ...],
+    value: Any,
 ) -> None:
     doc = {**GOOD, "run": replaced(GOOD["run"], path, value)}
     try:
@@ -91,6 +95,7 @@ def test_a_mutated_document_is_refused_in_one_line_or_read_by_every_command(
     file.write_text(json.dumps(doc))
     result = run_cli(capsys, "results", "import", str(file), "--store", str(store))
     assert result.code == 0, result.err
+    monkeypatch.chdir(store.parent)
     for args in read_commands:
         result = run_cli(capsys, *args, "--store", str(store))
         assert "Traceback" not in result.err, (args, result.err)
