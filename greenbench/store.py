@@ -561,6 +561,8 @@ def _check_readable_store(path: Path) -> bool:
         raise _unreadable(path, exc) from None
     except sqlite3.DatabaseError as exc:
         raise _corrupt(path, str(exc)) from None
+    except UnicodeDecodeError:  # the schema's own text is damaged
+        raise _corrupt(path, "its schema is not valid UTF-8") from None
     finally:
         con.close()
     if app_id == APPLICATION_ID and version > SCHEMA_VERSION:
@@ -604,6 +606,9 @@ def _expected_columns() -> dict[str, frozenset[str]]:
 
 
 def _corrupt(path: Path, why: str) -> UserError:
+    why = " ".join(why.replace("*** in database main ***", "").split())  # quick_check: lines
+    if len(why) > 160:
+        why = why[:159] + "…"
     return UserError(f"results store {path} is corrupt ({why}); left untouched. Keep it with "
                      f"its -wal and -shm files (moving one alone loses runs) and pass another "
                      f"--store PATH")
@@ -723,6 +728,8 @@ def _retry(path: Path, fn: Callable[[], _T]) -> _T:
             raise
         except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
             raise _corrupt(path, str(exc)) from None
+        except UnicodeDecodeError:
+            raise _corrupt(path, "stored text is not valid UTF-8") from None
     raise UserError(f"results store {path} stayed locked by another process for over "
                     f"{BUSY_TIMEOUT_S:.0f} s; try again when it has finished")
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from greenbench.errors import UserError
 from greenbench.store import Store
@@ -215,3 +217,37 @@ def test_text_that_is_not_utf8_in_a_stored_case_is_one_line_not_a_traceback(
         result = run_cli(capsys, *args, "--store", str(path))
         assert result.code != 0, args
         assert "corrupt" in result.err and "Traceback" not in result.err, args
+
+
+# --------------------------------------------------------------------------- random damage
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pristine") / "s.sqlite"
+    with Store(path) as s:
+        for _ in range(6):
+            s.begin_run(make_run(3, label="a label"))
+    return path
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(damage=st.lists(st.tuples(st.integers(100, 10**9), st.integers(0, 255)), min_size=1,
+                       max_size=40))
+def test_random_damage_gives_one_line_or_the_runs_never_a_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory,
+    pristine: Path, damage: list[tuple[int, int]],
+) -> None:
+    data = bytearray(pristine.read_bytes())
+    for offset, byte in damage:
+        data[offset % len(data)] = byte
+    path = tmp_path_factory.mktemp("damaged") / "s.sqlite"
+    path.write_bytes(bytes(data))
+    for args in (["results", "list"], ["results", "show", "latest", "--all-metrics"],
+                 ["results", "export", "latest"], ["results", "export", "latest", "--format",
+                                                   "csv"]):
+        result = run_cli(capsys, *args, "--store", str(path))
+        assert "Traceback" not in result.err, (args, result.err)
+        assert result.code == 0 or len(result.err.strip().splitlines()) == 1, (args, result.err)
+    assert path.read_bytes() == bytes(data)
