@@ -111,7 +111,7 @@ def _print(result: Any) -> None:
     out.print(f"baseline {_describe(result.baseline)}")
     out.print(f"current  {_describe(result.current)}")
     rules = ", ".join(r.text for r in result.rules) or "none (report only)"
-    out.print(f"test: {test}, two-sided, alpha {result.alpha:g} ({scope}); "
+    out.print(f"test: {test}, two-sided, alpha {result.alpha:.3g} ({scope}); "
               f"rules: {escape(rules)}")
     order = {key: i for i, key in enumerate(result.metrics)}
     for case in result.cases:

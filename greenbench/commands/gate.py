@@ -36,8 +36,8 @@ DEFAULT_RUNS = 5
                    "alpha / N (Bonferroni).")
 @click.option("--rounds", type=click.IntRange(6), default=DEFAULT_ROUNDS, show_default=True,
               help="Rounds per benchmark and revision, paired one to one, over all the "
-                   "processes (at least 6: the fewest with which the paired test can reach "
-                   "p < 0.05).")
+                   "processes (at least 6, the fewest with which the paired test can reach "
+                   "p < 0.05; more for many benchmarks, each tested at alpha / N).")
 @click.option("--processes", type=click.IntRange(1), default=DEFAULT_PROCESSES,
               show_default=True,
               help="Process pairs the rounds are spread over, one after another: each "
