@@ -30,7 +30,8 @@ def specs(n: int) -> list[runner.CaseSpec]:
 def fake_worker(monkeypatch: pytest.MonkeyPatch, cases: list[CaseRecord]) -> None:
     """``run_case`` hands out ``cases`` in turn instead of starting workers."""
     queue = list(cases)
-    monkeypatch.setattr(runner, "run_case", lambda spec, config, on_event: queue.pop(0))
+    monkeypatch.setattr(runner, "run_case",
+                        lambda spec, config, on_event, zygote=None: queue.pop(0))
 
 
 def run_cases(store: Store, n: int) -> Any:
@@ -137,7 +138,7 @@ def test_ctrl_c_while_a_finished_case_waits_for_the_store_lock_keeps_that_case(
     store = Store(path)
     blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
 
-    def finish_case(spec: Any, config: Any, on_event: Any) -> CaseRecord:
+    def finish_case(spec: Any, config: Any, on_event: Any, zygote: Any = None) -> CaseRecord:
         # Another writer holds the lock as the case finishes; Ctrl-C lands while the runner
         # waits for it, and the other writer lets go a moment later.
         blocker.execute("BEGIN IMMEDIATE")
@@ -201,3 +202,21 @@ def test_a_stored_interval_below_zero_is_shown_from_zero_in_show_and_latex(
     result = run_cli(capsys, "report", run.id, "--latex", str(tex), "--store", str(path))
     assert result.code == 0, result.err
     assert "[-" not in tex.read_text() and "[0" in tex.read_text()
+
+
+def test_show_json_of_a_run_stored_with_nan_text_is_valid_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.factories import make_run
+
+    path = tmp_path / "s.sqlite"
+    with Store(path) as s:
+        run_id = s.begin_run(make_run(1))
+    con = sqlite3.connect(path)  # what older versions wrote for a NaN median
+    con.execute("UPDATE cases SET record = replace(record, '\"median\":0.5', '\"median\":NaN')")
+    con.commit()
+    con.close()
+    result = run_cli(capsys, "results", "show", run_id, "--json", "--store", str(path))
+    assert result.code == 0, result.err
+    doc = strict_json(result.out)
+    assert doc["cases"][0]["summary"]["quality:loss"]["median"] is None

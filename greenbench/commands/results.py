@@ -84,7 +84,10 @@ def show(run: str, all_metrics: bool, as_json: bool, store_path: str | None) -> 
 
     record = load_run(run, store_path)
     if as_json:
-        click.echo(json.dumps(_show_document(record), indent=2))
+        from greenbench.results_format import json_safe
+
+        # Valid JSON even for a run stored before NaN was written as null.
+        click.echo(json.dumps(json_safe(_show_document(record)), indent=2, allow_nan=False))
         return
     record = printable_run(record)  # stored text: control characters shown, never obeyed
     out = console()
