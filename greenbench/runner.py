@@ -300,15 +300,16 @@ def summarize_case(case: CaseRecord) -> None:
 def _null_non_finite(case: CaseRecord) -> None:
     """Store a NaN or infinite figure (a diverged loss, say) as null, note it in the case's
     flags, and leave it out of the summary: the case and the run go on."""
-    found: dict[str, list[str]] = {}
-    for r in case.repeats:
+    found: dict[str, dict[int, str]] = {}  # metric -> repeat -> the value
+    for i, r in enumerate(case.repeats):
+        # A quality figure is in both: quality["loss"] and metrics["quality:loss"].
         for figures, prefix in ((r.metrics, ""), (r.quality or {}, "quality:")):
             for name, value in figures.items():
                 if isinstance(value, float) and not math.isfinite(value):
                     figures[name] = None  # type: ignore[assignment]
-                    found.setdefault(prefix + name, []).append(repr(value))
+                    found.setdefault(prefix + name, {})[i] = repr(value)
     for metric, bad in found.items():
-        shown = ", ".join(sorted(set(bad)))
+        shown = ", ".join(sorted(set(bad.values())))
         case.flags.append(f"{metric}: {len(bad)} of {len(case.repeats)} repeat(s) gave "
                           f"{shown}, stored as null and left out of the summary")
 
