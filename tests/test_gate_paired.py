@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,20 @@ def test_an_unpaired_comparison_says_its_p_is_within_session_only() -> None:
     verdict = compare_runs(base, head, metrics=["energy_j"], rules=[RULE]).cases[0].verdicts[0]
     assert "within-session p=" in verdict.explanation
     assert verdict.comparison is not None and WITHIN_SESSION in (verdict.comparison.note or "")
+
+
+def test_compare_cli_says_its_p_is_within_session_only(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from greenbench.results_format import dumps_document, to_document
+    from tests.cli_runner import run_cli
+
+    files = []
+    for name, factor in (("a", 1.0), ("b", 1.5)):
+        values = [factor * x for x in (1.0, 1.01, 0.99, 1.0, 1.02, 0.98)]
+        run = make_run(values={"energy_j": values})
+        path = tmp_path / f"{name}.json"
+        path.write_text(dumps_document(to_document(run)))
+        files.append(str(path))
+    result = run_cli(capsys, "compare", *files, "--fail", "energy:10%")
+    assert result.code == 1
+    assert "within-session only" in " ".join(result.out.split())
