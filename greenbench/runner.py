@@ -29,6 +29,7 @@ from greenbench.lifeline import ENV_PARENT_PID
 from greenbench.measurement import is_estimate
 from greenbench.records import CaseRecord, RunRecord
 from greenbench.workload import Registry, expand_grid
+from greenbench.zygote import Zygote, ZygoteError, zygote_or_none
 
 #: metrics whose coefficient of variation over repeats is checked against CV_LIMIT
 CV_CHECKED = ("energy_per_unit_j", "time_s")
@@ -159,30 +160,33 @@ def run(
 
 def _run_cases(specs: Sequence[CaseSpec], config: RunConfig, store: Any, record: RunRecord,
                on_event: Event, carbon: Any) -> None:
-    """Run and store the cases in turn; a Ctrl-C ends the run "interrupted" and still
-    stores a case that had finished (one waiting for the store's lock, say)."""
-    finished: tuple[int, CaseRecord] | None = None
+    """Run and store the cases in turn, each forked from the run's pre-imported zygote; a
+    Ctrl-C ends the run "interrupted" and still stores a case that had finished (one
+    waiting for the store's lock, say)."""
+    finished: list[tuple[int, CaseRecord]] = []  # a finished case not yet stored
     try:
-        for index, spec in enumerate(specs):
-            on_event({"event": "case", "index": index, "of": len(specs), "spec": spec})
-            case = run_case(spec, config, on_event)
-            summarize_case(case)
-            if carbon is not None and case.repeats:
-                case.footprint = case_footprint(case, carbon, record.machine)
-            record.cases.append(case)
-            finished = (index, case)
-            store.add_case(record.id, index, case)
-            finished = None
-            on_event({"event": "case_done", "index": index, "case": case})
+        with zygote_or_none(zygote_argv(), os.environ) as zygote:
+            for index, spec in enumerate(specs):
+                on_event({"event": "case", "index": index, "of": len(specs), "spec": spec})
+                case = run_case(spec, config, on_event, zygote=zygote)
+                summarize_case(case)
+                if carbon is not None and case.repeats:
+                    case.footprint = case_footprint(case, carbon, record.machine)
+                record.cases.append(case)
+                finished.append((index, case))
+                store.add_case(record.id, index, case)
+                finished.clear()
+                on_event({"event": "case_done", "index": index, "case": case})
     except KeyboardInterrupt:
         record.status = "interrupted"
-        if finished is not None:
-            store.add_case(record.id, *finished)
+        if finished:
+            store.add_case(record.id, *finished[0])
     else:
         record.status = "complete"
 
 
-def run_case(spec: CaseSpec, config: RunConfig, on_event: Event = lambda e: None) -> CaseRecord:
+def run_case(spec: CaseSpec, config: RunConfig, on_event: Event = lambda e: None,
+             zygote: Zygote | None = None) -> CaseRecord:
     """Run one case in ``config.processes`` fresh worker processes (its repeats spread across
     them, each process with its own warm-up and idle baseline), each with a timeout.
 
@@ -191,11 +195,11 @@ def run_case(spec: CaseSpec, config: RunConfig, on_event: Event = lambda e: None
     records the process it ran in; the first process's warm-up, idle and trace are kept.
     """
     shares = _spread(config.repeats, config.processes)
-    first = _run_worker(spec, replace(config, repeats=shares[0]), on_event)
+    first = _run_worker(spec, replace(config, repeats=shares[0]), on_event, zygote)
     for k, repeats in enumerate(shares[1:], start=1):
         if first.status != "ok":
             break
-        more = _run_worker(spec, replace(config, repeats=repeats), on_event)
+        more = _run_worker(spec, replace(config, repeats=repeats), on_event, zygote)
         if more.status != "ok":
             first.flags.append(f"process {k + 1} of {len(shares)} failed: {more.error}")
             continue
@@ -212,7 +216,33 @@ def _spread(repeats: int, processes: int) -> list[int]:
     return [repeats // n + (1 if i < repeats % n else 0) for i in range(n)]
 
 
-def _run_worker(spec: CaseSpec, config: RunConfig, on_event: Event) -> CaseRecord:
+def _start_worker(zygote: Zygote | None, env: dict[str, str], write_fd: int) -> Any:
+    """A fresh worker: forked from the run's pre-imported zygote, or started as a new
+    interpreter where there is none (or it failed)."""
+    if zygote is not None:
+        try:
+            return zygote.spawn(env, write_fd)
+        except ZygoteError:
+            pass
+    return subprocess.Popen(
+        worker_argv(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        pass_fds=(write_fd,),
+        env=env,
+        # its own session: Ctrl-C reaches greenbench, which then stops the worker itself
+        start_new_session=True,
+    )
+
+
+def zygote_argv(version: tuple[int, int] = sys.version_info[:2]) -> list[str]:
+    """The interpreter line of the run's worker zygote (greenbench.zygote adds its code)."""
+    return [sys.executable, "-P"] if version >= (3, 11) else [sys.executable]
+
+
+def _run_worker(spec: CaseSpec, config: RunConfig, on_event: Event,
+                zygote: Zygote | None = None) -> CaseRecord:
     """Run one case in a fresh worker process, with a timeout."""
     read_fd, write_fd = os.pipe()
     payload = json.dumps({
@@ -224,16 +254,7 @@ def _run_worker(spec: CaseSpec, config: RunConfig, on_event: Event) -> CaseRecor
     })
     env = {**os.environ, "GREENBENCH_WORKER_FD": str(write_fd),
            ENV_PARENT_PID: str(os.getpid())}
-    proc = subprocess.Popen(
-        worker_argv(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        pass_fds=(write_fd,),
-        env=env,
-        # its own session: Ctrl-C reaches greenbench, which then stops the worker itself
-        start_new_session=True,
-    )
+    proc = _start_worker(zygote, env, write_fd)
     os.close(write_fd)
     assert proc.stdin is not None
     proc.stdin.write(payload.encode())
