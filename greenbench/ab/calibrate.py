@@ -15,7 +15,8 @@ of the paired log ratios is this runner's noise. From them:
   session cannot average out (each revision runs in one process: its memory layout, its
   share of the caches).
 
-A threshold should sit above both the smallest detectable change and the spread between runs.
+A threshold must sit above the spread between runs (or unchanged code will fail); changes
+between it and the smallest detectable change are caught only some of the time.
 """
 
 from __future__ import annotations

@@ -199,7 +199,7 @@ def _calibrate(root: Path, rev: str, args: list[str], subdir: Path, rules: list[
             "benchmarks": [vars(b) for b in result.benchmarks],
         }, indent=2))
     else:
-        _print_calibration(result, rules, rounds, seconds)
+        _print_calibration(result, rules, rounds, seconds, alpha)
     sys.exit(0)
 
 
@@ -229,7 +229,7 @@ def _print(session: Any, comparison: Any) -> None:
 
 
 def _print_calibration(result: Any, rules: list[Any], rounds: int,
-                       seconds: list[float]) -> None:
+                       seconds: list[float], alpha: float) -> None:
     from rich.markup import escape
 
     out = console()
@@ -237,17 +237,18 @@ def _print_calibration(result: Any, rules: list[Any], rounds: int,
     upper = result.false_alarm_upper
     out.print()
     out.print(f"false alarms: {result.failed_runs} of {result.runs} runs failed the gate at "
-              f"{escape(', '.join(r.text for r in rules))} (alpha {result.alpha:g}; "
-              f"95% upper bound of the rate {upper:.0%})")
+              f"{escape(', '.join(r.text for r in rules))} (alpha {alpha:g} over all "
+              f"benchmarks, {result.alpha:.3g} each; 95% upper bound of the rate {upper:.0%})")
     for b in result.benchmarks:
         spread = (f"{min(b.ratios):.3f} to {max(b.ratios):.3f}" if b.ratios else "-")
         detect = "-" if b.detectable is None else f"{b.detectable:+.1%}"
         out.print(escape(f"  {b.label}: paired ratios between runs {spread}; smallest change "
                          f"detected 4 times in 5 with {b.pairs} pairs: {detect}"))
     worst = max((abs(r - 1) for b in result.benchmarks for r in b.ratios), default=0.0)
-    floor = max([worst, *(b.detectable or 0.0 for b in result.benchmarks)])
-    out.print(f"a threshold holds here above {floor:.1%} (the larger of the widest ratio seen "
-              f"unchanged and the smallest detectable change); the gate's is {threshold}")
+    smallest = max((b.detectable or 0.0 for b in result.benchmarks), default=0.0)
+    out.print(f"unchanged code moved by up to {worst:.1%} here: keep the threshold above that "
+              f"(the gate's is {threshold}); changes below {smallest:+.1%} are caught less than "
+              f"4 times in 5 (more --rounds catch smaller ones)")
     if seconds:
         out.print(f"time: {max(seconds):.1f} s per benchmark ({rounds} rounds per revision)")
 
