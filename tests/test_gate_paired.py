@@ -161,3 +161,25 @@ def test_compare_cli_says_its_p_is_within_session_only(
     result = run_cli(capsys, "compare", *files, "--fail", "energy:10%")
     assert result.code == 1
     assert "within-session only" in " ".join(result.out.split())
+
+
+def test_calibration_counts_false_alarms_and_sizes_the_detectable_change() -> None:
+    from greenbench.ab.calibrate import calibration, smallest_detectable
+
+    rng = random.Random(17)
+    comparisons = []
+    for _ in range(4):  # the same code against itself: 5% noise per pair of rounds
+        base = [math.exp(rng.gauss(0, 0.2)) for _ in range(16)]
+        head = [b * math.exp(rng.gauss(0, 0.05)) for b in base]
+        comparisons.append(compare_runs(make_run(values={"energy_j": base}),
+                                        make_run(values={"energy_j": head}),
+                                        metrics=["energy_j"], rules=[RULE], test=PAIRED_TEST))
+    result = calibration(comparisons)
+    noise = result.benchmarks[0]
+    assert result.failed_runs == 0 and noise.false_alarms == 0
+    assert result.false_alarm_upper == pytest.approx(1 - 0.05 ** 0.25)
+    assert noise.log_ratio_sd == pytest.approx(0.05, rel=0.25)
+    assert noise.pairs == 16 and len(noise.ratios) == 4
+    # 80% power at alpha 0.05 with 16 pairs of 5% noise: about 2.8 standard errors
+    assert noise.detectable == pytest.approx(smallest_detectable(noise.log_ratio_sd, 16, 0.05))
+    assert 0.03 < smallest_detectable(0.05, 16, 0.05) < 0.05
