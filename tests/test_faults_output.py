@@ -174,3 +174,18 @@ def test_a_figure_that_fails_to_save_keeps_the_earlier_figure(tmp_path: Path) ->
         save_figure(fig, target, fmt="unknown")
     assert target.read_bytes() == earlier
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bars.svg"]
+
+
+def test_measure_json_pointing_at_a_store_is_refused_before_measuring(
+    store_file: Path, tmp_path: Path,
+) -> None:
+    env = {**os.environ, "GREENBENCH_POWERCAP_ROOT": "/nonexistent"}
+    marker = tmp_path / "ran"
+    done = subprocess.run(
+        [sys.executable, "-m", "greenbench", "measure", "--idle", "0", "--json",
+         str(store_file), "--", "touch", str(marker)],
+        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "results store" in done.stderr and "Traceback" not in done.stderr
+    assert not marker.exists()  # refused before the command ran
+    assert run_count(store_file) == 3
