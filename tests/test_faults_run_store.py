@@ -9,6 +9,7 @@ import json
 import math
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -138,16 +139,26 @@ def test_ctrl_c_while_a_finished_case_waits_for_the_store_lock_keeps_that_case(
     path = tmp_path / "s.sqlite"
     store = Store(path)
     blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    fake_worker(monkeypatch, [make_case(with_trace=False) for _ in range(3)])
+    real_add = store.add_case
+    locked_once: list[bool] = []
 
-    def finish_case(spec: Any, config: Any, on_event: Any, zygote: Any = None) -> CaseRecord:
-        # Another writer holds the lock as the case finishes; Ctrl-C lands while the runner
-        # waits for it, and the other writer lets go a moment later.
-        blocker.execute("BEGIN IMMEDIATE")
-        threading.Timer(0.2, _thread.interrupt_main).start()
-        threading.Timer(0.6, lambda: blocker.execute("ROLLBACK")).start()
-        return make_case(with_trace=False)
+    def add_while_another_writer_holds_the_lock(run_id: str, index: int,
+                                                case: CaseRecord) -> None:
+        if not locked_once:  # the first case: Ctrl-C lands while the runner waits for the
+            locked_once.append(True)  # lock, and the other writer lets go a moment later
+            blocker.execute("BEGIN IMMEDIATE")
 
-    monkeypatch.setattr(runner, "run_case", finish_case)
+            def interrupt_then_release() -> None:
+                time.sleep(0.3)
+                _thread.interrupt_main()
+                time.sleep(0.3)
+                blocker.execute("ROLLBACK")
+
+            threading.Thread(target=interrupt_then_release).start()
+        real_add(run_id, index, case)
+
+    monkeypatch.setattr(store, "add_case", add_while_another_writer_holds_the_lock)
     try:
         record = run_cases(store, 3)
     finally:
