@@ -106,8 +106,13 @@ def _measure(
             started[0] = True
         meter.phase_results.clear()
 
+    fixed_quality = not wl.quality_changes(params)
+    known: list[dict[str, float] | None] = []
+
     def after_repeat(m: Measurement, steps: int, idle: Measurement | None) -> None:
-        quality = wl.quality(state)
+        if not (fixed_quality and known):
+            known[:] = [wl.quality(state)]
+        quality = dict(known[0]) if known[0] is not None else None
         repeats.append(Repeat(
             steps=steps,
             units=steps * units_per_step,

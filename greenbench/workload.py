@@ -141,6 +141,12 @@ class Workload:
         """Quality figures (loss, accuracy, error against a reference), or None."""
         return None
 
+    def quality_changes(self, params: Mapping[str, Any]) -> bool:
+        """Whether quality() can differ from one repeat to the next (training moves the
+        weights). When it cannot, the worker computes it once and records it with every
+        repeat, instead of paying for a reference computation between each pair."""
+        return True
+
     def metrics(self, state: Any) -> dict[str, float]:
         """Extra per-repeat figures a workload measures itself (latency percentiles, ...)."""
         return {}

@@ -155,6 +155,9 @@ class AttentionWorkload(Workload):
             _train_step(state)
         T.sync(state.device)
 
+    def quality_changes(self, params: Mapping[str, Any]) -> bool:
+        return bool(params["mode"] == "train")  # inference leaves the weights as they are
+
     def quality(self, state: _State) -> dict[str, float]:
         import torch
         import torch.nn.functional as F

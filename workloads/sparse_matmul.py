@@ -115,6 +115,9 @@ class SparseMatmulWorkload(Workload):
             state.layer(state.x)
         T.sync(state.device)
 
+    def quality_changes(self, params: Mapping[str, Any]) -> bool:
+        return False  # inference only: the weights never change
+
     def quality(self, state: _State) -> dict[str, float]:
         import torch
 

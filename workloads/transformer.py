@@ -139,6 +139,9 @@ class TransformerWorkload(Workload):
     def step(self, state: _State) -> None:
         _step(state)
 
+    def quality_changes(self, params: Mapping[str, Any]) -> bool:
+        return bool(params["mode"] == "train")  # inference leaves the weights as they are
+
     def quality(self, state: _State) -> dict[str, float]:
         import torch
 
