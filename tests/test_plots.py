@@ -346,6 +346,23 @@ def test_breakdown_stacks_domains_idle_and_net_and_emissions() -> None:
     assert total == pytest.approx(expected_uj, rel=1e-6)
 
 
+def test_breakdown_leaves_domains_beside_the_total_out_of_the_stack() -> None:
+    run = sweep_run(cpu_estimate=True)
+    case = run.cases[0]
+    for r in case.repeats:
+        for d in r.measurement["domains"]:
+            if d["domain"].startswith("dram"):
+                d["not_counted"] = "constant model: shown beside the total"
+    beside = [k for k in case.summary if k.startswith("domain:dram")]
+    counted = sum(v["median"] for k, v in case.summary.items()
+                  if k.startswith("domain:") and k not in beside)
+    fig = plot_breakdown([run], selector="0")
+    ax = fig.axes[0]
+    total = sum(p.get_width() for p in bars_of(ax) if -0.5 < p.get_y() < 0.5)
+    assert total == pytest.approx(counted / case.units_per_step * 1e6, rel=1e-6)
+    assert "DRAM" not in legend_labels(fig)
+
+
 def test_breakdown_without_carbon_data_has_two_panels_and_a_note() -> None:
     fig = plot_breakdown([sweep_run(gpu=False, carbon=False)])
     assert len(fig.axes) == 2

@@ -80,8 +80,8 @@ def energy_rows(refs: Sequence[CaseRef]) -> list[EnergyRow]:
         estimated: set[str] = set()
         for domain, fact in domain_facts(ref.run, ref.case).items():
             s = ref.stat(f"domain:{domain}:energy_j")
-            if s is None or fact.part_of:
-                continue
+            if s is None or fact.part_of or fact.not_counted:
+                continue  # inside another domain, or beside the total: not stacked
             family = domain_family(domain)
             families[family] = families.get(family, 0.0) + s.median * per_unit
             if fact.estimate:

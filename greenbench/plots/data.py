@@ -436,6 +436,9 @@ class DomainFact:
     method: str
     source: str
     part_of: str | None
+    #: why the domain is recorded but not in the total (a constant model, a GPU the case
+    #: does not run on); None when it is in the total
+    not_counted: str | None = None
 
     @property
     def estimate(self) -> bool:
@@ -451,7 +454,8 @@ def domain_facts(run: RunRecord, case: CaseRecord) -> dict[str, DomainFact]:
             name = str(d.get("domain"))
             if name not in facts:
                 facts[name] = DomainFact(name, str(d.get("method", "")),
-                                         str(d.get("source", "")), d.get("part_of"))
+                                         str(d.get("source", "")), d.get("part_of"),
+                                         d.get("not_counted"))
     for s in run.sensors:
         name = str(s.get("domain"))
         if name not in facts and s.get("available", True):
