@@ -167,15 +167,17 @@ def _measurement(measurement: Any, path: str) -> None:
         _optional(m.get(key), f"{path}.{key}", _number)
     for key in ("duration_s", "energy_j", "mean_power_w"):
         _optional(m.get(key), f"{path}.{key}", _nonnegative)
+    _optional(m.get("estimate"), f"{path}.estimate", _boolean)
     for i, w in enumerate(_list(m.get("warnings", []), f"{path}.warnings")):
         _string(w, f"{path}.warnings[{i}]")
     for i, domain in enumerate(_list(m.get("domains", []), f"{path}.domains")):
         dpath = f"{path}.domains[{i}]"
         d = _object(domain, dpath)
-        for key in ("domain", "method", "source", "part_of", "error"):
+        for key in ("domain", "method", "source", "part_of", "error", "not_counted"):
             _optional(d.get(key), f"{dpath}.{key}", _string)
         for key in ("energy_j", "mean_power_w", "peak_power_w"):
             _optional(d.get(key), f"{dpath}.{key}", _nonnegative)
+        _optional(d.get("constant"), f"{dpath}.constant", _boolean)
         _free(d, dpath)
     _free(m, path)
 
