@@ -433,7 +433,10 @@ def _follow(
                 _kill(proc)
                 return (f"timed out after {timeout_s:g} s (raise --timeout if the case "
                         "needs it)"), events.stderr_tail(), None
-            _read_ready(sel, min(remaining, 1.0 if exit_fd is not None else _POLL_S))
+            if _read_ready(sel, min(remaining, 1.0 if exit_fd is not None else _POLL_S)):
+                # it has exited: wait for its status rather than wake on the pidfd again
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         if exit_fd is not None:
             sel.unregister(exit_fd)
         leftovers = _end_leftovers(proc.pid)
@@ -451,16 +454,20 @@ def _follow(
     return result, events.stderr_tail(), leftovers
 
 
-def _read_ready(sel: selectors.BaseSelector, timeout_s: float) -> None:
-    """Read every pipe that is ready within ``timeout_s``; forget those at end-of-file."""
+def _read_ready(sel: selectors.BaseSelector, timeout_s: float) -> bool:
+    """Read every pipe that is ready within ``timeout_s``; forget those at end-of-file.
+    True when the worker's exit (its pidfd) was among them."""
+    exited = False
     for key, _ in sel.select(timeout=timeout_s):
         if key.data is None:
-            continue  # the worker's exit: the caller looks at it
+            exited = True
+            continue
         chunk = os.read(key.fd, 65536)
         if chunk:
             key.data(chunk)
         else:
             sel.unregister(key.fd)
+    return exited
 
 
 def _exit_fd(proc: subprocess.Popen[bytes]) -> int | None:
