@@ -48,8 +48,15 @@ def _commit(repo: Path, steps: int, message: str) -> str:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A library with one energy benchmark: base, then the same code, then 2x the work."""
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A library with one energy benchmark: base, then the same code, then 2x the work.
+
+    The gate's own temporary folders (kept, with the pytest logs, after a failure) go under
+    tmp_path too."""
+    import tempfile
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     root = tmp_path / "lib"
     (root / "tests").mkdir(parents=True)
     (root / "workmodel.py").write_text(WORKMODEL)

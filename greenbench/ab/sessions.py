@@ -113,7 +113,7 @@ def run_session(
     """
     sides = {label: Side(label, rev) for label, rev in revisions.items()}
     hash_seed = os.environ.get("PYTHONHASHSEED") or str(random.randrange(1, 2**32))
-    socket_path = workdir / "turns.sock"
+    socket_path, socket_dir = _socket_path(workdir)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     t0 = time.perf_counter()
     with TurnScheduler(socket_path, partner_wait_s) as scheduler, fixed_layout() as fixed:
@@ -141,6 +141,8 @@ def run_session(
                     proc.terminate()
                     proc.wait(timeout=10)
         grants = list(scheduler.grants)
+    if socket_dir is not None:
+        socket_dir.rmdir()
     session = Session(sides, grants, time.perf_counter() - t0, hash_seed, fixed)
     for label, side in sides.items():
         side.run = _saved_run(workdir / f"runs-{label}")
@@ -214,6 +216,22 @@ def _libc() -> Any:
         return libc
     except (OSError, AttributeError):
         return None
+
+
+#: longest Unix socket path that every POSIX system accepts (Linux allows 107 bytes)
+_SOCKET_PATH_MAX = 100
+
+
+def _socket_path(workdir: Path) -> tuple[Path, Path | None]:
+    """Where the turn socket goes: in ``workdir``, or in a short folder of its own (returned
+    second, to remove) when that path would be too long for a Unix socket."""
+    path = workdir / "turns.sock"
+    if len(os.fsencode(path)) <= _SOCKET_PATH_MAX:
+        return path, None
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="gb-", dir="/tmp"))
+    return folder / "turns.sock", folder
 
 
 def _save_name(side: Side) -> str:
