@@ -5,7 +5,7 @@ ran seconds apart and share whatever the machine was doing then; their ratio can
 is left to test is the series of paired log ratios ``d_i = log(B_i / A_i)``.
 
 **Why the Wilcoxon signed-rank test, and not a bootstrap of the paired ratios.** The gate
-works with 8-20 pairs. At that size a percentile bootstrap of the mean or median ratio
+works with one to a few dozen pairs. At that size a percentile bootstrap of the mean or median ratio
 undercovers (a resampled median cannot leave the sample's range; see greenbench.stats), while
 the signed-rank test is exact and assumes only that, without a change, ``d_i`` is symmetric
 about 0. The interleaving guarantees that: with no change A and B are exchangeable within a
