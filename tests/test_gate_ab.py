@@ -157,3 +157,16 @@ def test_sessions_merge_round_by_round_with_each_session_as_its_process() -> Non
     assert [r.process for r in case.repeats] == [0, 0, 0, 1, 1, 1]
     assert case.summary["energy_j"]["n"] == 6
     assert first.cases[0].repeats[0].process == 0 and len(first.cases[0].repeats) == 3
+
+
+def test_a_benchmark_new_in_the_head_is_listed_and_holds_nothing_up(
+        repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    (repo / "tests" / "test_new.py").write_text(TESTS.replace("test_hot", "test_new"))
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "a new benchmark")
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("COLUMNS", "200")
+    result = run_cli(capsys, "gate", "--base", "unchanged", "--head", "HEAD", "--rounds", "6",
+                     "--processes", "1", "tests", *FAST)
+    assert result.code == 1, result.err  # test_hot still does twice the work
+    assert "only in the current run (not compared): tests/test_new.py::test_new" in result.out
