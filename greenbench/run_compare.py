@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,8 +128,14 @@ def compare_runs(
     test: str = "mann-whitney",
     allow_cross_machine: bool = False,
     allow_estimates: bool = False,
+    more_baselines: Sequence[RunRecord] = (),
 ) -> RunComparison:
-    """Compare ``current`` against ``baseline``, case by case (see the module docstring)."""
+    """Compare ``current`` against ``baseline``, case by case (see the module docstring).
+
+    ``more_baselines``: other sessions of the baseline's code. With them, a change is called
+    only when the current session's median also falls outside the 95% prediction interval of
+    a new session from the baseline sessions' medians (:func:`_between_sessions`): the spread
+    between sessions, which no within-session p-value contains."""
     if not 0.0 < alpha < 1.0:
         raise UserError(f"--alpha {alpha}: use a number between 0 and 1 (0.05 is usual)")
     keys = list(dict.fromkeys([*metrics, *(r.key for r in rules)]))  # a gated metric is compared
@@ -150,7 +157,56 @@ def compare_runs(
         result.cases.append(_compare_case(result, base_case, cur_case, machine_reason,
                                           allow_estimates, name))
     result.only_in_current = [name for cases in pending.values() for _, name in cases]
+    if more_baselines and test != PAIRED_TEST:
+        sessions = [baseline, *more_baselines]
+        for compared in result.cases:
+            compared.verdicts = [_between_sessions(v, compared, sessions, current)
+                                 for v in compared.verdicts]
     return result
+
+
+def _between_sessions(verdict: gate.Verdict, case: CaseComparison,
+                      sessions: Sequence[RunRecord], current: RunRecord) -> gate.Verdict:
+    """``verdict`` checked against the spread between baseline sessions.
+
+    The log medians of the case in k baseline sessions give a 95% prediction interval for one
+    more session, ``mean +/- t(0.975, k-1) * s * sqrt(1 + 1/k)``; a regression or improvement
+    whose current median lies inside it becomes *unchanged*, and every verdict says how wide
+    the spread between sessions was."""
+    from dataclasses import replace
+
+    from greenbench.stats import _t_quantile
+
+    if verdict.comparison is None or verdict.status == gate.NOT_COMPARABLE:
+        return verdict
+    logs = [math.log(m) for run in sessions
+            if (m := _session_median(run, case, verdict.key)) is not None and m > 0]
+    now = _session_median(current, case, verdict.key)
+    if len(logs) < 2 or now is None or now <= 0:
+        return verdict
+    k = len(logs)
+    centre = sum(logs) / k
+    spread = math.sqrt(sum((x - centre) ** 2 for x in logs) / (k - 1))
+    band = _t_quantile(0.975, k - 1) * spread * math.sqrt(1 + 1 / k)
+    inside = abs(math.log(now) - centre) <= band
+    said = (f"between {k} baseline sessions: +/-{math.expm1(band):.1%} (95% prediction "
+            f"interval of one more session), current {'inside' if inside else 'outside'}")
+    comparison = replace(verdict.comparison, note="; ".join(
+        n for n in (verdict.comparison.note, said) if n))
+    if inside and verdict.status in (gate.REGRESSED, gate.IMPROVED):
+        explanation = (verdict.explanation.rsplit(": ", 1)[0]
+                       + f": unchanged (within the spread between sessions); {said}")
+        return replace(verdict, status=gate.UNCHANGED, explanation=explanation,
+                       comparison=comparison)
+    return replace(verdict, explanation=f"{verdict.explanation}; {said}", comparison=comparison)
+
+
+def _session_median(run: RunRecord, case: CaseComparison, key: str) -> float | None:
+    for c in run.cases:
+        if c.workload == case.workload and c.params == case.params and c.status == "ok":
+            values = [x for x in c.values(key) if math.isfinite(x)]
+            return statistics.median(values) if values else None
+    return None
 
 
 # --------------------------------------------------------------------------- one case

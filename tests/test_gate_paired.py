@@ -8,6 +8,7 @@ round against round call that drift significant; rounds paired in time cancel it
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 from pathlib import Path
@@ -183,3 +184,35 @@ def test_calibration_counts_false_alarms_and_sizes_the_detectable_change() -> No
     # 80% power at alpha 0.05 with 16 pairs of 5% noise: about 2.8 standard errors
     assert noise.detectable == pytest.approx(smallest_detectable(noise.log_ratio_sd, 16, 0.05))
     assert 0.03 < smallest_detectable(0.05, 16, 0.05) < 0.05
+
+
+def _session_file(tmp_path: Path, name: str, factor: float) -> str:
+    from greenbench.results_format import dumps_document, to_document
+
+    values = [factor * x for x in (1.0, 1.01, 0.99, 1.0, 1.02, 0.98)]
+    path = tmp_path / f"{name}.json"
+    path.write_text(dumps_document(to_document(make_run(values={"energy_j": values}))))
+    return str(path)
+
+
+def test_several_baseline_sessions_keep_the_drift_between_sessions_from_being_called_a_change(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.cli_runner import run_cli
+
+    # four sessions of the same code, each tight, drifting +-15% from one another
+    base, *more = [_session_file(tmp_path, f"base{i}", f)
+                   for i, f in enumerate((1.0, 1.15, 0.88, 1.1))]
+    same = _session_file(tmp_path, "same", 1.18)  # one more session of that code
+    twice = _session_file(tmp_path, "twice", 2.0)
+    extra = [arg for path in more for arg in ("--baseline-session", path)]
+    alone = run_cli(capsys, "compare", base, same, "--fail", "energy:10%", "--metric", "energy")
+    assert alone.code == 1  # one baseline session: the drift reads as a regression
+    held = run_cli(capsys, "compare", base, same, "--fail", "energy:10%", "--metric", "energy",
+                   *extra, "--json")
+    verdict = json.loads(held.out)["cases"][0]["verdicts"][0]
+    assert held.code == 0 and verdict["status"] == "unchanged"
+    assert "within the spread between sessions" in verdict["explanation"]
+    assert "between 4 baseline sessions" in verdict["explanation"]
+    caught = run_cli(capsys, "compare", base, twice, "--fail", "energy:10%", "--metric",
+                     "energy", *extra)
+    assert caught.code == 1

@@ -35,6 +35,9 @@ _STATUS_STYLE = {"regressed": "red", "improved": "green", "unchanged": "",
               help="Compare runs from different machines.")
 @click.option("--allow-estimates", is_flag=True,
               help="Compare estimated energy with measured energy.")
+@click.option("--baseline-session", "more_baselines", multiple=True, metavar="RUN",
+              help="Another session of the baseline's code (repeatable): a change is then "
+                   "called only beyond the spread between the baseline sessions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @store_option
 def compare(
@@ -46,6 +49,7 @@ def compare(
     metrics: tuple[str, ...],
     allow_cross_machine: bool,
     allow_estimates: bool,
+    more_baselines: tuple[str, ...],
     as_json: bool,
     store_path: str | None,
 ) -> None:
@@ -60,8 +64,10 @@ def compare(
 
     A regression needs both a change beyond the rule's threshold and significance (p < alpha).
     RUN_A and RUN_B are two sessions, so that p-value is within-session only: the drift
-    between sessions (large on shared machines) is not in it, and every verdict says so. To
-    gate two revisions with a test that includes it, use `greenbench gate` (interleaved A/B).
+    between sessions (large on shared machines) is not in it, and every verdict says so.
+    With --baseline-session (more sessions of RUN_A's code) a change must also lie outside
+    the 95% prediction interval of a new session from the baseline sessions' medians. To gate
+    two revisions with a test that includes the drift, use `greenbench gate` (interleaved A/B).
     Runs from different machines, or with estimated against measured energy, are not
     comparable unless --allow-cross-machine / --allow-estimates.
 
@@ -82,9 +88,10 @@ def compare(
         from greenbench.printable import printable_run
 
         baseline, current = printable_run(baseline), printable_run(current)
+    sessions = [load_run(ref, store_path) for ref in more_baselines]
     result = compare_runs(baseline, current, metrics=keys, rules=parsed, alpha=alpha, test=test,
                           allow_cross_machine=allow_cross_machine,
-                          allow_estimates=allow_estimates)
+                          allow_estimates=allow_estimates, more_baselines=sessions)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -129,7 +136,7 @@ def _print(result: Any) -> None:
             table.add_row(*_row(v))
             note = v.reason or (v.comparison.note if v.comparison is not None else None)
             # the header already says the p-value is within-session: not once per case again
-            note = "; ".join(n for n in (note or "").split("; ") if n != WITHIN_SESSION)
+            note = (note or "").replace(WITHIN_SESSION, "").replace("; ; ", "; ").strip("; ")
             if note:
                 notes.setdefault(note, []).append(v.metric)
         out.print()
