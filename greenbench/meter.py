@@ -78,6 +78,7 @@ class Meter:
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
+        self.requested_interval_s = interval_s
         self.interval_s = _safe_interval(sensors, interval_s)
         self.clock = clock
         self.not_counted = {**(not_counted or {})}
@@ -590,9 +591,14 @@ class _WindowState:
 
 
 def _safe_interval(sensors: Sequence[Sensor], interval_s: float) -> float:
-    """Shorten the interval if a counter would otherwise wrap unseen between two reads."""
+    """The interval the sampling thread uses: no faster than any sensor in use can show
+    something new (a CPU estimate is read at most every 0.1 s, a constant never: waking up
+    at 100 Hz for them would only cost the measured process), and short enough that a
+    counter cannot wrap unseen between two reads."""
+    useful = min((s.useful_poll_s for s in sensors), default=interval_s)
+    chosen = max(interval_s, useful) if useful != float("inf") else interval_s
     bounds = [b for s in sensors if (b := s.max_poll_interval_s()) is not None]
-    return min([interval_s, *bounds])
+    return min([chosen, *bounds])
 
 
 def _default_witness(sensors: Sequence[Sensor], not_counted: Mapping[str, str]

@@ -421,3 +421,16 @@ def test_sampling_thread_is_safe_with_concurrent_windows() -> None:
     assert len(results) == 80
     for m in results:
         assert m is not None and m.energy_j == pytest.approx(10.0 * m.duration_s, rel=1e-6)
+
+
+def test_the_meter_never_polls_faster_than_its_sensors_can_show_something_new() -> None:
+    clock = VirtualClock()
+    cpu = TickedCpu(clock)
+    estimate_only = Meter([cpu_estimate(cpu.tree), RamEstimateSensor(2**30)],
+                          interval_s=0.01, clock=clock)
+    assert estimate_only.requested_interval_s == 0.01
+    assert estimate_only.interval_s == pytest.approx(0.1)  # the model is read every 0.1 s
+    rapl = SteppedCounter(clock, "cpu-package:0", constant(50.0), update_period_s=0.001,
+                          wrap_j=262143.0, max_power_w=500.0)
+    with_counter = Meter([rapl, RamEstimateSensor(2**30)], interval_s=0.01, clock=clock)
+    assert with_counter.interval_s == pytest.approx(0.01)  # RAPL moves every millisecond

@@ -100,6 +100,12 @@ class Sensor(ABC):
         """
         return 5 * self.update_period_s if self.kind is SensorKind.COUNTER else 0.0
 
+    @property
+    def useful_poll_s(self) -> float:
+        """Polling faster than this reads nothing new: the value's update period; never for
+        a constant."""
+        return float("inf") if self.constant else self.update_period_s
+
     def max_poll_interval_s(self) -> float | None:
         """Longest poll interval that still sees every wrap of a counter at ``max_power_w``.
 
@@ -152,6 +158,10 @@ class ModelSensor(Sensor):
     @property
     def min_power_span_s(self) -> float:
         return self.power_span_s
+
+    @property
+    def useful_poll_s(self) -> float:
+        return self.power_span_s  # its windows come from their edges; samples feed the trace
 
 
 def unwrap_delta_j(previous_j: float, current_j: float, wrap_j: float) -> float:
