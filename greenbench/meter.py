@@ -86,7 +86,6 @@ class Meter:
             for s in sensors:
                 if s.constant:
                     self.not_counted.setdefault(s.domain, CONSTANT_NOT_COUNTED)
-        self.include_constants = include_constants
         gpus = [int(s.domain[4:]) for s in sensors
                 if s.domain.startswith("gpu:") and s.domain[4:].isdigit()
                 and s.domain not in self.not_counted]

@@ -55,7 +55,6 @@ class Plan:
 class Result:
     step_s: float
     steps: int
-    min_repeat_s: float
     warmup: Measurement
     idle: Measurement | None
     repeats: list[tuple[Measurement, int]]
@@ -124,7 +123,7 @@ class Protocol:
                 flags.append(f"idle baseline ({idle_w:.3g} W) above the repeats' power "
                              f"({statistics.median(powers):.3g} W): lengthen --idle or the "
                              "settle time")
-        return Result(step_s, steps, min_s, warmup, idle, repeats, settle, flags)
+        return Result(step_s, steps, warmup, idle, repeats, settle, flags)
 
     def calibrate(self, step: Step) -> tuple[int, float]:
         """(batch size, seconds per step): doubling, synced batches until one lasts

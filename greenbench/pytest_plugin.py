@@ -69,6 +69,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--greenbench-device", metavar="DEVICE", default=None,
         help="The device the benchmarks run on (cpu, cuda:N, cuda:N,M): its GPUs are "
              "charged, no other GPU (default cpu; the marker's device= sets one test's).")
+    # greenbench.sensors.cpu_time.SCOPES, written out: importing it would load psutil into
+    # every pytest session, and the plugin costs nothing where it is not used
     add("--greenbench-scope", choices=("process", "thread", "machine"), default=None,
         help="Whose CPU time a CPU estimate charges: this process tree (default), the "
              "benchmark's thread, or the whole machine (charges other people's work).")

@@ -92,7 +92,6 @@ def _measure(
                 steps=None if wl.calibrate else 1)
     protocol = Protocol(meter, plan)
     repeats: list[Repeat] = []
-    started = [False]
 
     def on_phase(name: str, i: int) -> None:
         event: dict[str, Any] = {"event": "phase", "phase": name}
@@ -101,18 +100,18 @@ def _measure(
         emit(event)
 
     def before_repeat() -> None:
-        if not started[0]:  # workloads that collect per-step figures start repeat 1 afresh
+        if not repeats:  # workloads that collect per-step figures start repeat 1 afresh
             wl.metrics(state)
-            started[0] = True
         meter.phase_results.clear()
 
     fixed_quality = not wl.quality_changes(params)
-    known: list[dict[str, float] | None] = []
 
     def after_repeat(m: Measurement, steps: int, idle: Measurement | None) -> None:
-        if not (fixed_quality and known):
-            known[:] = [wl.quality(state)]
-        quality = dict(known[0]) if known[0] is not None else None
+        if fixed_quality and repeats:  # the same state as the first repeat's: reuse it
+            first = repeats[0].quality
+            quality = dict(first) if first is not None else None
+        else:
+            quality = wl.quality(state)
         repeats.append(Repeat(
             steps=steps,
             units=steps * units_per_step,

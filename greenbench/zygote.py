@@ -28,7 +28,8 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import IO
 
-#: the zygote's answer to a request: ``pid N``; to an exit: ``exit N CODE``
+#: the zygote's first line, once it has imported everything; it then answers a request with
+#: ``pid N`` and reports each worker's end as ``exit N CODE``
 _READY = b"ready\n"
 #: how long the zygote may take to import everything before the runner gives up on it
 START_TIMEOUT_S = 120.0

@@ -361,6 +361,7 @@ def test_breakdown_leaves_domains_beside_the_total_out_of_the_stack() -> None:
     total = sum(p.get_width() for p in bars_of(ax) if -0.5 < p.get_y() < 0.5)
     assert total == pytest.approx(counted / case.units_per_step * 1e6, rel=1e-6)
     assert "DRAM" not in legend_labels(fig)
+    assert any("not in the totals" in t and "dram" in t for t in texts(fig))
 
 
 def test_breakdown_without_carbon_data_has_two_panels_and_a_note() -> None:

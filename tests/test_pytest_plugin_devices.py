@@ -87,3 +87,11 @@ def test_a_malformed_device_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-p", "no:cacheprovider", "--greenbench-device=gpu0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--greenbench-device: device 'gpu0': use cpu, cuda, cuda:N*"])
+
+
+def test_the_plugins_scope_choices_are_the_estimates_scopes(pytester: pytest.Pytester) -> None:
+    from greenbench.sensors.cpu_time import SCOPES
+
+    result = pytester.runpytest("-p", "no:cacheprovider", "--greenbench-scope=neighbours")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*choose from {', '.join(repr(s) for s in SCOPES)}*"])

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from greenbench.sensors.cpu_time import PROCESS, SCOPES
+
 
 def accounting_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(
@@ -16,7 +18,7 @@ def accounting_options(f: Callable[..., Any]) -> Callable[..., Any]:
              "are shown beside them, on a line of their own.",
     )(f)
     return click.option(
-        "--scope", type=click.Choice(["process", "thread", "machine"]), default="process",
+        "--scope", type=click.Choice(SCOPES), default=PROCESS,
         show_default=True,
         help="Whose CPU time a CPU estimate charges: the measured process tree, one thread, "
              "or the whole machine (which charges other people's work too).",

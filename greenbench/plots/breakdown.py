@@ -240,6 +240,11 @@ def _notes(refs: Sequence[CaseRef], energy: list[EnergyRow],
         notes.append("net energy below zero (within noise of the idle baseline) drawn as zero")
     if any(UNSPLIT in r.families for r in energy):
         notes.append("cases without per-domain figures are drawn unsplit")
+    beside = sorted({d for ref in refs for d, fact in domain_facts(ref.run, ref.case).items()
+                     if fact.not_counted and not fact.part_of})
+    if beside:
+        notes.append(f"not in the totals (a constant model, or a GPU the case does not run "
+                     f"on): {', '.join(beside)}")
     if not emissions:
         notes.append("no carbon data recorded: emissions not shown")
     return notes
