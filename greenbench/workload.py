@@ -337,6 +337,11 @@ def load_file(path: str | Path) -> list[Any]:
         raise UserError(f"workload file {p} is not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    # the file's folder, as Python gives a script, so that it can import a module beside it
+    # (in this process and in every worker); last, so that it cannot shadow an installed one
+    folder = str(p.resolve().parent)
+    if folder not in sys.path:
+        sys.path.append(folder)
     try:
         spec.loader.exec_module(module)
     except SystemExit as exc:  # sys.exit() or exit() at import would end greenbench silently
