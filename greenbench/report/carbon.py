@@ -61,15 +61,15 @@ def metered(run: RunRecord) -> Metered:
     energy = duration = 0.0
     windows = unknown = 0
     for case in run.cases:
-        for m in [r.measurement for r in case.repeats] + [case.warmup, case.idle]:
-            if not m:
+        for m in [r.measurement for r in case.repeats] + [case.warmup_window, case.idle]:
+            if m is None:
                 continue
             windows += 1
-            if m.get("energy_j") is None:
+            if m.energy_j is None:
                 unknown += 1
                 continue
-            energy += float(m["energy_j"])
-            duration += float(m.get("duration_s") or 0.0)
+            energy += m.energy_j
+            duration += m.duration_s
     estimate = any(case_is_estimate(c, run.is_estimate) for c in run.cases if c.repeats)
     return Metered(energy, duration, windows, unknown, sensor_methods(run), estimate)
 
@@ -216,6 +216,16 @@ def _annex_xi(runs: Sequence[RunRecord]) -> list[Block]:
     return blocks
 
 
+def _energy_kind(runs: Sequence[RunRecord]) -> str:
+    """What the energy behind a figure is, in one phrase that never says both at once:
+    ``measured energy``, ``estimated energy`` (no sensor), or ``energy partly estimated``
+    (some domains measured, some from a power model)."""
+    if not any(metered(run).estimate for run in runs):
+        return "measured energy"
+    kinds = {s.get("kind") for run in runs for s in run.sensors if not s.get("part_of")}
+    return "estimated energy" if kinds <= {"estimate"} else "energy partly estimated"
+
+
 def _model_card(runs: Sequence[RunRecord], training_type: str | None) -> list[Block]:
     found = [(run, c) for run in runs if (c := carbon(run)) is not None]
     if not found:
@@ -227,8 +237,8 @@ def _model_card(runs: Sequence[RunRecord], training_type: str | None) -> list[Bl
         (c.first.get("intensity") or {}).get("region") or "unknown" for _, c in found))
     describe = "; ".join(_intensity_words(c.first) for _, c in found)
     methods = "; ".join(dict.fromkeys(metered(run).methods for run, _ in found))
-    source = (f"greenbench {__version__}: measured energy ({methods}) x carbon intensity "
-              f"({describe})")
+    source = (f"greenbench {__version__}: {_energy_kind([run for run, _ in found])} "
+              f"({methods}) x carbon intensity ({describe})")
     lines = ["co2_eq_emissions:",
              f"  emissions: {yaml_number(operational)}",
              f"  source: {json.dumps(source)}",
