@@ -17,7 +17,14 @@ from greenbench.plots.bars import plot_bars
 from greenbench.plots.breakdown import plot_breakdown
 from greenbench.plots.data import Names, select_cases, si_scale, swept_by_workload
 from greenbench.plots.pareto import pareto_front, plot_pareto
-from greenbench.plots.scaling import fit_power_law, plot_scaling, scaling_series
+from greenbench.plots.scaling import (
+    PowerFit,
+    fit_caveat,
+    fit_power_law,
+    legend_label,
+    plot_scaling,
+    scaling_series,
+)
 from greenbench.plots.style import (
     COLUMN_WIDTH_IN,
     ESTIMATE_HATCH,
@@ -671,3 +678,55 @@ def test_pareto_turns_log_when_one_wide_interval_would_squeeze_the_points() -> N
     fig = plot_pareto([run])
     assert fig.axes[0].get_xscale() == "log"
     assert layout_problems(fig) == []
+
+
+# --------------------------------------------------------------------------- estimates, fits
+
+
+def scaling_run(energies: dict[int, float]):
+    """A one-series attention sweep whose energy per step is ``energies[seq_len]`` (J)."""
+    from tests.plot_factories import BATCH, _workload_case
+
+    run = sweep_run(("softmax",), (), carbon=False, quality=False)
+    run.cases = [_workload_case("attention", {"mechanism": "softmax", "seq_len": n,
+                                              "batch": BATCH}, ["mechanism"], "tokens",
+                                energy, BATCH * n, ["cpu-package:0"], None, False, 5)
+                 for n, energy in energies.items()]
+    return run
+
+
+def test_a_fit_over_two_points_is_said_to_be_not_meaningful() -> None:
+    fig = plot_scaling([scaling_run({256: 0.1, 512: 0.2})])
+    label, = [t for t in legend_labels(fig) if ": b = " in t]
+    assert label.replace("\n", " ") == "attention: b = 1.00, not meaningful"
+    assert any("not meaningful: a line through 2 points" in t.replace("\n", " ")
+               for t in texts(fig))
+
+
+def test_a_negative_exponent_of_energy_per_step_is_said_to_be_not_meaningful() -> None:
+    x, key, (series,), notes = scaling_series([scaling_run({256: 0.4, 512: 0.3, 1024: 0.2,
+                                                            2048: 0.1})])
+    assert series.fit is not None and series.fit.exponent < 0
+    assert "not meaningful" in legend_label(series)
+    assert any(n.startswith("attention: b = -") and "negative exponent" in n for n in notes)
+    # a falling figure per unit of work is a fixed cost amortised: no caveat
+    assert fit_caveat(PowerFit(-0.5, 1.0, 4, 1, 8, 0.01, 0.99), "energy_per_unit_j") is None
+
+
+def test_a_flat_noisy_fit_is_not_meaningful_and_a_clean_growth_is() -> None:
+    assert fit_caveat(PowerFit(0.05, 1.0, 5, 1, 16, 0.2, 0.1)) is not None
+    assert fit_caveat(PowerFit(1.9, 1.0, 5, 1, 16, 0.05, 0.99)) is None
+    _, _, series, notes = scaling_series([sweep_run()])
+    assert notes == [] and not any("not meaningful" in legend_label(s) for s in series)
+
+
+def test_fit_lines_of_estimated_energy_are_dashed_and_measured_ones_solid() -> None:
+    def fit_styles(run) -> set[str]:
+        fig = plot_scaling([run])
+        return {line.get_linestyle() for line in fig.axes[0].get_lines()
+                if line.get_gid() == "fit-line"}
+
+    assert fit_styles(sweep_run(cpu_estimate=True)) == {"--"}
+    assert fit_styles(sweep_run()) == {"-"}
+    fig = plot_scaling([sweep_run(cpu_estimate=True)])
+    assert "open marker, dashed fit: estimate" in legend_labels(fig)

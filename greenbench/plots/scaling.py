@@ -6,6 +6,16 @@ few x only (:data:`TAIL_POINTS`), because fixed costs flatten the small end and 
 exponent (2 for softmax attention's energy per step against sequence length, 1 for a linear
 mechanism) shows only at the large end.
 
+A fit is *not meaningful* (:func:`fit_caveat`), and says so in the legend and the note, when
+it goes through two points only (a line always fits two: there is nothing left to test it, and
+no error estimate), when its exponent's 95% interval includes zero (no growth distinguishable
+from noise), or when a per-step figure (energy, time per step) comes out with a negative
+exponent: a larger step cannot cost less, so fixed costs or noise dominate. Per-unit figures
+and throughput may fall legitimately (fixed costs amortised over more work).
+
+Fit lines of series whose energy is estimated are dashed, like the trace's estimated domains,
+and their markers open.
+
 In a run that mixes workloads each workload gets its own lines (one per setting of its other
 varying parameters); cases that lack the x parameter are named under the plot, not drawn.
 """
@@ -46,6 +56,8 @@ if TYPE_CHECKING:
 DEFAULT_METRIC = "energy_j"
 #: the exponent is fitted a second time over this many of the largest x values
 TAIL_POINTS = 3
+#: figures per step of the workload: their cost cannot fall as the step grows
+PER_STEP_METRICS = ("energy_j", "net_energy_j", "time_s")
 HEIGHT_IN = 2.4
 
 
@@ -74,6 +86,30 @@ class Series:
     points: list[tuple[float, Stat, bool]]
     fit: PowerFit | None
     tail_fit: PowerFit | None
+    #: the result key fitted (whether a negative exponent can mean anything depends on it)
+    metric: str = DEFAULT_METRIC
+
+    @property
+    def estimate(self) -> bool:
+        """True when some point's energy comes from a power model."""
+        return any(p[2] for p in self.points)
+
+
+def fit_caveat(fit: PowerFit, metric: str = DEFAULT_METRIC) -> str | None:
+    """Why ``fit`` is not meaningful (``"not meaningful: ..."``), or None when it is."""
+    from scipy.stats import t as student_t
+
+    if fit.n <= 2:
+        return "not meaningful: a line through 2 points always fits (no error estimate)"
+    if metric in PER_STEP_METRICS and fit.exponent < 0:
+        return ("not meaningful: a negative exponent for a per-step figure (a larger step "
+                "cannot cost less: fixed costs or noise dominate)")
+    if fit.stderr is not None:
+        half = float(student_t.ppf(0.975, fit.n - 2)) * fit.stderr
+        if abs(fit.exponent) < half:
+            return (f"not meaningful: the exponent's 95% interval (±{half:.2f}) includes 0 "
+                    "(no growth distinguishable from noise)")
+    return None
 
 
 def fit_power_law(xs: Sequence[float], ys: Sequence[float]) -> PowerFit | None:
@@ -141,8 +177,19 @@ def scaling_series(runs: Sequence[RunRecord], x: str | None = None,
         fit = fit_power_law(xs, ys)
         tail = fit_power_law(xs[-TAIL_POINTS:], ys[-TAIL_POINTS:]) \
             if len(points) > TAIL_POINTS else None
-        out.append(Series(label, points, fit, tail))
+        out.append(Series(label, points, fit, tail, key))
+        notes += fit_notes(out[-1])
     return x, key, out, notes
+
+
+def fit_notes(s: Series) -> list[str]:
+    """A note for each of the series' fits that is not meaningful, with the reason."""
+    notes = []
+    for name, fit in (("b", s.fit), (f"top {TAIL_POINTS}", s.tail_fit)):
+        caveat = fit_caveat(fit, s.metric) if fit is not None else None
+        if fit is not None and caveat:
+            notes.append(f"{s.label}: {name} = {fit.exponent:.2f}, {caveat}")
+    return notes
 
 
 def plot_scaling(runs: Sequence[RunRecord], x: str | None = None,
@@ -168,10 +215,12 @@ def plot_scaling(runs: Sequence[RunRecord], x: str | None = None,
             color, marker = style.colour(i), style.marker(i)
             _draw_series(ax, s, color, marker)
             handles.append(Line2D([], [], color=color, marker=marker,
+                                  linestyle=style.ESTIMATE_LINESTYLE if s.estimate else "-",
                                   label=style.legend_label(legend_label(s), width_in)))
-        if any(p[2] for s in series for p in s.points):
+        if any(s.estimate for s in series):
             handles.append(Line2D([], [], color="black", marker="o", markerfacecolor="white",
-                                  linestyle="none", label="open marker: estimate"))
+                                  linestyle=style.ESTIMATE_LINESTYLE,
+                                  label="open marker, dashed fit: estimate"))
         ax.set_xscale("log")
         ax.set_yscale("log")
         if 1 < len(xs_all) <= 10:
@@ -204,13 +253,18 @@ def _on_x(ref: CaseRef, x: str, names: Names) -> bool:
 
 
 def legend_label(s: Series) -> str:
-    """``softmax: b = 1.62 (top 3: 1.97)``; says so when there is nothing to fit."""
+    """``softmax: b = 1.62 (top 3: 1.97)``; says so when there is nothing to fit, and marks a
+    fit that is not meaningful (:func:`fit_caveat`; the note under the plot says why)."""
     if s.fit is None:
         return f"{s.label}: no fit (one x value)"
-    text = f"{s.label}: b = {s.fit.exponent:.2f}"
+    text = f"{s.label}: b = {_exponent(s.fit, s.metric)}"
     if s.tail_fit is not None:
-        text += f" (top {TAIL_POINTS}: {s.tail_fit.exponent:.2f})"
+        text += f" (top {TAIL_POINTS}: {_exponent(s.tail_fit, s.metric)})"
     return text
+
+
+def _exponent(fit: PowerFit, metric: str) -> str:
+    return f"{fit.exponent:.2f}" + (", not meaningful" if fit_caveat(fit, metric) else "")
 
 
 def resolve_x(refs: Sequence[CaseRef], x: str | None) -> str:
@@ -263,4 +317,5 @@ def _draw_series(ax: Any, s: Series, color: str, marker: str) -> None:
         fit = s.fit
         ax.plot([fit.x_min, fit.x_max],
                 [fit.prefactor * fit.x_min**fit.exponent, fit.prefactor * fit.x_max**fit.exponent],
-                color=color, linewidth=0.8)
+                color=color, linewidth=0.8,
+                linestyle=style.ESTIMATE_LINESTYLE if s.estimate else "-", gid="fit-line")

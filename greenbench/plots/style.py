@@ -15,7 +15,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -51,7 +51,7 @@ LINESTYLES = ("-", "--", "-.", ":")
 
 #: estimated figures are hatched (bars) or drawn with open markers / dashed lines
 ESTIMATE_HATCH = "////"
-ESTIMATE_LINESTYLE = "--"
+ESTIMATE_LINESTYLE: Final = "--"
 
 #: the same colour for a hardware domain in every figure (trace, breakdown)
 DOMAIN_COLOURS = {

@@ -50,14 +50,23 @@ def _bars(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureBlock:
 
 
 def _scaling(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureBlock:
-    from greenbench.plots.scaling import TAIL_POINTS, legend_label, plot_scaling, scaling_series
+    from greenbench.plots.scaling import (
+        TAIL_POINTS,
+        fit_notes,
+        legend_label,
+        plot_scaling,
+        scaling_series,
+    )
 
     x, _, series, _ = scaling_series(runs)
     fig = plot_scaling(runs_for_figures(runs), escaped(x), width_in=width_in)
     fits = "; ".join(legend_label(s) for s in series)
+    caveats = "".join(f" {note}." for s in series for note in fit_notes(s))
+    dashed = " Dashed fits are to estimated energy." if any(s.estimate for s in series) else ""
     return FigureBlock("scaling", f"Energy per step against {x} on log-log axes. b is the "
                        f"exponent of a least-squares fit y = a x^b over all points and over "
-                       f"the {TAIL_POINTS} largest ('top {TAIL_POINTS}'): {fits}.", fig)
+                       f"the {TAIL_POINTS} largest ('top {TAIL_POINTS}'): {fits}.{caveats}"
+                       f"{dashed}", fig)
 
 
 def _pareto(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureBlock | None:
