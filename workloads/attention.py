@@ -204,9 +204,10 @@ def _train_step(state: _State) -> None:
 
 WORKLOADS = [AttentionWorkload()]
 
+#: this module's case in the ``quick`` suite
+QUICK = ("attention", {"mechanism": ["softmax"]})
+
 SUITES = [
-    Suite("quick", "One small case of each built-in workload",
-          [("attention", {"mechanism": ["softmax"]})]),
     Suite(
         "attention-scaling",
         "Softmax, sdpa, Linformer and Performer attention over sequence lengths 256-4096",

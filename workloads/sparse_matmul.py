@@ -134,9 +134,10 @@ class SparseMatmulWorkload(Workload):
 WORKLOADS = [SparseMatmulWorkload()]
 
 _DENSITIES = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0]
+#: this module's case in the ``quick`` suite
+QUICK = ("sparse-matmul", {"density": [0.1], "execution": ["sparse"]})
+
 SUITES = [
-    Suite("quick", "One small case of each built-in workload",
-          [("sparse-matmul", {"density": [0.1], "execution": ["sparse"]})]),
     Suite(
         "sparse-crossover",
         "Dense versus sparse execution of a 1024x1024 linear layer over densities 0.01-1",

@@ -316,9 +316,10 @@ WORKLOADS = [TransformerWorkload()]
 
 _FULL = ["fp32", "bf16", "fp16", "int8"]
 _NO_INT8 = ["fp32", "bf16", "fp16"]
+#: this module's case in the ``quick`` suite
+QUICK = ("transformer", {"size": ["tiny"], "seq_len": [64], "mode": ["train"]})
+
 SUITES = [
-    Suite("quick", "One small case of each built-in workload",
-          [("transformer", {"size": ["tiny"], "seq_len": [64], "mode": ["train"]})]),
     Suite(
         "efficiency",
         "Transformer precision x sparsity x compile grid (inference and training)",
