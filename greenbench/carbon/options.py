@@ -47,6 +47,7 @@ from greenbench.carbon.region import (
 from greenbench.carbon.static import STATIC, ConstantSource, StaticSource, WorldAverageSource
 from greenbench.carbon.timeseries import SeriesSource, load_series
 from greenbench.errors import UserError
+from greenbench.settings import given_as, option_default
 
 AUTO = "auto"
 #: the --provider names, and the aliases accepted for them
@@ -99,7 +100,7 @@ def carbon_options(f: Callable[..., Any]) -> Callable[..., Any]:
     from greenbench.commands._options import FINITE
 
     options = [
-        click.option("--region", default=None, metavar="REGION",
+        click.option("--region", default=option_default("region"), metavar="REGION",
                      help=f"Where the electricity comes from. {REGION_HELP}"),
         click.option("--intensity", type=FINITE, default=None, metavar="G_PER_KWH",
                      help="A constant carbon intensity in gCO2e/kWh instead of a provider."),
@@ -111,7 +112,8 @@ def carbon_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      "Electricity Maps if ELECTRICITYMAPS_API_KEY is set, else CodeCarbon's "
                      "static tables). Failures fall back to the static value, then the world "
                      "average, with the reason recorded."),
-        click.option("--pue", type=FINITE, default=1.0, show_default=True, metavar="PUE",
+        click.option("--pue", type=FINITE, default=option_default("pue"), show_default="1.0, "
+                     "or pue in the settings files", metavar="PUE",
                      help="Power usage effectiveness of the facility (>= 1.0; 1.58 is a "
                      "commonly quoted data-centre average)."),
     ]
@@ -201,7 +203,8 @@ def choose_region(region: str | None, provider: str,
                   env: Mapping[str, str]) -> tuple[Region, str]:
     """The region to use and where it came from: --region, $GREENBENCH_REGION, or default."""
     if region is not None and region.strip():
-        return parse_region(region, "--region"), "--region"
+        origin = given_as("region")  # typed, or read from a settings file
+        return parse_region(region, origin), origin
     from_env = region_from_env(env)
     if from_env is not None:
         return from_env, f"${ENV_REGION}"

@@ -11,6 +11,7 @@ import click
 
 from greenbench.commands._options import FINITE
 from greenbench.errors import UserError
+from greenbench.settings import option_default
 
 
 def sensor_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -18,10 +19,11 @@ def sensor_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--cpu-tdp",
         type=FINITE,
-        default=None,
+        default=option_default("cpu-tdp"),
         metavar="WATTS",
         help="CPU TDP for the CPU power estimate (when there is no RAPL); "
-        "default from CodeCarbon's table by model name, or 4 W per thread.",
+        "default $GREENBENCH_CPU_TDP, else cpu-tdp in the settings files, else from "
+        "CodeCarbon's table by model name, or 4 W per thread.",
     )(f)
 
 

@@ -9,14 +9,17 @@ from typing import Any
 import click
 
 from greenbench.records import RunRecord
+from greenbench.settings import option_default
 
 
 def store_option(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--store PATH``: the results store (default $GREENBENCH_STORE or
     results/greenbench.sqlite)."""
     return click.option(
-        "--store", "store_path", type=click.Path(dir_okay=False), default=None, metavar="PATH",
-        help="Results store (default: $GREENBENCH_STORE, else results/greenbench.sqlite).",
+        "--store", "store_path", type=click.Path(dir_okay=False),
+        default=option_default("store"), metavar="PATH",
+        help="Results store (default: $GREENBENCH_STORE, else store in the settings files, "
+             "else results/greenbench.sqlite; see greenbench config).",
     )(f)
 
 

@@ -22,6 +22,7 @@ from greenbench.carbon.region import REGION_FORMS
 from greenbench.commands._common import console
 from greenbench.commands._options import Number
 from greenbench.errors import UserError
+from greenbench.settings import option_default
 
 _LIVE = ("electricitymaps", "watttime", "carbonintensity-uk")
 
@@ -40,7 +41,8 @@ providers that led to it.
 Providers are asked in order and each failure is recorded; CodeCarbon's static value for the
 region, then the world average, close the chain. --json prints value_g_per_kwh, unit, provider,
 region, year, time_utc, estimate, forecast, signal, source and the chain.""")
-@click.option("--region", default=None, metavar="REGION", help="Region code (see above).")
+@click.option("--region", default=option_default("region"), metavar="REGION",
+              help="Region code (see above).")
 @click.option("--provider", default=None, metavar="NAME",
               help=f"One of {', '.join(PROVIDERS)} (default auto).")
 @click.option("--intensity-file", type=click.Path(dir_okay=False), default=None,
@@ -90,7 +92,7 @@ live provider (--provider electricitymaps, watttime or carbonintensity-uk; with 
 Electricity Maps when ELECTRICITYMAPS_API_KEY is set). Durations: 90m, 2h, 1h30m, 3600s;
 a bare number for --within is hours. The job is assumed to draw even power.""")
 @click.option("--duration", required=True, metavar="D", help="How long the job runs.")
-@click.option("--region", default=None, metavar="REGION",
+@click.option("--region", default=option_default("region"), metavar="REGION",
               help="Region code, as for `carbon intensity` (for live providers).")
 @click.option("--forecast", "forecast_file", type=click.Path(dir_okay=False), default=None,
               metavar="CSV", help="Forecast file: timestamp,gCO2e/kWh rows.")
