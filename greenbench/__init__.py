@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Meter": "greenbench.meter",
-    "measure": "greenbench.meter",
+    "measure": "greenbench.emissions",
     "Measurement": "greenbench.measurement",
     "Workload": "greenbench.workload",
     "Param": "greenbench.workload",
