@@ -50,7 +50,7 @@ fig() {
   [ "$MODE" = "--runs-only" ] && return 0
   tmp=$(mktemp -d)
   for format in png pdf; do
-    greenbench plot "$REF" --store "$STORE" "$@" -o "$tmp" --format "$format"
+    greenbench plot "$REF" --store "$STORE" "$@" --out-dir "$tmp" --format "$format"
     mv "$tmp"/*."$format" "$dest/$name.$format"
   done
   rmdir "$tmp"

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from greenbench import __version__
+from greenbench.commands._verbosity import verbosity_options
 from greenbench.errors import UserError
 
 # name -> (module, attribute, one-line help shown by `greenbench --help`)
@@ -57,11 +58,15 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="greenbench")
+@verbosity_options
 def cli() -> None:
     """Measure what machine-learning work costs in energy and carbon.
 
     Every energy figure says how it was obtained: read from an energy counter, integrated
     from polled power, or estimated by a model.
+
+    Results go to standard output; progress, notes, warnings and errors to standard error.
+    -q and -v apply to the command that follows (greenbench -q run).
     """
 
 

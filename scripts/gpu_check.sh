@@ -21,7 +21,7 @@ for s in doc["sensors"]:
 PY
 
 log "measure: a 20 s matmul loop, counter vs polled power"
-greenbench measure --idle 3 --json "$out/measure.json" -- python3 -c "
+greenbench measure --idle 3 -o "$out/measure.json" -- python3 -c "
 import time, torch
 a = torch.randn(8192, 8192, device='cuda', dtype=torch.bfloat16)
 t = time.time()
@@ -38,7 +38,7 @@ PY
 log "run: attention on cuda, fp32/bf16/fp16 and the four mechanisms"
 greenbench run attention --device cuda -p mechanism=softmax,sdpa,linformer,performer \
     -p seq_len=4096 -p batch=8 -p precision=fp32,bf16,fp16 --repeats 6 --min-duration 2 \
-    --json "$out/run.json"
+    -o "$out/run.json"
 greenbench run transformer --device cuda -p size=small -p sparsity=none,2:4 \
     -p precision=fp16 -p mode=infer --repeats 6 --min-duration 2
 

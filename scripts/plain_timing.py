@@ -58,7 +58,7 @@ def greenbench_pass(cases: list[str], repeats: int, workdir: Path, tag: str) -> 
         workload, params = parse_case(text)
         out = workdir / f"{tag}-{i}.json"
         args = [sys.executable, "-m", "greenbench", "run", workload, "--repeats", str(repeats),
-                "--idle", "0", "--store", str(workdir / "timing.sqlite"), "--json", str(out)]
+                "--idle", "0", "--store", str(workdir / "timing.sqlite"), "-o", str(out)]
         for name, value in params.items():
             args += ["-p", f"{name}={value}"]
         subprocess.run(args, check=True, stdout=subprocess.DEVNULL)

@@ -17,11 +17,11 @@ MARKUP = "[/tmp] [layers] [bold]x[/bold]"
 
 def test_measure_shows_a_command_with_brackets_as_typed(tmp_path: Path) -> None:
     out = tmp_path / "m.json"
-    r = gb("measure", "--json", str(out), "--", sys.executable, "-c", "pass", *MARKUP.split(),
+    r = gb("measure", "-o", str(out), "--", sys.executable, "-c", "pass", *MARKUP.split(),
            env={"COLUMNS": "300"})
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
-    assert shlex.join(MARKUP.split()) in " ".join(r.stderr.split())  # the title may wrap
+    assert shlex.join(MARKUP.split()) in " ".join(r.stdout.split())  # the title may wrap
     assert json.loads(out.read_text())["command"][-3:] == MARKUP.split()
 
 

@@ -24,7 +24,7 @@ def gb(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Comple
 
 def test_measure_on_estimates_writes_every_figure_with_its_method(tmp_path: Path) -> None:
     out = tmp_path / "m.json"
-    r = gb("measure", "--idle", "0.3", "--cpu-tdp", "100", "--json", str(out), "--",
+    r = gb("measure", "--idle", "0.3", "--cpu-tdp", "100", "-o", str(out), "--",
            sys.executable, "-c", "import time; t=time.time()\nwhile time.time()-t<0.6: pass")
     assert r.returncode == 0, r.stderr
     doc = json.loads(out.read_text())
@@ -41,7 +41,7 @@ def test_measure_on_estimates_writes_every_figure_with_its_method(tmp_path: Path
     assert doc["energy_j"] == pytest.approx(names["cpu-package:0"]["energy_j"])
     assert names["dram:0"]["constant"] and names["dram:0"]["not_counted"]
     assert doc["constant_j"] == pytest.approx(names["dram:0"]["energy_j"])
-    assert "dram:0 (beside)" in r.stderr and "beside the total: dram:0" in r.stderr
+    assert "dram:0 (beside)" in r.stdout and "beside the total: dram:0" in r.stdout
     assert "net_energy_j" in doc and "idle" in doc
     assert "no energy sensor on this machine" in r.stderr
     assert "ESTIMATE" in r.stderr and "--cpu-tdp" in r.stderr or "100" in r.stderr
@@ -54,8 +54,8 @@ def test_a_sleeping_command_beside_a_busy_neighbour_is_charged_idle(tmp_path: Pa
                               spin], capture_output=True, text=True, check=True)
     try:
         out = tmp_path / "m.json"
-        r = gb("measure", "--cpu-tdp", "100", "--json", str(out), "--", "sleep", "1")
-        machine = gb("measure", "--cpu-tdp", "100", "--scope", "machine", "--json",
+        r = gb("measure", "--cpu-tdp", "100", "-o", str(out), "--", "sleep", "1")
+        machine = gb("measure", "--cpu-tdp", "100", "--scope", "machine", "-o",
                      str(tmp_path / "machine.json"), "--", "sleep", "1")
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -86,7 +86,7 @@ def test_unknown_command_is_127_in_one_line() -> None:
         (("--bogus", "--", "true"), "No such option '--bogus'"),
         (("--interval", "0", "--", "true"), "--interval 0.0"),
         (("--cpu-tdp", "-5", "--", "true"), "TDP"),
-        (("--json", "/nonexistent/dir/x.json", "--", "true"), "does not exist"),
+        (("-o", "/nonexistent/dir/x.json", "--", "true"), "does not exist"),
     ],
 )
 def test_bad_input_is_one_line_and_non_zero(args: tuple[str, ...], fragment: str) -> None:
@@ -101,7 +101,7 @@ def test_bad_input_is_one_line_and_non_zero(args: tuple[str, ...], fragment: str
 def test_ctrl_c_stops_the_child_and_keeps_the_partial_measurement(tmp_path: Path) -> None:
     out = tmp_path / "m.json"
     proc = subprocess.Popen(
-        [*GB, "measure", "--json", str(out), "--", sys.executable, "-c",
+        [*GB, "measure", "-o", str(out), "--", sys.executable, "-c",
          "import signal, time; signal.signal(signal.SIGINT, signal.SIG_DFL); time.sleep(60)"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, **NO_SENSORS}, start_new_session=True,
@@ -155,7 +155,7 @@ def test_help_does_not_import_heavy_modules() -> None:
 
 def test_measure_with_a_constant_intensity_and_pue_records_the_footprint(tmp_path: Path) -> None:
     out = tmp_path / "m.json"
-    r = gb("measure", "--intensity", "200", "--pue", "1.5", "--json", str(out), "--",
+    r = gb("measure", "--intensity", "200", "--pue", "1.5", "-o", str(out), "--",
            sys.executable, "-c", "pass")
     assert r.returncode == 0, r.stderr
     doc = json.loads(out.read_text())
@@ -163,7 +163,7 @@ def test_measure_with_a_constant_intensity_and_pue_records_the_footprint(tmp_pat
     assert fp["pue"] == 1.5
     assert fp["intensity"]["value_g_per_kwh"] == 200
     assert fp["operational_g"] == pytest.approx(doc["energy_j"] / 3.6e6 * 200 * 1.5)
-    assert "emissions" in r.stderr
+    assert "emissions" in r.stdout
 
 
 def test_carbon_mistakes_are_caught_before_measuring() -> None:
@@ -172,5 +172,5 @@ def test_carbon_mistakes_are_caught_before_measuring() -> None:
                            (("--region", "Frnace"), "did you mean FRA")):
         r = gb("measure", *args, "--", sys.executable, "-c", "pass")
         assert r.returncode == 2
-        assert fragment in r.stderr and "greenbench measure:" not in r.stderr
+        assert fragment in r.stderr and "greenbench measure:" not in r.stdout + r.stderr
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -32,7 +32,7 @@ time.sleep(120)
 def test_stopping_measure_stops_what_the_command_started(tmp_path: Path, sig: int) -> None:
     pid_file, out = tmp_path / "child.pid", tmp_path / "m.json"
     proc = subprocess.Popen(
-        [*GB, "measure", "--json", str(out), "--", sys.executable, "-c", IGNORING_CHILD,
+        [*GB, "measure", "-o", str(out), "--", sys.executable, "-c", IGNORING_CHILD,
          str(pid_file)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, **NO_SENSORS}, start_new_session=True,
@@ -56,9 +56,9 @@ def test_stopping_measure_stops_what_the_command_started(tmp_path: Path, sig: in
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSEGV])
 def test_a_command_killed_by_signal_n_exits_128_plus_n(tmp_path: Path, sig: int) -> None:
     out = tmp_path / "m.json"
-    r = gb("measure", "--json", str(out), "--", sys.executable, "-c",
+    r = gb("measure", "-o", str(out), "--", sys.executable, "-c",
            f"import os; os.kill(os.getpid(), {int(sig)})")
     assert r.returncode == 128 + sig, r.stderr
-    assert f"exit code {128 + sig}" in r.stderr
+    assert f"exit code {128 + sig}" in r.stdout
     assert json.loads(out.read_text())["exit_code"] == 128 + sig
 

@@ -107,7 +107,7 @@ def test_ctrl_z_suspends_greenbench_and_the_command_together() -> None:
 
 def test_ctrl_c_at_the_terminal_stops_what_the_command_started(tmp_path: Path) -> None:
     pid_file, out = tmp_path / "child.pid", tmp_path / "m.json"
-    term = Terminal("--json", str(out), "--", sys.executable, "-c", IGNORING_CHILD,
+    term = Terminal("-o", str(out), "--", sys.executable, "-c", IGNORING_CHILD,
                     str(pid_file))
     term.wait_for(b"ready")
     grandchild = _read_pid(pid_file)

@@ -72,7 +72,7 @@ def test_a_json_write_that_fails_after_measuring_says_where_the_run_is(
     store = tmp_path / "s.sqlite"
     r = run_cli(capsys, "run", "slow", "--workload-file", FILE, "--store", str(store),
                 "--repeats", "2", "--min-duration", "0.1", "--warmup", "0.1", "--idle", "0.1",
-                "--json", "/dev/full")
+                "-o", "/dev/full")
     assert r.code != 0 and "Traceback" not in r.err
     last = r.err.strip().splitlines()[-1]
     assert "/dev/full" in last and "greenbench results export" in last

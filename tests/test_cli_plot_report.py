@@ -46,7 +46,7 @@ def one_line_error(result: CliResult) -> str:
 def test_plot_writes_a_pdf_per_kind_named_after_the_run(capsys, store_file: Path,
                                                          tmp_path: Path, kind: str) -> None:
     out = tmp_path / "figs"
-    result = gb(capsys, store_file, "plot", "latest", "--kind", kind, "-o", str(out))
+    result = gb(capsys, store_file, "plot", "latest", "--kind", kind, "--out-dir", str(out))
     assert result.code == 0, result.err
     files = sorted(out.iterdir())
     assert len(files) == 1 and files[0].suffix == ".pdf"
@@ -57,7 +57,7 @@ def test_plot_writes_a_pdf_per_kind_named_after_the_run(capsys, store_file: Path
 
 def test_plot_formats_and_trace_all(capsys, store_file: Path, tmp_path: Path) -> None:
     result = gb(capsys, store_file, "plot", "latest", "--kind", "trace", "--all",
-                "--format", "svg", "-o", str(tmp_path / "t"))
+                "--format", "svg", "--out-dir", str(tmp_path / "t"))
     assert result.code == 0, result.err
     names = sorted(p.name for p in (tmp_path / "t").iterdir())
     assert len(names) == 10 and all(n.endswith(".svg") for n in names)
@@ -68,24 +68,24 @@ def test_plot_reads_an_exported_run_file(capsys, tmp_path: Path) -> None:
     exported = tmp_path / "run.json"
     exported.write_text(dumps_document(to_document(sweep_run())))
     result = run_cli(capsys, "plot", str(exported), "--kind", "bars", "--format", "png",
-                     "-o", str(tmp_path / "p"))
+                     "--out-dir", str(tmp_path / "p"))
     assert result.code == 0, result.err
     assert len(list((tmp_path / "p").glob("bars-*.png"))) == 1
 
 
 def test_plot_of_an_unknown_run_is_one_line(capsys, store_file: Path, tmp_path: Path) -> None:
     line = one_line_error(gb(capsys, store_file, "plot", "nosuchrun", "--kind", "bars",
-                             "-o", str(tmp_path)))
+                             "--out-dir", str(tmp_path)))
     assert "nosuchrun" in line
 
 
 def test_scaling_without_a_sweep_names_the_swept_parameters(capsys, store_file: Path,
                                                              tmp_path: Path) -> None:
     line = one_line_error(gb(capsys, store_file, "plot", "latest~1", "--kind", "scaling",
-                             "-o", str(tmp_path)))
+                             "--out-dir", str(tmp_path)))
     assert "scaling needs a numeric parameter" in line and "swept parameters: none" in line
     line = one_line_error(gb(capsys, store_file, "plot", "latest", "--kind", "scaling",
-                             "--x", "heads", "-o", str(tmp_path)))
+                             "--x", "heads", "--out-dir", str(tmp_path)))
     assert "swept parameters: mechanism (not numeric), seq_len (numeric)" in line
 
 
@@ -94,14 +94,14 @@ def test_plot_into_an_unwritable_folder_is_one_line(capsys, store_file: Path,
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     line = one_line_error(gb(capsys, store_file, "plot", "latest", "--kind", "bars",
-                             "-o", str(blocker / "plots")))
+                             "--out-dir", str(blocker / "plots")))
     assert "cannot write to output folder" in line
 
 
 def test_plot_options_that_do_not_fit_the_kind_are_one_line(capsys, store_file: Path,
                                                            tmp_path: Path) -> None:
     line = one_line_error(gb(capsys, store_file, "plot", "latest", "--kind", "bars", "--all",
-                             "-o", str(tmp_path)))
+                             "--out-dir", str(tmp_path)))
     assert "--all does not apply to --kind bars" in line
     result = gb(capsys, store_file, "plot", "latest", "--kind", "sideways")
     assert result.code == 2 and "sideways" in result.err

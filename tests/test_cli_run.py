@@ -65,7 +65,7 @@ def test_workloads_json_lists_builtins_with_parameters_and_suites() -> None:
 def test_a_failing_case_gives_exit_1_and_keeps_the_others(tmp_path: Path) -> None:
     out = tmp_path / "run.json"
     r = gb("run", "spin", "crash", "--workload-file", FILE, "--repeats", "2",
-           "--min-duration", "0.05", "--warmup", "0.05", "--idle", "0", "--json", str(out),
+           "--min-duration", "0.05", "--warmup", "0.05", "--idle", "0", "-o", str(out),
            cwd=tmp_path)
     assert r.returncode == 1, r.stderr
     assert "boom in setup" in r.stderr and "Traceback" not in r.stderr

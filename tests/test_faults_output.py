@@ -88,7 +88,7 @@ def test_run_json_pointing_at_the_store_is_refused_before_measuring(
     env = {**os.environ, "GREENBENCH_POWERCAP_ROOT": "/nonexistent"}
     done = subprocess.run(
         [sys.executable, "-m", "greenbench", "run", "spin", "--workload-file", WORKLOADS,
-         "--store", str(store_file), "--json", str(store_file)],
+         "--store", str(store_file), "-o", str(store_file)],
         capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
     assert done.returncode != 0
     assert "results store" in done.stderr and "Traceback" not in done.stderr
@@ -182,7 +182,7 @@ def test_measure_json_pointing_at_a_store_is_refused_before_measuring(
     env = {**os.environ, "GREENBENCH_POWERCAP_ROOT": "/nonexistent"}
     marker = tmp_path / "ran"
     done = subprocess.run(
-        [sys.executable, "-m", "greenbench", "measure", "--idle", "0", "--json",
+        [sys.executable, "-m", "greenbench", "measure", "--idle", "0", "-o",
          str(store_file), "--", "touch", str(marker)],
         capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
     assert done.returncode != 0

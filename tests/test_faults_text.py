@@ -47,7 +47,7 @@ def test_dollar_signs_in_user_text_are_drawn_as_typed_in_every_plot_kind(
 ) -> None:
     extra = ["--x", "seq_len"] if kind == "scaling" else []
     result = run_cli(capsys, "plot", "latest", "--kind", kind, *extra, "--format", "svg",
-                     "-o", str(tmp_path / "plots"), "--store", str(dollar_store))
+                     "--out-dir", str(tmp_path / "plots"), "--store", str(dollar_store))
     assert result.code == 0, result.err
     (svg,) = (tmp_path / "plots").glob("*.svg")
     texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg.read_text())
@@ -61,7 +61,7 @@ def test_a_case_filter_with_a_dollar_still_finds_its_cases(
     capsys: pytest.CaptureFixture[str], dollar_store: Path, tmp_path: Path,
 ) -> None:
     result = run_cli(capsys, "plot", "latest", "--kind", "bars", "--case", "mechanism=linear$^$x",
-                     "-o", str(tmp_path / "plots"), "--store", str(dollar_store))
+                     "--out-dir", str(tmp_path / "plots"), "--store", str(dollar_store))
     assert result.code == 0, result.err
 
 

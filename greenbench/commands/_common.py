@@ -73,3 +73,28 @@ def writable_file(path: str | None, option: str = "--json",
     if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise UserError(f"{option} {path}: not writable; choose another path")
     return p
+
+
+def sensor_lines(probes: list[Any]) -> list[str]:
+    """One line per sensor for ``-v``: what each domain is read with, or why it is not."""
+    from greenbench.units import method_label
+
+    lines = []
+    for p in probes:
+        how = method_label(p.kind.value, p.source)
+        if p.available:
+            period = p.sensor.update_period_s
+            lines.append(f"sensor {p.domain}: {how}, updates every {period:g} s")
+        else:
+            lines.append(f"sensor {p.domain}: {how} not used: {p.reason}")
+    return lines
+
+
+def fan_out(*listeners: Callable[[Any], None] | None) -> Callable[[Any], None]:
+    """One event callback that calls each of ``listeners`` (None ones left out) in turn."""
+    chosen = [listener for listener in listeners if listener is not None]
+
+    def call(event: Any) -> None:
+        for listener in chosen:
+            listener(event)
+    return call

@@ -63,3 +63,31 @@ SECONDS = Number(0)
 POSITIVE_SECONDS = Number(0, above=True)
 #: any finite number (ranges checked by the command, with its own advice)
 FINITE = Number()
+
+
+class OutputPath(click.ParamType):
+    """A path to write (a file, or a folder with ``folder=True``) that is never an option.
+
+    An option that takes a value takes the next word whatever it is, so ``--json -- sleep 1``
+    once wrote a file named ``--``: a value that starts with ``-`` is refused, with the
+    spelling that names such a file on purpose.
+    """
+
+    def __init__(self, folder: bool = False) -> None:
+        self.folder = folder
+        self.name = "folder" if folder else "file"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        text = str(value)
+        if not text:
+            self.fail(f"give a {self.name} name", param, ctx)
+        if text.startswith("-"):
+            self.fail(f"{text!r} looks like an option, not a {self.name} name (to name a "
+                      f"{self.name} that starts with '-', write ./{text})", param, ctx)
+        return text
+
+
+#: a file to write, and a folder to write into
+OUTPUT_FILE = OutputPath()
+OUTPUT_FOLDER = OutputPath(folder=True)

@@ -19,10 +19,12 @@ from greenbench.commands._common import (
     check_interval,
     console,
     interval_option,
+    sensor_lines,
     sensor_options,
     writable_file,
 )
-from greenbench.commands._options import SECONDS
+from greenbench.commands._options import OUTPUT_FILE, SECONDS
+from greenbench.commands._verbosity import quiet, verbose
 from greenbench.errors import UserError
 from greenbench.measurement import Measurement
 from greenbench.stop_signals import stop_signals
@@ -36,8 +38,11 @@ EXIT_INTERRUPTED = 130
 @interval_option
 @click.option("--idle", "idle_s", type=SECONDS, default=0.0, metavar="S",
               help="Measure S seconds of idle power first; report net energy above idle.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              metavar="PATH", help="Also write the result as JSON to PATH.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the result as JSON to standard output (after the command's own "
+                   "output) instead of the table.")
+@click.option("-o", "--output", "output", type=OUTPUT_FILE, default=None, metavar="FILE",
+              help="Also write the result as JSON to FILE.")
 @sensor_options
 @accounting_options
 @carbon_options
@@ -45,7 +50,8 @@ EXIT_INTERRUPTED = 130
 def measure(
     interval_s: float | None,
     idle_s: float,
-    json_path: str | None,
+    as_json: bool,
+    output: str | None,
     cpu_tdp: float | None,
     scope: str,
     include_constants: bool,
@@ -62,6 +68,10 @@ def measure(
     The command's exit code is passed through (127 when it does not exist, 128+N when a
     signal N killed it). Ctrl-C, SIGTERM or SIGHUP stop the command and everything it
     started (its process group), asking first, then insisting.
+
+    The table goes to standard output after the command's own output; notes and warnings go
+    to standard error. For -q and -v, put them before measure: greenbench -q measure -- CMD
+    (after it, they could be the command's own).
     """
     from rich.markup import escape
 
@@ -70,10 +80,10 @@ def measure(
     from greenbench.sensors.registry import available_sensors, probe_all, summary_line
 
     interval = check_interval(interval_s)
-    _check_command(command[0])
+    _check_command(command[0], as_json)
     if idle_s < 0:
         raise UserError(f"--idle {idle_s}: use a number of seconds >= 0")
-    out_path = writable_file(json_path)
+    out_path = writable_file(output, "-o")
     carbon = resolve_carbon(region, intensity, intensity_file, provider, pue)
     # the command's tree is greenbench's own: once the command ends and is waited for, its
     # CPU time is in greenbench's children's time
@@ -81,7 +91,14 @@ def measure(
     meter = Meter(available_sensors(probes), interval_s=interval,
                   include_constants=include_constants).start()
     err = console(stderr=True)
-    err.print(f"[dim]greenbench: {escape(summary_line(probes))}[/dim]")
+    if not quiet():
+        err.print(f"[dim]greenbench: {escape(summary_line(probes))}[/dim]")
+    if verbose():
+        for line in sensor_lines(probes):
+            err.print(f"[dim]greenbench: {escape(line)}[/dim]")
+        err.print(f"[dim]greenbench: sampling every {interval:g} s"
+                  + (f", after {idle_s:g} s of idle baseline" if idle_s > 0 else "")
+                  + "[/dim]")
 
     idle = meter.idle(idle_s) if idle_s > 0 else None
     window = meter.begin("command")
@@ -111,9 +128,14 @@ def measure(
                               start_unix_s=result.start_wall_s)
         doc["footprint"] = fp.to_dict()
         doc["carbon"] = carbon.describe()
-    _print(doc, result)
-    if "footprint" in doc:
-        err.print(escape(fp.summary()))
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, default=str))
+    else:
+        out = console()
+        _print(doc, result, out)
+        if "footprint" in doc:
+            out.print(escape(fp.summary()))
+    _warn(doc, result, err)
     if interrupted:
         err.print("[yellow]interrupted: the command was stopped; the partial measurement "
                   "above covers the time it ran[/yellow]")
@@ -121,11 +143,17 @@ def measure(
         from greenbench.output_file import write_atomically
 
         write_atomically(out_path, json.dumps(doc, indent=2, default=str) + "\n")
+        if not quiet():
+            err.print(escape(f"wrote {out_path}"))
     sys.exit(stopped.exit_code(EXIT_INTERRUPTED) if interrupted else exit_code)
 
 
-def _check_command(program: str) -> None:
+def _check_command(program: str, as_json: bool = False) -> None:
     """Fail before measuring anything when the program cannot be started."""
+    if as_json and program.lower().endswith(".json") and shutil.which(program) is None:
+        # ``--json FILE`` once wrote FILE: say what writes it now
+        _fail(f"--json prints the result to standard output and takes no file name; to "
+              f"write {program}, use -o {program}", 2)
     if os.sep in program:
         path = Path(program)
         if not path.exists():
@@ -200,7 +228,7 @@ def _document(
     return doc
 
 
-def _print(doc: dict[str, Any], result: Measurement) -> None:
+def _print(doc: dict[str, Any], result: Measurement, out: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -233,14 +261,19 @@ def _print(doc: dict[str, Any], result: Measurement) -> None:
             table.add_row(escape(f"{d.domain} (beside)"), fmt_energy(d.energy_j),
                           escape(method_label(d.method, d.source)),
                           fmt_power(d.mean_power_w), "")
-    out = console(stderr=True)
     out.print(table)
     out.print(f"duration {fmt_duration(result.duration_s)}, exit code {doc['exit_code']}")
     for d in beside:
         out.print(escape(f"beside the total: {d.domain}: {d.not_counted}"))
+
+
+def _warn(doc: dict[str, Any], result: Measurement, err: Any) -> None:
+    """The measurement's warnings, on standard error at every verbosity."""
+    from rich.markup import escape
+
     warnings = result.warnings + [w for d in result.domains for w in d.warnings]
     if doc.get("net_energy_j", 0.0) < 0:
         warnings.append("net energy is negative: the command drew less than the idle "
                         "baseline; measure longer or with a longer --idle")
     for w in warnings:
-        out.print(f"[yellow]warning:[/yellow] {escape(w)}")
+        err.print(f"[yellow]warning:[/yellow] {escape(w)}")

@@ -6,11 +6,20 @@ from typing import TYPE_CHECKING
 
 import click
 
+from greenbench.commands._options import OUTPUT_FOLDER
 from greenbench.commands._runs import load_run, store_option
+from greenbench.commands._verbosity import verbosity_options
 from greenbench.plots import KINDS
 
 if TYPE_CHECKING:
     from greenbench.records import RunRecord
+
+def _no_output_file(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``-o`` names a file on report and export; plot writes several, into a folder."""
+    if value is not None:
+        raise click.UsageError(f"-o {value}: plot writes its figures into a folder: use "
+                               f"--out-dir {value}", ctx)
+
 
 # The option values live here (not in greenbench.plots.style) so that --help loads no
 # plotting code at all.
@@ -41,11 +50,13 @@ _FORMATS = ("pdf", "svg", "png")
                    "throughput.")
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), default="pdf", show_default=True,
               help="pdf and svg are vector with embedded fonts; png is 300 dpi.")
-@click.option("-o", "--output", "out_dir", default="plots", show_default=True,
-              type=click.Path(), metavar="DIR", help="Folder for the figures (created).")
+@click.option("--out-dir", "out_dir", default="plots", show_default=True,
+              type=OUTPUT_FOLDER, metavar="DIR", help="Folder for the figures (created).")
+@click.option("-o", "--output", hidden=True, expose_value=False, callback=_no_output_file)
 @click.option("--width", "width_in", type=float, default=3.5, show_default=True,
               metavar="INCHES", help="Figure width: 3.5 for one column, 7 for two.")
 @store_option
+@verbosity_options
 def plot(runs: tuple[str, ...], kind: str, metric: str | None, x: str | None,
          case: str | None, all_cases: bool, against: str | None, fmt: str, out_dir: str,
          width_in: float, store_path: str | None) -> None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import click
 
+from greenbench.commands._options import OUTPUT_FILE
 from greenbench.commands._runs import load_run, store_option
+from greenbench.commands._verbosity import verbosity_options
 
 
 @click.command()
 @click.argument("runs", nargs=-1, required=True, metavar="RUN...")
-@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+@click.option("-o", "--output", default=None, type=OUTPUT_FILE, metavar="FILE",
               help="The report: .html (one self-contained file, figures embedded) or .md "
                    "(figures as PNG in FILE-figures/ beside it).")
-@click.option("--latex", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+@click.option("--latex", default=None, type=OUTPUT_FILE, metavar="FILE",
               help="Also write a booktabs table of the main results (needs "
                    "\\usepackage{booktabs}).")
 @click.option("--title", default=None, help="The report's title.")
@@ -21,6 +23,7 @@ from greenbench.commands._runs import load_run, store_option
                    "guessed from the workloads).")
 @click.option("--no-figures", is_flag=True, help="Leave the figures out (faster).")
 @store_option
+@verbosity_options
 def report(runs: tuple[str, ...], output: str | None, latex: str | None, title: str | None,
            training_type: str | None, no_figures: bool, store_path: str | None) -> None:
     """Write a report of one or more runs for a paper or a reviewer.

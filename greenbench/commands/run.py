@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -15,12 +16,16 @@ from greenbench.commands._cases import print_cases
 from greenbench.commands._common import (
     check_interval,
     console,
+    fan_out,
     interval_option,
+    sensor_lines,
     sensor_options,
     writable_file,
 )
-from greenbench.commands._options import POSITIVE_SECONDS, SECONDS, Number
+from greenbench.commands._options import OUTPUT_FILE, POSITIVE_SECONDS, SECONDS, Number
+from greenbench.commands._phase_times import PhaseTimes
 from greenbench.commands._runs import store_option
+from greenbench.commands._verbosity import quiet, verbose, verbosity_options
 from greenbench.errors import UserError
 
 EXIT_INTERRUPTED = 130
@@ -50,8 +55,11 @@ EXIT_CASES_FAILED = 1
               help="Load workloads from a Python file. It is code greenbench runs, as do "
                    "installed workload plug-ins: only name files you trust.")
 @store_option
-@click.option("--json", "json_path", default=None, metavar="PATH",
-              help="Also write the run as JSON (the export format) to PATH.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the run as JSON (the export format) to standard output instead of "
+                   "the table.")
+@click.option("-o", "--output", "output", type=OUTPUT_FILE, default=None, metavar="FILE",
+              help="Also write the run as JSON (the export format) to FILE.")
 @click.option("--label", default=None, help="A label stored with the run.")
 @click.option("--settle", "settle_s", type=SECONDS, default=None, metavar="S",
               help="Wait S seconds between warm-up and the idle baseline (default: 1 s when "
@@ -64,6 +72,7 @@ EXIT_CASES_FAILED = 1
 @sensor_options
 @accounting_options
 @carbon_options
+@verbosity_options
 def run(
     workload_names: tuple[str, ...],
     params: tuple[str, ...],
@@ -76,7 +85,8 @@ def run(
     timeout_s: float,
     workload_files: tuple[str, ...],
     store_path: str | None,
-    json_path: str | None,
+    as_json: bool,
+    output: str | None,
     label: str | None,
     interval_s: float | None,
     cpu_tdp: float | None,
@@ -95,6 +105,9 @@ def run(
     With no workload and no --suite, runs the `quick` suite, a smoke test: one small case
     each of attention, sparse-matmul and transformer (3 of the 10 built-in workloads),
     about 40 s on a 2-core CPU.
+
+    The table of results goes to standard output; the progress line, notes and warnings
+    to standard error.
 
     \b
     Examples:
@@ -121,6 +134,7 @@ def run(
     )
     config.check()
     carbon = resolve_carbon(region, intensity, intensity_file, provider, pue)
+    _refuse_old_json_spelling(as_json, workload_names)
     overrides: dict[str, list[str]] = {}
     for text in params:
         name, values = parse_param_option(text)
@@ -128,23 +142,36 @@ def run(
     registry = discover(workload_files)
     specs = plan(registry, workload_names, overrides, suite, device)
     probes = probe_all(cpu_tdp_w=cpu_tdp, scope=scope)  # type: ignore[arg-type]
-    json_out = writable_file(json_path, store=store_path)
+    json_out = writable_file(output, "-o", store=store_path)
     store = Store(store_path)
 
     err = console(stderr=True)
-    err.print(f"[dim]greenbench: {escape(summary_line(probes))}[/dim]")
-    err.print(f"[dim]greenbench: {len(specs)} case(s), {repeats} repeat(s) each, "
-              f"device {escape(device)}, store {escape(str(store.path))}[/dim]")
-    progress = _Progress(err, len(specs))
-    with stop_signals() as stopped, progress:
-        record = run_cases(specs, config, registry, store, on_event=progress.event, label=label,
-                           sensors=[p.to_dict() for p in probes if p.available],
+    if not quiet():
+        err.print(f"[dim]greenbench: {escape(summary_line(probes))}[/dim]")
+        err.print(f"[dim]greenbench: {len(specs)} case(s), {repeats} repeat(s) each, "
+                  f"device {escape(device)}, store {escape(str(store.path))}[/dim]")
+    if verbose():
+        for line in sensor_lines(probes):
+            err.print(f"[dim]greenbench: {escape(line)}[/dim]")
+    progress = None if quiet() else _Progress(err, len(specs))
+    phases = PhaseTimes(err) if verbose() else None
+    with stop_signals() as stopped, progress or contextlib.nullcontext():
+        record = run_cases(specs, config, registry, store,
+                           on_event=fan_out(progress.event if progress else None,
+                                            phases.event if phases else None),
+                           label=label, sensors=[p.to_dict() for p in probes if p.available],
                            carbon=carbon)
-    print_cases(err, record)
-    if record.footprint:
-        from greenbench.carbon.footprint import Footprint
+    if as_json:
+        from greenbench.results_format import dumps_document
 
-        err.print(escape(Footprint.from_dict(record.footprint).summary()))
+        click.echo(dumps_document(store.export_run(record.id)), nl=False)
+    else:
+        out = console()
+        print_cases(out, record)
+        if record.footprint:
+            from greenbench.carbon.footprint import Footprint
+
+            out.print(escape(Footprint.from_dict(record.footprint).summary()))
     if json_out is not None:
         from greenbench.output_file import write_atomically
         from greenbench.results_format import dumps_document
@@ -154,15 +181,25 @@ def run(
         except UserError as exc:  # the measurement is safe in the store: say where
             raise UserError(f"{exc} (run {record.id} is stored in {store.path}: "
                             f"greenbench results export {record.id} -o FILE)") from None
-        err.print(f"wrote {escape(str(json_out))}")
-    err.print(f"stored run [bold]{record.id}[/bold] in {escape(str(store.path))} "
-              f"(greenbench results show {record.id})")
+        if not quiet():
+            err.print(f"wrote {escape(str(json_out))}")
+    if not quiet():
+        err.print(f"stored run [bold]{record.id}[/bold] in {escape(str(store.path))} "
+                  f"(greenbench results show {record.id})")
     if record.status == "interrupted":
         err.print(f"[yellow]interrupted: {len(record.cases)} finished case(s) kept; "
                   "the run is marked interrupted[/yellow]")
         sys.exit(stopped.exit_code(EXIT_INTERRUPTED))
     if any(c.status == "failed" for c in record.cases):
         sys.exit(EXIT_CASES_FAILED)
+
+
+def _refuse_old_json_spelling(as_json: bool, workload_names: tuple[str, ...]) -> None:
+    """``--json FILE`` once wrote FILE: say what writes it now rather than run FILE."""
+    named = [n for n in workload_names if n.lower().endswith(".json")]
+    if as_json and named:
+        raise UserError(f"--json prints the run to standard output and takes no file name; "
+                        f"to write {named[0]}, use -o {named[0]}")
 
 
 class _Progress:
