@@ -9,7 +9,7 @@ import click
 
 from greenbench.commands._cases import print_cases, print_footprints
 from greenbench.commands._common import console, writable_file
-from greenbench.commands._options import Number
+from greenbench.commands._options import OUTPUT_FILE, Number
 from greenbench.commands._runs import load_run, store_option
 from greenbench.errors import UserError
 from greenbench.records import CaseRecord, RunRecord
@@ -175,7 +175,7 @@ def _print_metrics(out: Any, run: RunRecord, index: int, case: CaseRecord) -> No
 
 @results.command()
 @click.argument("run")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+@click.option("-o", "--output", type=OUTPUT_FILE, default=None, metavar="FILE",
               help="Write to FILE instead of standard output.")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default=None,
               help="json: the whole run (docs/results-format.md); csv: one row per case and "
