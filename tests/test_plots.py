@@ -341,7 +341,8 @@ def test_breakdown_stacks_domains_idle_and_net_and_emissions() -> None:
     fig = plot_breakdown([run])
     assert len(fig.axes) == 3
     labels = legend_labels(fig)
-    assert {"CPU (estimate)", "DRAM", "GPU", "idle baseline", "net (above idle)"} <= set(labels)
+    assert {"CPU (estimate)", "DRAM", "GPU", "idle baseline (estimate)",
+            "net (above idle) (estimate)"} <= set(labels)
     assert any(label.startswith("operational") for label in labels)
     assert "embodied (estimate)" in labels
     assert "CO$_2$e" in fig.axes[2].get_xlabel()
@@ -614,7 +615,8 @@ def test_breakdown_of_mixed_workloads_labels_every_panel_with_its_unit() -> None
     assert len(fig.axes) == 3
     assert [ax.get_xlabel() for ax in fig.axes] == ["Energy per unit by domain (µJ)",
                                                     "Energy per unit, idle and net (µJ)",
-                                                    "Emissions (mgCO$_2$e)"]
+                                                    "Emissions per case, all repeats "
+                                                    "(mgCO$_2$e)"]
     for ax in fig.axes:
         assert [t.get_text() for t in ax.get_yticklabels()] == ["attention", "sparse-matmul",
                                                                  "transformer"]
@@ -730,3 +732,44 @@ def test_fit_lines_of_estimated_energy_are_dashed_and_measured_ones_solid() -> N
     assert fit_styles(sweep_run()) == {"-"}
     fig = plot_scaling([sweep_run(cpu_estimate=True)])
     assert "open marker, dashed fit: estimate" in legend_labels(fig)
+
+
+def test_trace_total_is_dashed_and_labelled_when_a_domain_in_it_is_estimated() -> None:
+    def total_line(run):
+        ax = plot_trace(run, 0).axes[0]
+        return next(line for line in ax.get_lines()
+                    if line.get_label().startswith("total of top-level domains"))
+
+    estimated = total_line(sweep_run(cpu_estimate=True))
+    assert estimated.get_linestyle() == "--"
+    assert estimated.get_label() == "total of top-level domains (estimate)"
+    measured = total_line(sweep_run())
+    assert measured.get_linestyle() == "-"
+    assert measured.get_label() == "total of top-level domains"
+
+
+def test_breakdown_hatches_idle_and_net_of_estimated_cases_only() -> None:
+    run = sweep_run(cpu_estimate=True)
+    measured = sweep_run()
+    run.cases[1] = measured.cases[1]  # one case measured without a power model
+    run.cases = run.cases[:2]
+    fig = plot_breakdown([run])
+    idle_net = fig.axes[1]
+    hatches = {round(p.get_y() + p.get_height() / 2): p.get_hatch() for p in bars_of(idle_net)}
+    assert hatches == {0: ESTIMATE_HATCH, 1: None}
+    assert {"idle baseline (estimate)", "net (above idle) (estimate)"} <= set(legend_labels(fig))
+    swatches = {t.get_text(): h.get_hatch() for t, h in zip(
+        idle_net.get_legend().get_texts(), idle_net.get_legend().legend_handles, strict=True)}
+    assert swatches["idle baseline (estimate)"] == ESTIMATE_HATCH
+    assert not any(p.get_hatch() for p in bars_of(plot_breakdown([measured]).axes[1]))
+
+
+def test_breakdown_emissions_panel_says_it_is_a_total_per_case_not_per_unit() -> None:
+    fig = plot_breakdown([sweep_run()])
+    assert fig.axes[0].get_xlabel().startswith("Energy per token")
+    assert fig.axes[2].get_xlabel().startswith("Emissions per case, all repeats (")
+    run = sweep_run()
+    for case in run.cases:
+        case.footprint = None  # only the run's own footprint
+    assert plot_breakdown([run]).axes[2].get_xlabel().startswith(
+        "Emissions of the run, all repeats (")

@@ -4,13 +4,16 @@ Up to three panels share the cases as rows:
 
 1. energy per unit by domain family (CPU packages, DRAM, GPUs), stacked: the gross figure;
 2. the same gross figure split into the idle baseline's share and the net energy above it;
-3. emissions per case, operational and embodied (gCO2e), when carbon data was recorded.
+3. emissions per case, operational and embodied (gCO2e), when carbon data was recorded: a
+   total over the case's measured repeats, not per unit like the panels above, as its axis
+   label says.
 
-Estimated parts are hatched and say "(estimate)" in the legend. Sub-domains (a package's
-``core``) are left out: they are already inside their parent. Each panel has its own x label
-with its unit, and its legend sits above it, clear of the tick labels of the panel above.
-Cases are named as in ``bars``: by workload when a run mixes them, and by the parameters
-that vary among that workload's cases.
+Estimated parts are hatched and say "(estimate)" in the legend: a domain measured by a power
+model, and the idle and net parts of a case whose energy includes such a domain. Sub-domains
+(a package's ``core``) are left out: they are already inside their parent. Each panel has its
+own x label with its unit, and its legend sits above it, clear of the tick labels of the panel
+above. Cases are named as in ``bars``: by workload when a run mixes them, and by the
+parameters that vary among that workload's cases.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class EnergyRow:
     families: dict[str, float]
     estimated: set[str]
     net_j: float | None
+    #: True when the case's total energy (and so its idle and net parts) is an estimate
+    estimate: bool = False
 
 
 @dataclass
@@ -93,7 +98,7 @@ def energy_rows(refs: Sequence[CaseRef]) -> list[EnergyRow]:
         net = ref.stat("net_energy_j")
         rows.append(EnergyRow(names.label(ref), gross.median * per_unit,
                               families, estimated,
-                              None if net is None else net.median * per_unit))
+                              None if net is None else net.median * per_unit, ref.estimate))
     return rows
 
 
@@ -129,8 +134,10 @@ def plot_breakdown(runs: Sequence[RunRecord], *, selector: str | None = None,
         g_factor, g_unit = si_scale([r.operational_g + (r.embodied_g or 0.0)
                                      for r in emissions], "gCO2e")
         # mathtext subscript: gCO2e -> gCO₂e, in the figure's own font
+        whole = "per case, all repeats" if any(r.case.footprint for r in refs) \
+            else "of the run, all repeats"
         panels.append((emission_labels, _emission_parts(emissions, g_factor),
-                       axis_label("Emissions", g_unit.replace("CO2e", "CO$_2$e")),
+                       axis_label(f"Emissions {whole}", g_unit.replace("CO2e", "CO$_2$e")),
                        rows_title if any(r.case.footprint for r in refs) else ""))
     wants = [_rows_in(labels) for labels, *_ in panels]
     # room for the panels' labels, ticks and legends (and the note); fit_height corrects it
@@ -160,15 +167,16 @@ def _rows_in(labels: list[str]) -> float:
     return max(row * max(len(labels), 1), 0.45)
 
 
-# A part of a stacked bar: (legend label, colour, hatched, value per row)
-_Part = tuple[str, str, bool, list[float]]
+# A part of a stacked bar: (legend label, colour, hatched (for every row, or row by row),
+# value per row)
+_Part = tuple[str, str, "bool | list[bool]", list[float]]
 
 
 def _domain_parts(rows: list[EnergyRow], factor: float) -> list[_Part]:
     families = list(dict.fromkeys(f for r in rows for f in r.families))
     order = ["CPU", "DRAM", "GPU"]
     families.sort(key=lambda f: order.index(f) if f in order else len(order))
-    parts = []
+    parts: list[_Part] = []
     for i, family in enumerate(families):
         estimate = any(family in r.estimated for r in rows)
         color = style.DOMAIN_COLOURS.get(family, style.colour(i + 4))
@@ -183,10 +191,13 @@ def _idle_parts(rows: list[EnergyRow], factor: float) -> list[_Part]:
             for r in rows]
     net = [max(r.net_j, 0.0) * factor if r.net_j is not None else 0.0 for r in rows]
     unsplit = [r.gross_j * factor if r.net_j is None else 0.0 for r in rows]
-    parts: list[_Part] = [("idle baseline", style.IDLE_COLOUR, False, idle),
-                          ("net (above idle)", style.NET_COLOUR, False, net)]
+    hatched = [r.estimate for r in rows]
+    mark = " (estimate)" if any(hatched) else ""
+    parts: list[_Part] = [("idle baseline" + mark, style.IDLE_COLOUR, hatched, idle),
+                          ("net (above idle)" + mark, style.NET_COLOUR, hatched, net)]
     if any(unsplit):
-        parts.append(("gross (no idle baseline)", style.OKABE_ITO["blue"], False, unsplit))
+        parts.append(("gross (no idle baseline)" + mark, style.OKABE_ITO["blue"], hatched,
+                      unsplit))
     return parts
 
 
@@ -203,11 +214,20 @@ def _emission_parts(rows: list[EmissionRow], factor: float) -> list[_Part]:
 
 def _stack(ax: Axes, labels: list[str], parts: list[_Part], rows_title: str,
            legend_width_in: float) -> None:
+    from matplotlib.patches import Patch
+
     left = [0.0] * len(labels)
     ys = list(range(len(labels)))
-    for name, color, hatched, values in parts:
-        ax.barh(ys, values, left=left, height=0.7, color=color, edgecolor="black",
-                linewidth=0.4, hatch=style.ESTIMATE_HATCH if hatched else None, label=name)
+    handles: list[Any] = []
+    for _, color, hatched, values in parts:
+        bars = ax.barh(ys, values, left=left, height=0.7, color=color, edgecolor="black",
+                       linewidth=0.4)
+        by_row = hatched if isinstance(hatched, list) else [hatched] * len(values)
+        for bar, hatch in zip(bars, by_row, strict=True):
+            bar.set_hatch(style.ESTIMATE_HATCH if hatch else None)
+        # the legend's swatch is hatched when any row of the part is
+        handles.append(Patch(facecolor=color, edgecolor="black", linewidth=0.4,
+                             hatch=style.ESTIMATE_HATCH if any(by_row) else None))
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.set_yticks(ys, labels)
     ax.set_ylabel(rows_title)
@@ -217,7 +237,6 @@ def _stack(ax: Axes, labels: list[str], parts: list[_Part], rows_title: str,
     # panel above (its tick labels and x label), and it is never wider than the axes.
     names = [style.legend_label(p[0], legend_width_in) for p in parts]
     ncols = style.legend_columns(names, legend_width_in, column_spacing_em=1.0)
-    handles, _ = ax.get_legend_handles_labels()
     ax.legend(handles, names, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=ncols,
               borderaxespad=0.2, columnspacing=1.0)
 

@@ -2,7 +2,8 @@
 
 The warm-up, the idle baseline and each measured repeat are shaded behind the lines, so a
 reader sees what was measured, what was discarded, and what the idle baseline looked like.
-Estimated domains are dashed and say "(estimate)" in the legend. The title names the case as
+Estimated domains, and a total that includes one, are dashed and say "(estimate)" in the
+legend. The title names the case as
 the results table does: its workload and the parameters that vary between that workload's
 cases in the run, wrapped (and at most :data:`TITLE_LINES` lines) to fit the figure.
 """
@@ -78,6 +79,7 @@ def _draw_domains(ax: Axes, t: list[float], power: dict[str, list[float]],
                   facts: dict[str, Any]) -> list[Any]:
     handles = []
     top: list[list[float]] = []
+    top_estimated = False
     used: dict[str, int] = {}
     for i, (domain, values) in enumerate(power.items()):
         fact = facts.get(domain)
@@ -97,10 +99,14 @@ def _draw_domains(ax: Axes, t: list[float], power: dict[str, list[float]],
         handles.append(line)
         if not sub:
             top.append(values)
+            top_estimated = top_estimated or estimate
     if len(top) > 1:
+        # a sum with an estimated part is an estimate, and drawn as one
         total = [math.fsum(v[k] for v in top) for k in range(len(t))]
         (line,) = ax.plot(t, total, color=style.TOTAL_COLOUR, linewidth=1.0,
-                          label="total of top-level domains")
+                          linestyle=style.ESTIMATE_LINESTYLE if top_estimated else "-",
+                          label="total of top-level domains"
+                          + (" (estimate)" if top_estimated else ""))
         handles.append(line)
     return handles
 

@@ -86,10 +86,11 @@ def _breakdown(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureB
     from greenbench.plots.breakdown import plot_breakdown
 
     fig = plot_breakdown(runs_for_figures(runs), width_in=width_in)
-    return FigureBlock("breakdown", "Energy per unit by domain (hatched: estimated), the "
-                       "same energy split into the idle baseline's share and the net energy "
-                       "above it, and emissions (operational and embodied) where carbon data "
-                       "was recorded.", fig)
+    return FigureBlock("breakdown", "Energy per unit by domain, the same energy split into "
+                       "the idle baseline's share and the net energy above it (hatched: "
+                       "estimated with a power model), and, where carbon data was recorded, "
+                       "emissions (operational and embodied) in total over each case's "
+                       "measured repeats, not per unit.", fig)
 
 
 def _trace(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureBlock:
