@@ -211,7 +211,8 @@ class FunctionWorkload(Workload):
         self.unit = unit
         self._units_per_step = units_per_step
         self._setup = setup
-        self.params = tuple(_params_from_signature(fn, set(variants)))
+        # with a setup, its keywords are the parameters and the step takes what it returns
+        self.params = tuple(_params_from_signature(setup or fn, set(variants)))
         self.__module__ = getattr(fn, "__module__", __name__)
 
     def units_per_step(self, params: Mapping[str, Any]) -> float:
@@ -241,10 +242,12 @@ def workload(
     variants: Sequence[str] = (),
     setup: Callable[..., Any] | None = None,
 ) -> Any:
-    """Make a plain function a workload; its keyword parameters with defaults are its space.
+    """Make a plain function a workload; its keyword parameters with defaults are its space,
+    and its name, ``_`` written ``-``, is the workload's (``digits_step``: ``digits-step``).
 
-    ``setup``, if given, takes the same keywords and returns the keywords each call gets, so
-    data can be built once outside the measured steps.
+    ``setup``, if given, holds the parameters instead (its keywords, each with a default) and
+    returns the keywords each call of the function gets, so data is built once per case,
+    outside the measured steps.
     """
 
     def wrap(f: Callable[..., Any]) -> FunctionWorkload:

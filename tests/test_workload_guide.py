@@ -3,6 +3,8 @@ example (docs/examples/my_workload.py, included by docs/workloads.md) runs as wr
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -51,3 +53,52 @@ def test_the_workload_files_folder_comes_after_the_installed_packages(
     discover([path], entry_points=False)
     assert sys.path[:len(before)] == before
     assert sys.path[len(before):] == [str(tmp_path.resolve())]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "docs" / "examples" / "my_workload.py"
+GUIDE = ROOT / "docs" / "workloads.md"
+
+
+def test_the_guide_shows_the_example_file_as_it_is() -> None:
+    guide = GUIDE.read_text()
+    start = guide.index("```python\n# docs/examples/my_workload.py\n") + len("```python\n")
+    shown = guide[start:guide.index("```\n", start)]
+    assert shown == "# docs/examples/my_workload.py\n" + EXAMPLE.read_text()
+
+
+def test_a_setup_holds_the_parameters_and_the_step_gets_what_it_returns() -> None:
+    registry = discover([EXAMPLE], entry_points=False)
+    digits = registry.get("digits-step")  # digits_step, named with a dash
+    assert [p.name for p in digits.params] == ["n", "base", "seed"]
+    assert [p.name for p in digits.params if p.variant] == ["base"]
+    state = digits.setup({"n": 3, "base": 10, "seed": 0}, "cpu")
+    assert sorted(state) == ["base", "numbers"] and len(state["numbers"]) == 3
+    digits.step(state)
+    assert digits.units_per_step({"n": 3, "base": 10, "seed": 0}) == 3.0
+
+
+def test_the_guides_example_runs_with_greenbench_run(tmp_path: Path) -> None:
+    from greenbench.store import Store
+
+    store = tmp_path / "results.sqlite"
+    done = subprocess.run(
+        [sys.executable, "-m", "greenbench", "run", "--suite", "mine", "--workload-file",
+         str(EXAMPLE), "--store", str(store), "--repeats", "1", "--warmup", "0",
+         "--idle", "0", "--min-duration", "0.05", "-p", "points=64"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, "GREENBENCH_POWERCAP_ROOT": str(tmp_path / "no-powercap")})
+    assert done.returncode == 0, done.stderr
+    with Store(store, readonly=True) as opened:
+        run = opened.get_run("latest")
+    assert [c.status for c in run.cases] == ["ok"] * 4, [c.error for c in run.cases]
+    assert sorted({c.workload for c in run.cases}) == ["digits-step", "fit-line"]
+    fits = [c for c in run.cases if c.workload == "fit-line"]
+    assert {c.params["solver"] for c in fits} == {"plain", "momentum"}
+    assert all(c.params["points"] == 64 and c.unit == "points" for c in fits)
+    for case in fits:
+        mse = case.repeats[0].quality
+        assert mse is not None and 0 < mse["mse"] < 1, mse
+    digits = [c for c in run.cases if c.workload == "digits-step"]
+    assert sorted(c.params["n"] for c in digits) == [1000, 4000]
+    assert all(c.repeats[0].units == c.repeats[0].steps * c.params["n"] for c in digits)
