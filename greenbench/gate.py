@@ -19,6 +19,7 @@ from typing import Literal
 from greenbench import metrics
 from greenbench.errors import UserError
 from greenbench.stats import Comparison
+from greenbench.units import fmt_percent, fmt_quantity, fmt_range
 
 # Exit codes of ``greenbench compare`` (and of anything else that gates).
 EXIT_OK = 0
@@ -50,6 +51,11 @@ IMPROVED: Status = "improved"
 UNCHANGED: Status = "unchanged"
 REGRESSED: Status = "regressed"
 NOT_COMPARABLE: Status = "not comparable"
+
+UNGATED_TOLERANCE = 0.01
+"""A metric no rule names is called improved or regressed only when significant *and* more
+than 1% off (a significant 0.4% is "unchanged (within the 1% tolerance)"); where the baseline
+median is not positive, and so no ratio exists, by the sign of the significant difference."""
 
 
 class RuleError(UserError, ValueError):
@@ -86,8 +92,8 @@ class Rule:
 class Verdict:
     """The outcome for one metric: ``status``, why (``reason`` when not comparable), and a line.
 
-    ``rule`` is None for a metric that was compared but not gated: it is classified against a
-    zero threshold for information and never fails the gate.
+    ``rule`` is None for a metric that was compared but not gated: it is classified against
+    :data:`UNGATED_TOLERANCE` for information and never fails the gate.
     """
 
     metric: str
@@ -189,7 +195,7 @@ def verdict_for(
     ``comparisons_by_metric`` is keyed by metric name (``energy``) or result key (``energy_j``);
     a missing entry or None means that metric has no data on one side. Keys that are not
     :data:`METRICS` are skipped: whether lower is better is unknown for them. Ungated verdicts
-    classify against a zero threshold and never fail :func:`overall_exit_code`.
+    classify against :data:`UNGATED_TOLERANCE` and never fail :func:`overall_exit_code`.
     """
     by_metric = _by_metric_name(comparisons_by_metric)
     verdicts = [_judge(r.metric, r.key, by_metric.get(r.metric), r, alpha) for r in rules]
@@ -242,7 +248,8 @@ def _judge(
     rule: Rule | None,
     alpha: float | None,
 ) -> Verdict:
-    """Classify one comparison; ``rule`` None means an ungated, zero-threshold verdict."""
+    """Classify one comparison; ``rule`` None means an ungated verdict, classified against
+    :data:`UNGATED_TOLERANCE`."""
 
     def not_comparable(reason: str) -> Verdict:
         explanation = f"{metric}: not comparable: {reason}"
@@ -266,28 +273,32 @@ def _judge(
             "the baseline median is not positive, so a relative threshold means nothing; "
             f"use an absolute rule such as {metric}:1{rule.unit}"
         )
-    # Ungated metrics use the difference, which exists even where the ratio does not; its sign
-    # agrees with ratio - 1 whenever the baseline median is positive.
+    # An ungated metric without a ratio (baseline median not positive) falls back on the
+    # difference, whose sign agrees with ratio - 1 wherever both exist.
     change = comparison.difference
     threshold = 0.0
     if rule is not None:
         threshold = rule.threshold
         if rule.kind == "relative" and comparison.ratio is not None:
             change = comparison.ratio - 1.0
+    elif comparison.ratio is not None:
+        change, threshold = comparison.ratio - 1.0, UNGATED_TOLERANCE
     significant = comparison.p_value < alpha
+    tolerance = f"the {fmt_percent(threshold)} tolerance"
 
     if significant and change > threshold:
         status, why = REGRESSED, ""
     elif significant and change < -threshold:
         status, why = IMPROVED, ""
     elif significant:
-        status, why = UNCHANGED, " (within threshold)"
+        status, why = UNCHANGED, f" (within {'threshold' if rule is not None else tolerance})"
     else:
         status, why = UNCHANGED, " (not significant)"
 
     effect = _describe_effect(comparison, relative, METRICS[metric][1])
     comparator = "<" if significant else ">="
-    limit = f"threshold {rule.threshold_label}" if rule is not None else "no rule"
+    limit = (f"threshold {rule.threshold_label}" if rule is not None
+             else f"no rule, {tolerance}" if threshold else "no rule")
     tail = "" if rule is not None else " (not gated)"
     # two runs' rounds are two sessions' rounds: their test knows nothing of the drift between
     # sessions, so its p is labelled for what it is; the paired test of interleaved runs is not
@@ -310,22 +321,15 @@ def _describe_effect(comparison: Comparison, relative: bool, unit: str) -> str:
                 f" ({level} {_format_percent(low - 1.0)[:-1]}..{_format_percent(high - 1.0)})"
             )
         return text
-    text = f"{_format_amount(comparison.difference)} {unit}"
+    text = fmt_quantity(comparison.difference, unit, sign=True)
     low, high = comparison.difference_ci_low, comparison.difference_ci_high
     if low is not None and high is not None:
-        text += f" ({level} {_format_amount(low)}..{_format_amount(high)} {unit})"
+        text += f" ({level} {fmt_range(low, high, unit, sign=True)})"
     return text
 
 
 def _format_percent(fraction: float) -> str:
     return f"{fraction * 100:+.1f}%"
-
-
-def _format_amount(value: float) -> str:
-    """Three significant digits, no trailing zeros, no exponent from 1e-4 up to a million."""
-    if 100 <= abs(value) < 1e6:
-        return f"{value:+.0f}"
-    return f"{value:+.3g}"
 
 
 def _format_p(p: float) -> str:

@@ -295,6 +295,7 @@ def summarize_case(case: CaseRecord) -> None:
         return
     from greenbench.results_format import is_nonnegative_metric
     from greenbench.stats import summarize
+    from greenbench.units import fmt_percent
 
     _null_non_finite(case)
     metrics = sorted({k for r in case.repeats for k in r.metrics})
@@ -312,7 +313,9 @@ def summarize_case(case: CaseRecord) -> None:
     for metric in CV_CHECKED:
         s = case.summary.get(metric)
         if s and s.get("cv") is not None and s["cv"] > CV_LIMIT:
-            case.flags.append(f"high CV: {metric} varies {s['cv']:.0%} over repeats (> 10%)")
+            shown = fmt_percent(s['cv'], CV_LIMIT)
+            case.flags.append(f"high CV: {metric} varies {shown} over repeats "
+                              f"(limit {fmt_percent(CV_LIMIT)})")
             break  # one CV note per case is enough to say "do not trust this one yet"
     if any(is_estimate(r.measurement) for r in case.repeats):
         case.flags.append("estimate: some energy figures come from a power model")

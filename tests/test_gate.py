@@ -209,7 +209,7 @@ def test_absolute_rules_use_the_median_difference_in_si_units():
     assert evaluate(rule, comparison(1.30, 0.001, difference=0.015)).status == UNCHANGED
     verdict = evaluate(rule, comparison(1.01, 0.001, difference=0.025))
     assert verdict.status == REGRESSED
-    assert verdict.explanation.startswith("time +0.025 s, within-session p=0.001 < 0.05")
+    assert verdict.explanation.startswith("time +25 ms, within-session p=0.001 < 0.05")
     assert "threshold 20ms: regressed" in verdict.explanation
 
 
@@ -287,7 +287,7 @@ def test_verdict_for_gives_rules_first_then_ungated_metrics():
         ("time", IMPROVED, False),
         ("power", NOT_COMPARABLE, False),
     ]
-    assert verdicts[2].explanation.endswith("no rule: improved (not gated)")
+    assert verdicts[2].explanation.endswith("no rule, the 1% tolerance: improved (not gated)")
     assert overall_exit_code(verdicts) == EXIT_REGRESSED
 
 

@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from greenbench import gate
 from greenbench.report import build_report
+from greenbench.runner import CV_LIMIT, summarize_case
 from greenbench.report.document import Code
 from greenbench.workload import discover
 from tests.cli_runner import run_cli
+from tests.factories import make_case
 from tests.plot_factories import sweep_run
+from tests.test_gate import comparison
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,3 +86,32 @@ def test_readme_and_run_help_describe_and_time_the_quick_suite_alike(
     times = {row.group(2).strip(), *time.findall(helptext),
              *time.findall(readme.split("## Set up", 1)[1].split("```", 1)[0])}
     assert len(times) == 1, times
+
+
+# --------------------------------------------------------------------------- notes and verdicts
+
+
+@pytest.mark.parametrize("spread", [0.142, 0.145, 0.2])  # CV 10.04%, 10.25%, 14.1%
+def test_a_high_cv_note_gives_a_figure_above_the_limit_it_names(spread: float) -> None:
+    values = [1 - spread, 1.0, 1 + spread, 1 - spread / 2, 1 + spread / 2, 1.0]
+    case = make_case(values={"energy_per_unit_j": values, "time_s": [0.1] * 6})
+    case.summary.clear()
+    case.flags.clear()
+    summarize_case(case)
+    note = next(f for f in case.flags if f.startswith("high CV"))
+    found = re.fullmatch(r"high CV: energy_per_unit_j varies ([\d.]+)% over repeats "
+                         r"\(limit (\d+)%\)", note)
+    assert found is not None, note
+    shown, limit = float(found.group(1)), float(found.group(2))
+    assert limit == CV_LIMIT * 100
+    assert shown > limit  # "10% (> 10%)" said one figure was above itself
+    cv = case.summary["energy_per_unit_j"].cv
+    assert abs(shown - cv * 100) <= 0.5  # the real figure, rounded
+
+
+def test_a_significant_change_within_the_tolerance_is_unchanged_not_improved() -> None:
+    verdicts = gate.verdict_for({"power": comparison(0.996, 0.001)}, [])
+    assert [v.status for v in verdicts] == [gate.UNCHANGED]
+    assert "unchanged (within the 1% tolerance)" in verdicts[0].explanation
+    beyond = gate.verdict_for({"power": comparison(0.97, 0.001)}, [])
+    assert [v.status for v in beyond] == [gate.IMPROVED]
