@@ -128,12 +128,15 @@ def test_greenbench_config_shows_each_value_and_where_it_came_from(
     monkeypatch.setenv("COLUMNS", "80")
     narrow = run_cli(capsys, "config")
     assert narrow.code == 0 and narrow.err == ""
-    assert max(len(line) for line in narrow.out.splitlines()) <= 80
-    assert str(places["project"]) in "".join(narrow.out.split())  # folded, never cut
+    table_lines = narrow.out.split("project file:")[0].splitlines()
+    assert max(len(line) for line in table_lines) <= 80
+    assert f"project file: {places['project']} [tool.greenbench]" in narrow.out
+    assert f"user file:    {places['user']}\n" in narrow.out
     monkeypatch.setenv("COLUMNS", "250")
     table = run_cli(capsys, "config")
     rows = {line.split()[0]: line for line in table.out.splitlines() if line.strip()}
-    assert rows["region"].split() == ["region", "FRA", str(places["project"])]
+    assert rows["region"].split() == ["region", "FRA", "project", "file"]
+    assert rows["pue"].split() == ["pue", "1.4", "user", "file"]
     assert rows["cpu-tdp"].split() == ["cpu-tdp", "65", "$GREENBENCH_CPU_TDP"]
     assert rows["store"].split()[1:] == [str(Path.cwd() / "results" / "greenbench.sqlite"),
                                          "default"]

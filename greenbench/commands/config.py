@@ -47,11 +47,16 @@ def config(as_json: bool, store: str | None, region: str | None, cpu_tdp: float 
     table.add_column("setting", no_wrap=True, style="bold")
     table.add_column("value", overflow="fold")
     table.add_column("from", overflow="fold")
+    # the files are named once, under the table, so that a row fits 80 columns
+    files = {str(project): "project file", str(user): "user file"}
     for v in values:
         shown = escape(f"{v.value:g}" if isinstance(v.value, float) else str(v.value)) \
             if v.value is not None else f"[dim]{escape(v.setting.default_text)}[/dim]"
-        table.add_row(v.setting.key, shown, escape(v.source))
+        table.add_row(v.setting.key, shown, escape(files.get(v.source, v.source)))
     out = console()
     out.print(table)
-    out.print(f"project file: {escape(str(project)) if project else 'none found'}")
-    out.print(f"user file:    {escape(str(user))}{'' if user.is_file() else ' (absent)'}")
+    # a path is never broken: a long one runs on, for the terminal to wrap
+    out.print("project file: " + (escape(f"{project} [tool.greenbench]") if project
+                                  else "none found"), soft_wrap=True)
+    out.print(f"user file:    {escape(str(user))}{'' if user.is_file() else ' (absent)'}",
+              soft_wrap=True)
