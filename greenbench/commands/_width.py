@@ -45,12 +45,9 @@ def words(text: str) -> list[str]:
 
 def label_tokens(name: str) -> list[str]:
     """``attention[mechanism=sdpa, seq_len=256]`` -> ``attention[``, ``mechanism=sdpa, ``,
-    ``seq_len=256]``: a case name (or a list of parameters) breaks after its bracket or a
-    parameter's comma only."""
-    head, bracket, rest = name.partition("[")
-    if not bracket:
-        head, rest = "", name
-    return [head + bracket] * bool(bracket) + re.findall(r"[^,]+(?:, |,|$)", rest)
+    ``seq_len=256]``: a case name, a list of parameters or a test's node id breaks after a
+    bracket, a comma, a ``/`` or a ``::`` only."""
+    return re.findall(r".+?(?:/|::|\[|, |,|$)", name) or [name]
 
 
 def wrap(tokens: Sequence[str], width: int) -> list[str]:
@@ -106,15 +103,17 @@ Segment = tuple[str, str]  # (text, rich style)
 
 
 def render(cols: Sequence[Col], widths: Sequence[int], *, rule: str = "",
-           above: Mapping[int, Sequence[str]] | None = None, width: int = 0,
+           above: Mapping[int, Sequence[str]] | None = None,
+           below: Mapping[int, Sequence[str]] | None = None, width: int = 0,
            indent: int = 0) -> list[list[Segment]]:
     """The lines of a table, columns :data:`GAP` apart, as (text, style) segments.
 
     ``rule`` (a character) draws a line under the header. ``above`` puts a row's name on
     lines of its own before it (row -> tokens, wrapped to ``width``), with the columns
     ``indent`` characters in under it: the layout for names too long to share a line.
+    ``below`` puts a row's details under it, two characters in.
     """
-    above = above or {}
+    above, below = above or {}, below or {}
     pad = " " * indent
 
     def block(cells: Sequence[Sequence[str]], styles: Sequence[str]) -> list[list[Segment]]:
@@ -131,11 +130,13 @@ def render(cols: Sequence[Col], widths: Sequence[int], *, rule: str = "",
 
     lines = block([words(c.header) for c in cols], ["bold"] * len(cols))
     if rule:
-        lines.append([(rule * (indent + sum(widths) + GAP * (len(widths) - 1)), "dim")])
+        lines.append([(pad + (" " * GAP).join(rule * w for w in widths), "dim")])
     for row in range(len(cols[0].cells) if cols else 0):
         if row in above:
             lines += [[(text, "")] for text in wrap(above[row], width)]
         lines += block([c.cells[row] for c in cols], [c.styles[row] for c in cols])
+        if row in below:
+            lines += [[("  " + text, "")] for text in wrap(below[row], width - 2)]
     return lines
 
 
@@ -158,6 +159,21 @@ def print_lines(out: Any, lines: Sequence[Sequence[Segment]]) -> None:
 
     for line in lines:
         out.print(Text.assemble(*line), no_wrap=True, crop=False)
+
+
+def named_rows(name: Col, cols: Sequence[Col], width: int,
+               rule: str = "") -> list[list[Segment]]:
+    """A table whose rows are named by ``name``: a column beside the figures where the names
+    leave them their natural width (columns that ``give`` may wrap), else each name on a line
+    of its own with its row's figures under it (indented where they fit)."""
+    beside = shortest(name) + sum(shortest(c) if c.give else natural(c) for c in cols)
+    if beside <= room(width, len(cols) + 1):
+        every = [name, *cols]
+        return render(every, fit(every, room(width, len(every))) or [], rule=rule)
+    indent = 2 if fit(cols, room(width, len(cols), indent=2)) else 0
+    widths = fit(cols, room(width, len(cols), indent)) or [shortest(c) for c in cols]
+    return render(cols, widths, rule=rule, indent=indent, above=dict(enumerate(name.cells)),
+                  width=width)
 
 
 def print_table(out: Any, cols: Sequence[Col]) -> None:

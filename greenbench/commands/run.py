@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -24,6 +22,7 @@ from greenbench.commands._common import (
 )
 from greenbench.commands._options import OUTPUT_FILE, POSITIVE_SECONDS, SECONDS, Number
 from greenbench.commands._phase_times import PhaseTimes
+from greenbench.commands._progress import Eta, LiveProgress
 from greenbench.commands._runs import store_option
 from greenbench.commands._verbosity import quiet, verbose, verbosity_options
 from greenbench.errors import UserError
@@ -153,7 +152,8 @@ def run(
     if verbose():
         for line in sensor_lines(probes):
             err.print(f"[dim]greenbench: {escape(line)}[/dim]")
-    progress = None if quiet() else _Progress(err, len(specs))
+    progress = None if quiet() else LiveProgress(
+        err, Eta(len(specs), repeats, processes, idle_s, min_duration_s))
     phases = PhaseTimes(err) if verbose() else None
     with stop_signals() as stopped, progress or contextlib.nullcontext():
         record = run_cases(specs, config, registry, store,
@@ -200,63 +200,3 @@ def _refuse_old_json_spelling(as_json: bool, workload_names: tuple[str, ...]) ->
     if as_json and named:
         raise UserError(f"--json prints the run to standard output and takes no file name; "
                         f"to write {named[0]}, use -o {named[0]}")
-
-
-class _Progress:
-    """rich progress: the case, repeat i of n, elapsed and remaining time, live power."""
-
-    def __init__(self, out: Any, total: int) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
-            TextColumn("{task.fields[power]}"), console=out, transient=False,
-        )
-        self.task = self.progress.add_task("starting", total=total, power="")
-        self.label = ""
-        self.started = time.monotonic()
-
-    def __enter__(self) -> _Progress:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(None, None, None)
-
-    def event(self, e: dict[str, Any]) -> None:
-        kind = e["event"]
-        if kind == "case":
-            spec = e["spec"]
-            shown = ", ".join(f"{k}={v}" for k, v in spec.params.items())
-            from rich.markup import escape
-
-            self.label = escape(f"{spec.workload}[{_shorten(shown)}]")
-            self.progress.update(self.task, description=f"{self.label} setup", power="")
-        elif kind == "phase":
-            phase = e["phase"]
-            if phase == "repeat":
-                phase = f"repeat {e['repeat']}/{e['of']}"
-            self.progress.update(self.task, description=f"{self.label} {phase}")
-        elif kind == "power":
-            self.progress.update(self.task, power=f"{e['power_w']:.1f} W")
-        elif kind == "case_done":
-            case = e["case"]
-            if case.status != "ok":
-                from rich.markup import escape
-
-                self.progress.console.print(
-                    f"[yellow]{escape(case.label)}: {case.status}: {escape(str(case.error))}"
-                    "[/yellow]")
-            self.progress.advance(self.task)
-
-
-def _shorten(text: str, width: int = 48) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
