@@ -104,8 +104,8 @@ def compare(
 
 def _print(result: Any) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
+    from greenbench.commands._width import Col, print_table
     from greenbench.run_compare import WITHIN_SESSION
 
     out = console()
@@ -128,19 +128,21 @@ def _print(result: Any) -> None:
             out.print(f"\n[bold]{label}[/bold]{mark}: [yellow]not comparable[/yellow]: "
                       f"{escape(case.reason)}")
             continue
-        table = Table(title=f"{label}{mark}", title_justify="left")
-        for col in ("metric", "baseline", "current", "ratio", "95% CI", "p", "verdict"):
-            table.add_column(col, justify="left" if col in ("metric", "verdict") else "right")
+        cols = [Col("metric"), *(Col(h, right=True) for h in ("baseline", "current", "ratio",
+                                                             "95% CI", "p")),
+                Col("verdict", give=1)]
         notes: dict[str, list[str]] = {}  # note -> metrics, so a shared reason prints once
         for v in sorted(case.verdicts, key=lambda v: order.get(v.key, len(order))):
-            table.add_row(*_row(v))
+            for col, (cell, style) in zip(cols, _row(v), strict=True):
+                col.add(cell, style)
             note = v.reason or (v.comparison.note if v.comparison is not None else None)
             # the header already says the p-value is within-session: not once per case again
             note = (note or "").replace(WITHIN_SESSION, "").replace("; ; ", "; ").strip("; ")
             if note:
                 notes.setdefault(note, []).append(v.metric)
         out.print()
-        out.print(table)
+        out.print(f"[bold]{label}[/bold]{mark}")
+        print_table(out, cols)
         for note, metrics in notes.items():
             shown = ", ".join(dict.fromkeys(metrics))
             out.print(f"  [dim]note[/dim] {shown}: {escape(note)}")
@@ -152,26 +154,25 @@ def _print(result: Any) -> None:
     out.print(_conclusion(result))
 
 
-def _row(v: Any) -> tuple[str, ...]:
-    from rich.markup import escape
-
+def _row(v: Any) -> list[tuple[list[str], str]]:
+    """The cells of one metric's row (tokens, style): metric, baseline, current, ratio,
+    its interval, p and the verdict."""
     from greenbench import gate
 
     unit = gate.METRICS.get(v.metric, ("", ""))[1]
     c = v.comparison
-    style = _STATUS_STYLE.get(v.status, "")
-    verdict = f"[{style}]{v.status}[/{style}]" if style else v.status
-    if v.rule is not None:
-        verdict += escape(f" [{v.rule.text}]")
+    verdict = ([f"{v.status} ", f"[{v.rule.text}]"] if v.rule is not None else [v.status],
+               _STATUS_STYLE.get(v.status, ""))
     if c is None:
-        return (v.metric, "-", "-", "-", "-", "-", verdict)
-    ci = (f"{c.ratio_ci_low:.3f} - {c.ratio_ci_high:.3f}"
-          if c.ratio_ci_low is not None and c.ratio_ci_high is not None else "-")
-    return (
-        v.metric, _value(c.baseline.median, unit), _value(c.current.median, unit),
-        "-" if c.ratio is None else f"{c.ratio:.3f}", ci,
-        "-" if c.p_value is None else f"{c.p_value:.2g}", verdict,
-    )
+        return [([v.metric], "")] + [(["-"], "")] * 5 + [verdict]
+    ci = ([f"{c.ratio_ci_low:.3f} - ", f"{c.ratio_ci_high:.3f}"]
+          if c.ratio_ci_low is not None and c.ratio_ci_high is not None else ["-"])
+    return [
+        ([v.metric], ""), ([_value(c.baseline.median, unit)], ""),
+        ([_value(c.current.median, unit)], ""),
+        (["-" if c.ratio is None else f"{c.ratio:.3f}"], ""), (ci, ""),
+        (["-" if c.p_value is None else f"{c.p_value:.2g}"], ""), verdict,
+    ]
 
 
 def _value(x: float, unit: str) -> str:
