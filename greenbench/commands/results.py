@@ -11,6 +11,7 @@ from greenbench.commands._cases import print_cases, print_footprints
 from greenbench.commands._common import console, writable_file
 from greenbench.commands._options import OUTPUT_FILE, Number
 from greenbench.commands._runs import load_run, store_option
+from greenbench.commands._width import terminal_width
 from greenbench.errors import UserError
 from greenbench.records import CaseRecord, RunRecord
 
@@ -36,7 +37,6 @@ def results() -> None:
 @store_option
 def list_(limit: int, as_json: bool, store_path: str | None) -> None:
     """List stored runs, newest first."""
-    from greenbench.printable import printable
     from greenbench.store import Store
 
     with Store(store_path, readonly=True) as store:
@@ -51,15 +51,7 @@ def list_(limit: int, as_json: bool, store_path: str | None) -> None:
         return
     # Plain aligned columns rather than a rich table: a thousand rows print in milliseconds
     # (rich needs about half a second), and the output stays easy to grep and cut.
-    rows: list[tuple[str, ...]] = [
-        ("ID", "CREATED (UTC)", "STATUS", "CASES", "ENERGY", "MACHINE", "WORKLOADS", "LABEL")]
-    for r in runs:
-        rows.append(tuple(printable(cell) for cell in (
-            r.id, _short_time(r.created_utc), r.status,
-            f"{r.cases_ok}/{r.cases}" if r.cases_ok != r.cases else str(r.cases),
-            "ESTIMATE" if r.is_estimate else "measured", r.hostname or r.machine_key,
-            ",".join(r.workloads), r.label or "")))
-    click.echo(_columns(rows))
+    click.echo("\n".join(_run_lines(runs, terminal_width())))
     if total > len(runs):
         click.echo(f"({len(runs)} of {total} runs in {path}; --limit 0 shows all)")
 
@@ -269,14 +261,47 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
-def _columns(rows: list[tuple[str, ...]]) -> str:
-    """Left-aligned columns two spaces apart; the last column is not padded."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join(
-        "  ".join([cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)]
-                  + [row[-1]]).rstrip()
-        for row in rows
+def _run_lines(runs: list[Any], width: int) -> list[str]:
+    """One line per run where the terminal is wide enough; else the machine, workloads and
+    label go on a line under the run's id, status and cases."""
+    from greenbench.commands._width import (
+        Col,
+        fit,
+        label_tokens,
+        natural,
+        plain,
+        render,
+        room,
+        shortest,
+        words,
     )
+    from greenbench.printable import printable
+
+    facts = [Col("ID"), Col("CREATED (UTC)"), Col("STATUS"), Col("CASES", right=True),
+             Col("ENERGY")]
+    more = [Col("MACHINE", give=1), Col("WORKLOADS", give=1), Col("LABEL", give=1)]
+    for r in runs:
+        created = _short_time(r.created_utc)
+        facts[0].add([printable(r.id)])
+        facts[1].add([created[:11], created[11:]])
+        facts[2].add([printable(r.status)])
+        facts[3].add([f"{r.cases_ok}/{r.cases}" if r.cases_ok != r.cases else str(r.cases)])
+        facts[4].add(["ESTIMATE" if r.is_estimate else "measured"])
+        more[0].add([printable(r.hostname or r.machine_key or "?")])
+        more[1].add(label_tokens(", ".join(printable(w) for w in r.workloads) or "-"))
+        more[2].add(words(printable(r.label or "")))
+    cols = facts + more
+    if sum(natural(c) for c in facts) + sum(shortest(c) for c in more) <= room(width, len(cols)):
+        return plain(render(cols, fit(cols, room(width, len(cols))) or []))
+    details = {}
+    for i, r in enumerate(runs):
+        machine, workloads, label = (c.cells[i] for c in more)
+        details[i] = [f"on {machine[0]}: ", *workloads]
+        if r.label:
+            details[i][-1] += "; "
+            details[i] += [f"label: {label[0]}", *label[1:]]
+    widths = fit(facts, room(width, len(facts))) or [shortest(c) for c in facts]
+    return plain(render(facts, widths, below=details, width=width))
 
 
 def _short_time(created_utc: str) -> str:
