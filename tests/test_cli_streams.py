@@ -31,7 +31,7 @@ def test_run_prints_its_table_to_stdout_and_its_progress_to_stderr(tmp_path: Pat
     assert "medians over repeats" in r.stdout and "0: spin" in r.stdout
     assert "emissions" in r.stdout
     assert "medians over repeats" not in r.stderr
-    assert "repeat 2/2" in r.stderr and "stored run" in r.stderr
+    assert "greenbench: 1 case(s)" in r.stderr and "stored run" in r.stderr
     assert "greenbench:" not in r.stdout  # the sensor and plan notes are not results
     doc = json.loads((tmp_path / "run.json").read_text())
     assert doc["run"]["cases"][0]["workload"] == "spin"
@@ -108,3 +108,33 @@ def test_plot_names_its_folder_out_dir_and_o_says_so(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "--out-dir figs" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_gate_calibration_prints_its_progress_to_stderr_and_the_finding_to_stdout(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from greenbench import gate
+    from greenbench.commands import gate as gate_command
+    from greenbench.run_compare import PAIRED_TEST, compare_runs
+    from tests.cli_runner import run_cli
+    from tests.factories import make_run
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+
+    def one_session(*args: object, **kwargs: object) -> tuple[object, object]:
+        # the pytest sessions stand in: the same code on both sides, compared as gate does
+        comparison = compare_runs(make_run(1), make_run(1), metrics=["energy_j", "time_s"],
+                                  rules=[gate.parse_rule("energy:10%")], alpha=0.05,
+                                  test=PAIRED_TEST)
+        return SimpleNamespace(wall_s=2.0), comparison
+
+    monkeypatch.setattr(gate_command, "_gate_once", one_session)
+    result = run_cli(capsys, "gate", "--calibrate", "--runs", "2", "--repo", str(tmp_path))
+    assert result.code == 0, result.err
+    assert "run 1/2: exit" in result.err and "run 2/2: exit" in result.err
+    assert "run 1/2" not in result.out
+    assert "false alarms: " in result.out
+    hushed = run_cli(capsys, "-q", "gate", "--calibrate", "--runs", "2", "--repo", str(tmp_path))
+    assert "run 1/2" not in hushed.err and "false alarms: " in hushed.out

@@ -98,3 +98,10 @@ def fan_out(*listeners: Callable[[Any], None] | None) -> Callable[[Any], None]:
         for listener in chosen:
             listener(event)
     return call
+
+
+def run_origin(ref: str, store_path: str | None) -> str:
+    """Where ``load_run(ref, store_path)`` reads a run from, for ``-v``."""
+    from greenbench.store import store_path as chosen_store
+
+    return f"file {ref}" if Path(ref).is_file() else f"store {chosen_store(store_path)}"

@@ -66,3 +66,22 @@ def quiet() -> bool:
 
 def verbose() -> bool:
     return level() == VERBOSE
+
+
+def note(text: str) -> None:
+    """A note on standard error, left out by -q (``text`` is plain, not markup)."""
+    if not quiet():
+        _err(text)
+
+
+def detail(text: str) -> None:
+    """A diagnostic on standard error, printed with -v only (``text`` is plain)."""
+    if verbose():
+        _err(text)
+
+
+def _err(text: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False).print(f"[dim]greenbench: {escape(text)}[/dim]")

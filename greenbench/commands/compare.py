@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from greenbench.commands._common import console
+from greenbench.commands._common import console, run_origin
 from greenbench.commands._runs import load_run, store_option
+from greenbench.commands._verbosity import detail, quiet, verbosity_options
 
 _STATUS_STYLE = {"regressed": "red", "improved": "green", "unchanged": "",
                  "not comparable": "yellow"}
@@ -40,6 +41,7 @@ _STATUS_STYLE = {"regressed": "red", "improved": "green", "unchanged": "",
                    "called only beyond the spread between the baseline sessions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @store_option
+@verbosity_options
 def compare(
     run_a: str,
     run_b: str,
@@ -89,6 +91,12 @@ def compare(
 
         baseline, current = printable_run(baseline), printable_run(current)
     sessions = [load_run(ref, store_path) for ref in more_baselines]
+    for side, ref, run in (("baseline", run_a, baseline), ("current", run_b, current),
+                           *(("baseline session", r, s) for r, s in zip(more_baselines, sessions,
+                                                                         strict=True))):
+        detail(f"{side} {ref}: run {run.id}, {len(run.cases)} case(s), from "
+               f"{run_origin(ref, store_path)}")
+    detail(f"metrics compared: {', '.join(keys)}")
     result = compare_runs(baseline, current, metrics=keys, rules=parsed, alpha=alpha, test=test,
                           allow_cross_machine=allow_cross_machine,
                           allow_estimates=allow_estimates, more_baselines=sessions)
@@ -143,7 +151,7 @@ def _print(result: Any) -> None:
         out.print()
         out.print(f"[bold]{label}[/bold]{mark}")
         print_table(out, cols)
-        for note, metrics in notes.items():
+        for note, metrics in () if quiet() else notes.items():  # -q: the verdicts alone
             shown = ", ".join(dict.fromkeys(metrics))
             out.print(f"  [dim]note[/dim] {shown}: {escape(note)}")
     for side, labels in (("baseline", result.only_in_baseline),

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from greenbench.commands._common import console
+from greenbench.commands._verbosity import detail, note
 from greenbench.errors import UserError
 
 DEFAULT_RULE = "energy:10%"
@@ -86,6 +87,9 @@ def gate(
     Exit codes, as greenbench compare: 0 no gated regression; 1 a rule regressed; 2 an
     error (unknown revision, not a git repository, pytest could not run); 3 nothing
     comparable was measured.
+
+    The verdicts go to standard output, progress to standard error. For -q and -v, put them
+    before gate (greenbench -v gate ...): after it, they are pytest's.
     """
     from greenbench import gate as gating
     from greenbench.ab.worktrees import repository_root
@@ -146,6 +150,8 @@ def _gate_once(root: Path, revisions: dict[str, str], args: list[str], subdir: P
             folder.mkdir()
             share = rounds // processes + (1 if k < rounds % processes else 0)
             sessions.append(run_session(checkouts, args, folder, rounds=share, subdir=subdir))
+            detail(f"process pair {k + 1}/{processes}: {share} round(s) per revision in "
+                   f"{sessions[-1].wall_s:.0f} s (in {folder}, kept if the gate errs)")
     base = merged([s.sides["A"].saved for s in sessions])
     head = merged([s.sides["B"].saved for s in sessions])
     # the gate fails when any benchmark regresses: alpha / N each keeps the chance that
@@ -177,7 +183,6 @@ def _calibrate(root: Path, rev: str, args: list[str], subdir: Path, rules: list[
                as_json: bool) -> None:
     from greenbench.ab.calibrate import calibration
 
-    out = console()
     comparisons = []
     seconds = []
     for i in range(runs):
@@ -186,9 +191,8 @@ def _calibrate(root: Path, rev: str, args: list[str], subdir: Path, rules: list[
                                              workdir, rules, keys, alpha, rounds, processes)
         comparisons.append(comparison)
         seconds.append(_per_benchmark_s(session, comparison))
-        if not as_json:
-            ratios = ", ".join(_ratio_text(c) for c in comparison.cases)
-            out.print(f"run {i + 1}/{runs}: exit {comparison.exit_code}; energy ratios {ratios}")
+        ratios = ", ".join(_ratio_text(c) for c in comparison.cases)
+        note(f"run {i + 1}/{runs}: exit {comparison.exit_code}; energy ratios {ratios}")
     result = calibration(comparisons, rules[0].key if rules else "energy_j")
     if as_json:
         click.echo(json.dumps({

@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from greenbench.commands._common import run_origin
 from greenbench.commands._options import OUTPUT_FOLDER
 from greenbench.commands._runs import load_run, store_option
-from greenbench.commands._verbosity import verbosity_options
+from greenbench.commands._verbosity import detail, verbosity_options
 from greenbench.plots import KINDS
 
 if TYPE_CHECKING:
@@ -82,7 +83,11 @@ def plot(runs: tuple[str, ...], kind: str, metric: str | None, x: str | None,
     request.check()  # before loading anything: a misplaced option costs nothing
     writable_dir(out_dir)  # and an unwritable folder fails before any drawing
     records = _load(runs, store_path)
+    for ref in runs:
+        detail(f"{ref}: from {run_origin(ref, store_path)}")
+    detail(f"{len(records)} run(s), {sum(len(r.cases) for r in records)} case(s)")
     figures = render(records, request)
+    detail(f"{len(figures)} {kind} figure(s), {width_in:g} in wide, as {fmt} into {out_dir}")
     paths = write_figures(figures, out_dir, fmt,
                           description=f"greenbench {kind} of run(s) {runs_tag(records)}")
     for path in paths:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
+from greenbench.commands._common import run_origin
 from greenbench.commands._options import OUTPUT_FILE
 from greenbench.commands._runs import load_run, store_option
-from greenbench.commands._verbosity import verbosity_options
+from greenbench.commands._verbosity import detail, verbosity_options
 
 
 @click.command()
@@ -52,6 +53,10 @@ def report(runs: tuple[str, ...], output: str | None, latex: str | None, title: 
     if output is not None:
         report_format(output)  # a wrong extension fails before any run is loaded
     records = list({r.id: r for r in (load_run(ref, store_path) for ref in runs)}.values())
+    for ref in runs:
+        detail(f"{ref}: from {run_origin(ref, store_path)}")
+    detail(f"{len(records)} run(s), {sum(len(r.cases) for r in records)} case(s); figures "
+           + ("left out" if no_figures or output is None else "drawn"))
     for path in write_report(records, output, latex=latex, title=title,
                              training_type=training_type, figures=not no_figures):
         click.echo(f"wrote {path}")
