@@ -149,7 +149,8 @@ def resolve_carbon(region: str | None, intensity: float | None, intensity_file: 
             steps.append(make_provider(name, where, env, timeout_s))
         steps += _static_steps(where)
     steps.append(WorldAverageSource("" if given else
-                                    f"no region given (--region or ${ENV_REGION})"))
+                                    f"no region given (--region, ${ENV_REGION} or "
+                                    "region in the settings)"))
     return CarbonSetup(Chain(steps), pue, where, origin,
                        load_table(embodied_config, env))
 
@@ -201,7 +202,8 @@ def make_provider(name: str, region: Region, env: Mapping[str, str],
 
 def choose_region(region: str | None, provider: str,
                   env: Mapping[str, str]) -> tuple[Region, str]:
-    """The region to use and where it came from: --region, $GREENBENCH_REGION, or default."""
+    """The region to use and where it came from: --region (or the settings file that gave
+    its default), $GREENBENCH_REGION, or the default."""
     if region is not None and region.strip():
         origin = given_as("region")  # typed, or read from a settings file
         return parse_region(region, origin), origin

@@ -35,7 +35,8 @@ REGION_HELP = (
     "(USA/CA = US-CA, CAN/QC = CA-QC, CHN/BJ = CN-BJ, Nordic zones SWE/SE3 = SE-SE3, NOR/NO1, "
     "FIN/FI); a cloud region gcp:europe-west1 (CodeCarbon has Google Cloud only); or a live "
     "provider's own zone, electricitymaps:US-CAL-CISO or watttime:CAISO_NORTH. Default: "
-    f"${ENV_REGION}, else the world average (said so in the output)."
+    f"${ENV_REGION}, else region in [tool.greenbench] or the user's config.toml (greenbench "
+    "config), else the world average (said so in the output)."
 )
 
 #: the same scheme as lines, for a help page that keeps its layout
@@ -50,7 +51,8 @@ REGION_FORMS = (
     "  gcp:europe-west1      a Google Cloud region (CodeCarbon has no AWS/Azure data)",
     "  electricitymaps:ZONE  an Electricity Maps zone, e.g. electricitymaps:US-CAL-CISO",
     "  watttime:REGION       a WattTime region, e.g. watttime:CAISO_NORTH",
-    f"Default: ${ENV_REGION}, else the world average (no network geo-lookup).",
+    f"Default: ${ENV_REGION}, else region in the settings files (greenbench config),",
+    "else the world average (no network geo-lookup).",
 )
 
 #: the countries with sub-national data, for the ISO 3166-2 form (``US-CA``)
