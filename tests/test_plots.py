@@ -584,30 +584,83 @@ def test_a_long_trace_title_is_wrapped_within_the_figure_and_shortened() -> None
 
 def test_bars_of_mixed_workloads_have_a_row_per_workload_and_no_foreign_parameters() -> None:
     fig = plot_bars([quick_run()])
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["attention", "sparse-matmul",
-                                                             "transformer"]
-    assert ax.get_ylabel() == "workload"
+    tokens, rows = fig.axes
+    assert [t.get_text() for t in tokens.get_yticklabels()] == ["attention", "transformer"]
+    assert [t.get_text() for t in rows.get_yticklabels()] == ["sparse-matmul"]
+    assert tokens.get_ylabel() == rows.get_ylabel() == "workload"
     assert legend_labels(fig) == ["estimate (power model)"]  # no variant varies in any workload
     assert any("units differ by workload: per token (attention, transformer); per row "
-               "(sparse-matmul)" in t.replace("\n", " ") for t in texts(fig))
+               "(sparse-matmul); one panel per unit" in t.replace("\n", " ")
+               for t in texts(fig))
+
+
+def test_bars_of_workloads_with_different_units_get_a_panel_and_an_axis_each() -> None:
+    fig = plot_bars([quick_run()])
+    assert [ax.get_xlabel() for ax in fig.axes] == ["Energy per token (µJ)",
+                                                    "Energy per row (µJ)"]
+    # each panel's axis reaches its own largest bar: none is a sliver of another's scale
+    for ax in fig.axes:
+        widest = max(p.get_width() for p in bars_of(ax))
+        assert widest > 0.5 * ax.get_xlim()[1]
+    # a figure per step shares one unit: one panel
+    assert len(plot_bars([quick_run()], "energy").axes) == 1
 
 
 def test_bars_group_variants_only_among_cases_of_the_same_workload() -> None:
     run = mixed_run()
     fig = plot_bars([run])
-    ax = fig.axes[0]
-    rows = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
-    assert rows == ["attention, seq_len=256", "attention, seq_len=512", "attention, seq_len=1024",
-                    "sparse-matmul", "transformer"]
+    tokens, rows = fig.axes
+    labels = [t.get_text().replace("\n", " ") for t in tokens.get_yticklabels()]
+    assert labels == ["attention, seq_len=256", "attention, seq_len=512",
+                      "attention, seq_len=1024", "transformer"]
+    assert [t.get_text() for t in rows.get_yticklabels()] == ["sparse-matmul"]
     series = [label.replace("\n", " ") for label in legend_labels(fig)]
     assert series == ["attention, mechanism=softmax", "attention, mechanism=linear",
-                      "sparse-matmul, execution=dense", "sparse-matmul, execution=sparse",
-                      "transformer", "estimate (power model)"]
-    assert len(bars_of(ax)) == len(run.cases)
+                      "transformer", "sparse-matmul, execution=dense",
+                      "sparse-matmul, execution=sparse", "estimate (power model)"]
+    assert len(bars_of(tokens)) + len(bars_of(rows)) == len(run.cases)
     # Each attention row holds its two mechanisms; the transformer row one bar, full height.
-    heights = sorted({round(p.get_height(), 3) for p in bars_of(ax)})
+    heights = sorted({round(p.get_height(), 3) for p in bars_of(tokens)})
     assert heights == [0.4, 0.8]
+
+
+def many_series_run():
+    """Ten variants over three workloads: more series than the palette has colours."""
+    return mixed_run({
+        "attention": [{"mechanism": m, "precision": p, "seq_len": n} for m in ("softmax",
+                      "linear") for p in ("fp32", "bf16") for n in (256, 1024)],
+        "sparse-matmul": [{"execution": e, "precision": p} for e in ("dense", "sparse")
+                          for p in ("fp32", "bf16")],
+        "transformer": [{"attention": a} for a in ("sdpa", "eager")]})
+
+
+@pytest.mark.parametrize("make", [
+    lambda: [sweep_run()], lambda: [quick_run()], lambda: [mixed_run()],
+    lambda: [many_series_run()],
+    # two mechanisms in each of four runs: 8 series, as many as colours
+    lambda: [sweep_run(seq_lens=(256, 512), label=f"run {i}") for i in range(4)],
+    lambda: [sweep_run(seq_lens=(256, 512), label=f"run {i}") for i in range(5)]])
+def test_bars_never_give_two_series_the_same_colour_and_hatch(make) -> None:
+    fig = plot_bars(make())
+    legend = fig.legends[0] if fig.legends else None
+    swatches = [(tuple(h.get_facecolor()), h.get_hatch())
+                for h in (legend.legend_handles if legend else [])]
+    assert len(set(swatches)) == len(swatches)
+    # every bar's colour is one series' (or, with a single series, the one colour)
+    series_colours = {c for c, hatch in swatches if hatch is None}
+    bar_colours = {tuple(p.get_facecolor()) for ax in fig.axes for p in bars_of(ax)}
+    assert bar_colours <= series_colours or len(bar_colours) == 1
+    assert layout_problems(fig) == []
+
+
+def test_bars_with_more_series_than_colours_name_each_case_in_its_own_row() -> None:
+    run = many_series_run()
+    fig = plot_bars([run])
+    assert legend_labels(fig) == ["estimate (power model)"]
+    rows = [t.get_text().replace("\n", " ") for ax in fig.axes for t in ax.get_yticklabels()]
+    assert len(rows) == len(set(rows)) == len(run.cases)
+    assert "attention, mechanism=linear, precision=bf16, seq_len=1024" in rows
+    assert "sparse-matmul, execution=dense, precision=fp32" in rows
 
 
 def test_breakdown_of_mixed_workloads_labels_every_panel_with_its_unit() -> None:

@@ -46,7 +46,8 @@ def _bars(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureBlock:
     fig = plot_bars(runs_for_figures(runs), width_in=width_in)
     return FigureBlock("bars", "Energy per unit of work by case: median over repeats, "
                        "whiskers at the 95% confidence interval of the median; hatched bars "
-                       "are estimated with a power model.", fig)
+                       "are estimated with a power model. Workloads that count different "
+                       "units of work get a panel each.", fig)
 
 
 def _scaling(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureBlock:
