@@ -15,7 +15,8 @@ MICRO = "µ"
 _PREFIXES = {-9: "n", -6: MICRO, -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T"}
 #: the prefixes each unit takes, as powers of ten; a unit not listed is a word (``tokens/s``)
 #: and takes k to T, written apart from it (``101 M tokens/s``)
-_RANGES = {"J": (-9, 9), "W": (-9, 9), "s": (-9, 0), "gCO2e": (-6, 6), "Wh": (-3, 9)}
+_RANGES = {"J": (-9, 9), "W": (-9, 9), "s": (-9, 0), "g": (-9, 6), "gCO2e": (-9, 6),
+           "Wh": (-3, 9)}
 _WORD_RANGE = (0, 12)
 
 

@@ -185,5 +185,5 @@ def test_show_lists_carbon_per_case_when_recorded(capsys, tmp_path: Path) -> Non
     result = run_cli(capsys, "results", "show", "latest", "--store", str(path))
     assert result.code == 0
     assert "carbon per case" in result.out
-    assert "0.0042 gCO2e" in result.out and "2.5e-06 gCO2e/sample" in result.out
+    assert "4.2 mgCO2e" in result.out and "2.5 µgCO2e/sample" in result.out
     assert "not counted" in result.out  # no embodied figure is not shown as 0

@@ -21,6 +21,7 @@ from greenbench.carbon.intensity import Attempt, Intensity
 from greenbench.carbon.static import WORLD_AVERAGE
 from greenbench.carbon.timeseries import iso_utc
 from greenbench.errors import UserError
+from greenbench.units import fmt_quantity
 
 FORMAT_VERSION = 1
 J_PER_KWH = 3.6e6
@@ -62,13 +63,13 @@ class Footprint:
 
     def summary(self) -> str:
         """One line for people: the total, its parts, and where the intensity came from."""
-        parts = [f"{self.operational_g:.3g} g operational"]
+        parts = [f"{fmt_quantity(self.operational_g, 'g')} operational"]
         if self.embodied_g is not None:
-            parts.append(f"{self.embodied_g:.3g} g embodied")
-        line = (f"emissions {self.total_g:.3g} gCO2e ({' + '.join(parts)}; intensity "
-                f"{self.intensity.describe()}, PUE {self.pue:g})")
+            parts.append(f"{fmt_quantity(self.embodied_g, 'g')} embodied")
+        line = (f"emissions {fmt_quantity(self.total_g, 'gCO2e')} ({' + '.join(parts)}; "
+                f"intensity {self.intensity.describe()}, PUE {self.pue:g})")
         if self.sci_g_per_unit is not None and self.unit:
-            line += f"; SCI {self.sci_g_per_unit:.3g} gCO2e/{self.unit}"
+            line += f"; SCI {fmt_quantity(self.sci_g_per_unit, 'gCO2e')}/{self.unit}"
         return line
 
     def to_dict(self) -> dict[str, Any]:

@@ -123,7 +123,7 @@ def window(duration: str, region: str | None, forecast_file: str | None,
         return
     from rich.markup import escape
 
-    from greenbench.units import fmt_duration
+    from greenbench.units import fmt_duration, fmt_quantity
 
     out = console()
     delay = choice.start_unix_s - now
@@ -134,7 +134,7 @@ def window(duration: str, region: str | None, forecast_file: str | None,
               f"{choice.now_g_per_kwh:.4g} gCO2e/kWh")
     saved = f"{choice.saving_fraction:.1%} of the emissions"
     if energy_kwh is not None:
-        saved += f" ({choice.saving_g(energy_kwh):.4g} gCO2e for {energy_kwh:g} kWh)"
+        saved += f" ({fmt_quantity(choice.saving_g(energy_kwh), 'gCO2e')} for {energy_kwh:g} kWh)"
     out.print(f"Saving against starting now: {saved}")
     out.print(f"[dim]forecast: {escape(origin)}; starts searched up to "
               f"{iso_utc(choice.latest_start_unix_s)}[/dim]")

@@ -5,18 +5,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from greenbench.plots.data import si_scale
+from greenbench.units import fmt_quantity, plain, scale
 
 J_PER_MWH = 3.6e9
 J_PER_KWH = 3.6e6
 
 
-def si(value: float | None, unit: str, digits: int = 3) -> str:
-    """``6.32e-5, "J"`` -> ``63.2 µJ``; ``-`` for unknown."""
-    if value is None or not math.isfinite(value):
-        return "-"
-    factor, shown = si_scale([value], unit)
-    return f"{sig(value * factor, digits)} {shown}"
+def si(value: float | None, unit: str) -> str:
+    """``6.32e-5, "J"`` -> ``63.2 µJ``; ``-`` for unknown: the terminal's rule
+    (:func:`greenbench.units.fmt_quantity`), so a report and a table print one figure alike."""
+    return fmt_quantity(value, unit)
 
 
 def sig(value: float, digits: int = 3) -> str:
@@ -39,8 +37,8 @@ def interval(s: dict[str, Any], unit: str, factor: float = 1.0,
     (low, high), median = median_interval(metric, s), s.get("median")
     if low is None or high is None or median is None:
         return "no interval (n < 2)"
-    f, shown = si_scale([median * factor], unit)
-    return f"[{sig(low * factor * f)}, {sig(high * factor * f)}] {shown}"
+    f, shown = scale(median * factor, unit)
+    return f"[{plain(low * factor * f)}, {plain(high * factor * f)}] {shown}"
 
 
 def percent(value: float | None) -> str:
