@@ -64,8 +64,10 @@ def test_verbose_run_names_each_sensor_and_times_each_phase(tmp_path: Path) -> N
     assert "medians over repeats" in r.stdout  # the results are as without -v
 
 
-def test_quiet_measure_keeps_the_table_and_the_warnings(tmp_path: Path) -> None:
-    r = gb("-q", "measure", "-o", "m.json", "--", "true", cwd=tmp_path)
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_quiet_measure_keeps_the_table_and_the_warnings(tmp_path: Path, where: str) -> None:
+    args = ("-q", "measure") if where == "before" else ("measure", "-q")
+    r = gb(*args, "-o", "m.json", "--", "true", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "greenbench measure:" in r.stdout and "exit code 0" in r.stdout
     assert notes(r.stderr) == [], r.stderr

@@ -24,7 +24,7 @@ from greenbench.commands._common import (
     writable_file,
 )
 from greenbench.commands._options import OUTPUT_FILE, SECONDS
-from greenbench.commands._verbosity import quiet, verbose
+from greenbench.commands._verbosity import quiet, verbose, verbosity_options
 from greenbench.errors import UserError
 from greenbench.measurement import Measurement
 from greenbench.stop_signals import stop_signals
@@ -46,6 +46,7 @@ EXIT_INTERRUPTED = 130
 @sensor_options
 @accounting_options
 @carbon_options
+@verbosity_options
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def measure(
     interval_s: float | None,
@@ -70,8 +71,7 @@ def measure(
     started (its process group), asking first, then insisting.
 
     The table goes to standard output after the command's own output; notes and warnings go
-    to standard error. For -q and -v, put them before measure: greenbench -q measure -- CMD
-    (after it, they could be the command's own).
+    to standard error. Like every option of measure, -q and -v go before the `--`.
     """
     from rich.markup import escape
 
