@@ -20,6 +20,7 @@ from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from greenbench.errors import UserError
+from greenbench.measurement import DomainEnergy
 from greenbench.metrics import is_nonnegative as is_nonnegative_metric
 from greenbench.records import CaseRecord, Repeat, RunRecord
 
@@ -136,8 +137,8 @@ def _case(case: Any, path: str) -> None:
     _optional(c.get("quality_higher_is_better"), f"{path}.quality_higher_is_better", _boolean)
     for i, repeat in enumerate(_list(c.get("repeats", []), f"{path}.repeats")):
         _repeat(repeat, f"{path}.repeats[{i}]")
-    for key in ("idle", "warmup"):
-        _optional(c.get(key), f"{path}.{key}", _measurement)
+    _optional(c.get("idle"), f"{path}.idle", _measurement)
+    _optional(c.get("warmup"), f"{path}.warmup", _warmup)
     for metric, summary in _object(c.get("summary", {}), f"{path}.summary").items():
         _summary(summary, f"{path}.summary.{metric}", is_nonnegative_metric(metric))
     _optional(c.get("trace"), f"{path}.trace", _trace)
@@ -159,6 +160,16 @@ def _repeat(repeat: Any, path: str) -> None:
             _optional(value, f"{path}.quality.{name}", _number)
 
 
+def _warmup(warmup: Any, path: str) -> None:
+    """A warm-up: its window's fields (where it was metered) beside its calibration's."""
+    w = _object(warmup, path)
+    for key in ("step_s", "call_s", "settle_s", "min_repeat_s", "min_round_s"):
+        _optional(w.get(key), f"{path}.{key}", _nonnegative)
+    for key in ("steps_per_repeat", "iterations", "rounds"):
+        _optional(w.get(key), f"{path}.{key}", _count)
+    _measurement(w, path)
+
+
 def _measurement(measurement: Any, path: str) -> None:
     m = _object(measurement, path)
     for key in ("name", "method"):
@@ -173,8 +184,9 @@ def _measurement(measurement: Any, path: str) -> None:
     for i, domain in enumerate(_list(m.get("domains", []), f"{path}.domains")):
         dpath = f"{path}.domains[{i}]"
         d = _object(domain, dpath)
-        for key in ("domain", "method", "source", "part_of", "error", "not_counted"):
-            _optional(d.get(key), f"{dpath}.{key}", _string)
+        for key in ("domain", "method", "source"):
+            _string(d.get(key), f"{dpath}.{key}")
+        _declared(d, DomainEnergy, dpath)
         for key in ("energy_j", "mean_power_w", "peak_power_w"):
             _optional(d.get(key), f"{dpath}.{key}", _nonnegative)
         _optional(d.get("constant"), f"{dpath}.constant", _boolean)

@@ -18,6 +18,7 @@ So is "is this an estimate": a window is an estimate when a domain in its total 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -130,30 +131,22 @@ class Measurement:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Measurement:
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
+        """Inverse of :meth:`to_dict`. The derived figures (``energy_j``, ``method``,
+        ``estimate``, ...) are recomputed from the domains, never trusted from the document."""
         known = set(DomainEnergy.__dataclass_fields__)
-        domains = [DomainEnergy(**{k: v for k, v in d.items() if k in known})
-                   for d in data["domains"]]
+        unread = {"energy_j": None, "mean_power_w": None, "peak_power_w": None, "samples": 0}
+        domains = [DomainEnergy(**{**unread, **{k: v for k, v in d.items() if k in known}})
+                   for d in data.get("domains") or []]
+        start_s = float(data.get("start_s") or 0.0)
+        end_s = data.get("end_s")
+        if end_s is None:
+            end_s = start_s + float(data.get("duration_s") or 0.0)
         return cls(
-            name=data["name"],
-            start_s=data["start_s"],
-            end_s=data["end_s"],
+            name=str(data.get("name") or ""),
+            start_s=start_s,
+            end_s=float(end_s),
             domains=domains,
             warnings=list(data.get("warnings", [])),
             start_wall_s=data.get("start_wall_s"),
         )
-
-
-def is_estimate(measurement: dict[str, Any]) -> bool | None:
-    """Whether a stored measurement's total rests on an estimate; None when it does not say
-    (no domains recorded, and a method of ``mixed``). The one rule every table, gate and
-    figure uses: a domain in the total (not ``part_of`` another, not ``not_counted``) whose
-    method is ``estimate``."""
-    domains = measurement.get("domains") or []
-    if domains:
-        return any(d.get("method") == "estimate" for d in domains
-                   if not d.get("part_of") and not d.get("not_counted"))
-    method = measurement.get("method")
-    if method in (None, "mixed", "none"):
-        return None
-    return method == "estimate"

@@ -1,8 +1,11 @@
 """What a run stores: the run (machine, software, configuration, sensors) and its cases.
 
-These are plain dataclasses that round-trip through JSON (``to_dict`` / ``from_dict``), so the
-results store, the export format and the worker protocol share one definition. The exported
-format is documented in docs/results-format.md; bump ``FORMAT_VERSION`` on any change to it.
+These are typed dataclasses end to end: a repeat holds its :class:`~greenbench.measurement.Measurement`,
+a case its idle :class:`~greenbench.measurement.Measurement`, its :class:`Warmup` and one
+:class:`~greenbench.stats.Summary` per metric. ``to_dict`` / ``from_dict`` are the one converter
+between them and JSON, so the results store, the export format and the worker protocol share one
+definition. The exported format is documented in docs/results-format.md; bump ``FORMAT_VERSION``
+on any change to it (this converter writes version 1 and reads every version-1 document).
 
 Per-repeat metrics are *per step* (one call of the workload's ``step``), so repeats with
 different calibrated step counts compare directly:
@@ -17,22 +20,71 @@ different calibrated step counts compare directly:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from greenbench.measurement import Measurement
+from greenbench.stats import Summary
+
 FORMAT_VERSION = 1
+
+
+@dataclass
+class Warmup:
+    """What the warm-up found: the calibrated step, and the metered warm-up window where
+    there was one (the runner meters it; the pytest plugin's warm-up rounds are not)."""
+
+    measurement: Measurement | None = None
+    #: the calibrated time of one step (s), and the steps each repeat runs
+    step_s: float | None = None
+    steps_per_repeat: int | None = None
+    #: how long the protocol let power settle before the idle baseline (s)
+    settle_s: float | None = None
+    #: warm-up rounds run, and the shortest repeat allowed (pytest plugin)
+    rounds: int | None = None
+    min_repeat_s: float | None = None
+
+    _CALIBRATION = ("step_s", "steps_per_repeat", "settle_s", "rounds", "min_repeat_s")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat, as version 1 stores it: the window's fields beside the calibration's."""
+        window = self.measurement.to_dict() if self.measurement is not None else {}
+        calibration = {k: v for k in self._CALIBRATION if (v := getattr(self, k)) is not None}
+        return {**window, **calibration}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Warmup:
+        # Version 1 pytest-plugin documents named the rounds' figures differently.
+        aliases = {"call_s": "step_s", "iterations": "steps_per_repeat",
+                   "min_round_s": "min_repeat_s"}
+        calibration = {aliases.get(k, k): v for k, v in data.items()
+                       if aliases.get(k, k) in cls._CALIBRATION}
+        window = Measurement.from_dict(data) if "domains" in data else None
+        return cls(measurement=window, **calibration)
 
 
 @dataclass
 class Repeat:
     steps: int
     units: float
-    measurement: dict[str, Any]
+    measurement: Measurement
     metrics: dict[str, float | None]
     quality: dict[str, float] | None = None
     #: the worker process (0, 1, ...) of its case that ran it: the unit of replication
     process: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"steps": self.steps, "units": self.units,
+                "measurement": self.measurement.to_dict(), "metrics": dict(self.metrics),
+                "quality": None if self.quality is None else dict(self.quality),
+                "process": self.process}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Repeat:
+        d = dict(data)
+        d["measurement"] = Measurement.from_dict(d["measurement"])
+        return cls(**d)
 
 
 @dataclass
@@ -47,10 +99,10 @@ class CaseRecord:
     #: the end of the worker's stderr or traceback, when the case failed
     error_detail: str | None = None
     repeats: list[Repeat] = field(default_factory=list)
-    idle: dict[str, Any] | None = None
-    warmup: dict[str, Any] | None = None
-    #: metric -> greenbench.stats.Summary.to_dict()
-    summary: dict[str, dict[str, Any]] = field(default_factory=dict)
+    idle: Measurement | None = None
+    warmup: Warmup | None = None
+    #: metric -> its statistics over the repeats
+    summary: dict[str, Summary] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     #: compact power trace: {"t_s": [...], "power_w": {domain: [...]}, "phases": [...]}
     trace: dict[str, Any] | None = None
@@ -63,17 +115,31 @@ class CaseRecord:
         shown = ", ".join(f"{k}={v}" for k, v in self.params.items())
         return f"{self.workload}[{shown}]" if shown else self.workload
 
+    @property
+    def warmup_window(self) -> Measurement | None:
+        """The metered warm-up window, if there was one."""
+        return self.warmup.measurement if self.warmup is not None else None
+
     def values(self, metric: str) -> list[float]:
         """The per-repeat values of one metric (None values left out)."""
         return [v for r in self.repeats if (v := r.metrics.get(metric)) is not None]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        typed = {"repeats", "idle", "warmup", "summary"}
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in typed}
+        return {**{k: _plain(v) for k, v in d.items()},
+                "repeats": [r.to_dict() for r in self.repeats],
+                "idle": self.idle.to_dict() if self.idle is not None else None,
+                "warmup": self.warmup.to_dict() if self.warmup is not None else None,
+                "summary": {k: s.to_dict() for k, s in self.summary.items()}}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CaseRecord:
+    def from_dict(cls, data: Mapping[str, Any]) -> CaseRecord:
         d = dict(data)
-        d["repeats"] = [Repeat(**r) for r in d.get("repeats", [])]
+        d["repeats"] = [Repeat.from_dict(r) for r in d.get("repeats", [])]
+        d["idle"] = Measurement.from_dict(d["idle"]) if d.get("idle") else None
+        d["warmup"] = Warmup.from_dict(d["warmup"]) if d.get("warmup") else None
+        d["summary"] = {k: Summary.from_dict(s) for k, s in d.get("summary", {}).items()}
         return cls(**d)
 
 
@@ -99,13 +165,24 @@ class RunRecord:
         return any(s.get("kind") == "estimate" for s in self.sensors)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "cases"}
+        return {**d, "cases": [c.to_dict() for c in self.cases]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
         d = dict(data)
         d["cases"] = [CaseRecord.from_dict(c) for c in d.get("cases", [])]
         return cls(**d)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready copy of a plain field (dicts and lists copied, so that a document never
+    shares mutable state with the record it came from)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def case_names(cases: Sequence[CaseRecord]) -> list[str]:

@@ -19,8 +19,8 @@ from typing import Any
 
 from greenbench import metrics
 from greenbench.errors import UserError
-from greenbench.measurement import is_estimate
 from greenbench.records import FORMAT_VERSION, CaseRecord, RunRecord
+from greenbench.stats import Summary
 
 FORMAT_NAME = "greenbench-run"
 """The ``format`` field of every exported document: tells it apart from any other JSON."""
@@ -155,9 +155,9 @@ def csv_rows(run: RunRecord) -> list[dict[str, Any]]:
                 "case_status": case.status,
                 "unit": case.unit,
                 "metric": metric,
-                **{k: s.get(k) for k in ("n", "median", "mean", "stdev", "min", "max",
-                                          "ci_low", "ci_high", "ci_level", "ci_method", "cv",
-                                          "high_cv")},
+                **{k: getattr(s, k) for k in ("n", "median", "mean", "stdev", "min", "max",
+                                              "ci_low", "ci_high", "ci_level", "ci_method",
+                                              "cv", "high_cv")},
                 # Time and throughput come from the clock whatever the sensors were.
                 "method": method if energy_like else "clock",
                 "estimate": energy_like and estimate,
@@ -181,10 +181,10 @@ def to_csv(run: RunRecord) -> str:
 # --------------------------------------------------------------------------- shared facts
 
 
-def median_interval(metric: str, summary: dict[str, Any]) -> tuple[float | None, float | None]:
+def median_interval(metric: str, summary: Summary) -> tuple[float | None, float | None]:
     """A summary's interval of the median as shown: for a quantity that cannot be negative,
     never below zero (runs stored before intervals were cut at zero hold such lows)."""
-    low, high = summary.get("ci_low"), summary.get("ci_high")
+    low, high = summary.ci_low, summary.ci_high
     if low is not None and low < 0 and is_nonnegative_metric(metric):
         low = 0.0
     return low, high
@@ -205,7 +205,7 @@ def energy_method(case: CaseRecord, run_is_estimate: bool) -> str:
     """How a case's energy was obtained: the repeats' measurement method(s) (``counter``,
     ``power``, ``estimate``, ``mixed``, joined by ``+`` when repeats differ), else ``estimate``
     or ``measured`` after the run's sensors when the repeats do not say."""
-    methods = sorted({str(m) for r in case.repeats if (m := r.measurement.get("method"))})
+    methods = sorted({m for r in case.repeats if (m := r.measurement.method) != "none"})
     if methods:
         return "+".join(methods)
     return "estimate" if run_is_estimate else "measured"
@@ -213,6 +213,7 @@ def energy_method(case: CaseRecord, run_is_estimate: bool) -> str:
 
 def case_is_estimate(case: CaseRecord, run_is_estimate: bool) -> bool:
     """True when some of the case's energy totals rest on a model, by the one rule of
-    :func:`greenbench.measurement.is_estimate`; by the run's sensors where no repeat says."""
-    verdicts = [v for r in case.repeats if (v := is_estimate(r.measurement)) is not None]
+    :attr:`greenbench.measurement.Measurement.is_estimate`; by the run's sensors where no
+    repeat says (a repeat with no domain in its total)."""
+    verdicts = [r.measurement.is_estimate for r in case.repeats if r.measurement.top_level()]
     return any(verdicts) if verdicts else run_is_estimate

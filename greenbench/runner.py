@@ -26,14 +26,15 @@ from typing import Any
 
 from greenbench.errors import UserError
 from greenbench.lifeline import ENV_PARENT_PID
-from greenbench.measurement import is_estimate
-from greenbench.records import CaseRecord, RunRecord
+from greenbench.records import CaseRecord, Repeat, RunRecord
 from greenbench.workload import Registry, expand_grid
 from greenbench.zygote import Zygote, ZygoteError, zygote_or_none
 
 #: metrics whose coefficient of variation over repeats is checked against CV_LIMIT
 CV_CHECKED = ("energy_per_unit_j", "time_s")
 CV_LIMIT = 0.10
+#: the start of the note on a case whose median net energy is below zero
+NEGATIVE_NET = "net energy below zero"
 
 
 @dataclass
@@ -309,16 +310,33 @@ def summarize_case(case: CaseRecord) -> None:
         except ValueError as exc:  # not a number: the workload's own figure, say
             case.flags.append(f"{metric}: not summarized ({exc})")
             continue
-        case.summary[metric] = summary.to_dict()
+        case.summary[metric] = summary
     for metric in CV_CHECKED:
         s = case.summary.get(metric)
-        if s and s.get("cv") is not None and s["cv"] > CV_LIMIT:
-            shown = fmt_percent(s['cv'], CV_LIMIT)
+        if s and s.cv is not None and s.cv > CV_LIMIT:
+            shown = fmt_percent(s.cv, CV_LIMIT)
             case.flags.append(f"high CV: {metric} varies {shown} over repeats "
                               f"(limit {fmt_percent(CV_LIMIT)})")
             break  # one CV note per case is enough to say "do not trust this one yet"
-    if any(is_estimate(r.measurement) for r in case.repeats):
+    _flag_negative_net(case)
+    if any(r.measurement.is_estimate for r in case.repeats):
         case.flags.append("estimate: some energy figures come from a power model")
+
+
+def _flag_negative_net(case: CaseRecord) -> None:
+    """A net figure below zero means the idle baseline drew more than the work: say so (once;
+    the protocol's note on an idle baseline above the repeats' power says it already)."""
+    import statistics
+
+    from greenbench.units import fmt_energy
+
+    net = case.values("net_energy_j")
+    if not net or (median := statistics.median(net)) >= 0:
+        return
+    if not any(f.startswith("idle baseline") for f in case.flags):
+        case.flags.append(f"{NEGATIVE_NET} ({fmt_energy(median)} per step): the idle baseline "
+                          "drew more than the repeats, so the net figures mean nothing here; "
+                          "lengthen --idle or measure on a quieter machine")
 
 
 def _null_non_finite(case: CaseRecord) -> None:
@@ -363,14 +381,15 @@ def run_footprint(record: RunRecord, carbon: Any) -> dict[str, Any] | None:
     return dict(fp.to_dict())
 
 
-def _measured(repeats: Sequence[Any]) -> tuple[float, float, float | None] | None:
+def _measured(repeats: Sequence[Repeat]) -> tuple[float, float, float | None] | None:
     """Total energy and duration of repeats, or None when there are none or a read failed
     (a footprint of a partial sum would understate the emissions)."""
-    energies = [r.measurement["energy_j"] for r in repeats]
+    energies = [r.measurement.energy_j for r in repeats]
     if not energies or any(e is None for e in energies):
         return None
-    duration_s = sum(r.measurement["duration_s"] for r in repeats)
-    return sum(energies), duration_s, repeats[0].measurement.get("start_wall_s")
+    duration_s = sum(r.measurement.duration_s for r in repeats)
+    total = sum(e for e in energies if e is not None)
+    return total, duration_s, repeats[0].measurement.start_wall_s
 
 
 def check_device(device: str) -> None:

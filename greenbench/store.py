@@ -469,7 +469,7 @@ def _flat_case_row(r: dict[str, Any]) -> dict[str, Any]:
     for metric in sorted({m for rep in case.repeats for m in rep.metrics} | set(case.summary)):
         summary = case.summary.get(metric)
         if summary is not None:
-            row[metric] = summary.get("median")
+            row[metric] = summary.median
         else:
             values = sorted(case.values(metric))
             row[metric] = _median(values) if values else None

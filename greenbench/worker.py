@@ -23,7 +23,7 @@ from typing import Any
 from greenbench.measurement import Measurement
 from greenbench.meter import Meter, activate
 from greenbench.protocol import Plan, Protocol, Result
-from greenbench.records import CaseRecord, Repeat
+from greenbench.records import CaseRecord, Repeat, Warmup
 from greenbench.workload import Workload, load_workload
 
 
@@ -115,7 +115,7 @@ def _measure(
         repeats.append(Repeat(
             steps=steps,
             units=steps * units_per_step,
-            measurement=m.to_dict(),
+            measurement=m,
             metrics=per_step_metrics(m, idle, steps, units_per_step, quality,
                                      wl.metrics(state), list(meter.phase_results)),
             quality=quality,
@@ -136,9 +136,9 @@ def _measure(
         units_per_step=units_per_step,
         variants=[p.name for p in wl.params if p.variant],
         repeats=repeats,
-        idle=idle.to_dict() if idle else None,
-        warmup={**result.warmup.to_dict(), "step_s": result.step_s,
-                "steps_per_repeat": result.steps, "settle_s": result.settle_s},
+        idle=idle,
+        warmup=Warmup(result.warmup, step_s=result.step_s, steps_per_repeat=result.steps,
+                      settle_s=result.settle_s),
         flags=result.flags,
         trace=trace,
         quality_metric=wl.quality_metric,

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from greenbench.measurement import DomainEnergy, Measurement
 from greenbench.records import CaseRecord, Repeat, RunRecord
 from greenbench.stats import summarize
 
@@ -60,21 +61,20 @@ def make_case(
         energy = metrics.get("energy_j")
         repeats.append(Repeat(
             steps=10, units=1000.0,
-            measurement={"name": f"repeat {i}", "duration_s": 1.0, "energy_j": energy,
-                         "method": method, "mean_power_w": metrics.get("power_w"),
-                         "domains": [], "warnings": []},
+            measurement=window(f"repeat {i}", 1.0, None if energy is None else energy * 10,
+                               method, start_s=10.0 + i),
             metrics=metrics,
         ))
     case = CaseRecord(
         workload=workload, params=dict(params or {"batch": 8}), status=status, unit=unit,
         units_per_step=100.0, repeats=repeats,
-        idle={"duration_s": 1.0, "mean_power_w": 5.0},
+        idle=window("idle", 1.0, 5.0, method),
         quality_metric="loss" if "quality:loss" in values else None,
     )
     for metric in sorted(values):
         if case.values(metric):
-            case.summary[metric] = summarize(case.values(metric)).to_dict()
-    if any(s.get("high_cv") for s in case.summary.values()):
+            case.summary[metric] = summarize(case.values(metric))
+    if any(s.high_cv for s in case.summary.values()):
         case.flags.append("high CV")
     if estimate:
         case.flags.append("estimate: some energy figures come from a power model")
@@ -83,6 +83,15 @@ def make_case(
                       "power_w": {"cpu-package:0": [19.5, 20.25, 20.0, 19.875]},
                       "phases": [{"name": "repeat 0", "start_s": 0.0, "end_s": 0.3}]}
     return case
+
+
+def window(name: str, duration_s: float, energy_j: float | None, method: str = "counter",
+           *, domain: str = "cpu-package:0", start_s: float = 0.0) -> Measurement:
+    """A measured window of one domain: ``energy_j`` over ``duration_s`` by ``method``."""
+    source = "estimate:cpu-tdp" if method == "estimate" else "rapl"
+    power = None if energy_j is None else energy_j / duration_s
+    return Measurement(name, start_s, start_s + duration_s, [DomainEnergy(
+        domain, energy_j, method, source, power, power, 10)])
 
 
 def make_run(

@@ -20,7 +20,8 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from greenbench.records import CaseRecord, RunRecord
+from greenbench.measurement import DomainEnergy, Measurement
+from greenbench.records import CaseRecord, RunRecord, Warmup
 from tests.factories import make_case, make_run
 
 EXPONENTS = {"softmax": 2.0, "linear": 1.0}
@@ -156,16 +157,13 @@ def _workload_case(workload: str, params: dict[str, Any], variants: list[str], u
                  for d in domains}
     for i, repeat in enumerate(case.repeats):
         repeat.units = repeat.steps * tokens
-        repeat.measurement["domains"] = [
-            {"domain": d, "energy_j": values[f"domain:{d}:energy_j"][i] * repeat.steps,
-             "method": method_of[d], "source": "nvml" if d.startswith("gpu") else "rapl",
-             "part_of": None} for d in domains]
-        repeat.measurement["method"] = "mixed" if cpu_estimate else "counter"
-        repeat.measurement["energy_j"] = e[i] * repeat.steps
-    case.idle = {"name": "idle", "duration_s": 1.0, "mean_power_w": power * IDLE_FRACTION,
-                 "energy_j": power * IDLE_FRACTION, "domains": []}
-    case.warmup = {"name": "warmup", "duration_s": 2.0, "mean_power_w": power,
-                   "energy_j": 2.0 * power, "domains": []}
+        duration = t[i] * repeat.steps
+        repeat.measurement = Measurement(f"repeat {i + 1}", 10.0 + i, 10.0 + i + duration, [
+            _domain(d, values[f"domain:{d}:energy_j"][i] * repeat.steps, duration, method_of[d])
+            for d in domains])
+    case.idle = _window("idle", 1.0, power * IDLE_FRACTION, domains, method_of)
+    case.warmup = Warmup(_window("warmup", 2.0, power, domains, method_of), step_s=t[0],
+                         steps_per_repeat=case.repeats[0].steps if case.repeats else None)
     case.flags = [f for f in case.flags if not f.startswith("estimate")]
     if cpu_estimate:
         case.flags.append("estimate: some energy figures come from a power model")
@@ -247,6 +245,21 @@ def trace(domains: Sequence[str], repeats: int = 3, interval_s: float = 0.1) -> 
 
 def _case_energy_j(case: CaseRecord) -> float:
     """Everything metered for the case: warm-up, idle and every repeat."""
-    metered = [r.measurement.get("energy_j") or 0.0 for r in case.repeats]
-    return sum(metered) + (case.idle or {}).get("energy_j", 0.0) + \
-        (case.warmup or {}).get("energy_j", 0.0)
+    windows = [r.measurement for r in case.repeats] + [case.idle, case.warmup_window]
+    return sum(m.energy_j or 0.0 for m in windows if m is not None)
+
+
+def _domain(name: str, energy_j: float, duration_s: float, method: str) -> DomainEnergy:
+    source = "nvml" if name.startswith("gpu") else ("estimate:cpu-tdp" if method == "estimate"
+                                                    else "rapl")
+    power = energy_j / duration_s if duration_s > 0 else None
+    return DomainEnergy(name, energy_j, method, source, power, power, 10)
+
+
+def _window(name: str, duration_s: float, power_w: float, domains: Sequence[str],
+            method_of: dict[str, str]) -> Measurement:
+    """A window at ``power_w`` in all, shared among domains as POWER_W shares them."""
+    total = sum(POWER_W[d] for d in domains)
+    return Measurement(name, 0.0, duration_s, [
+        _domain(d, power_w * duration_s * POWER_W[d] / total, duration_s, method_of[d])
+        for d in domains])

@@ -20,7 +20,7 @@ RUNS = Path(__file__).parent.parent / "docs" / "runs"
 
 def medians(label: str, metric: str, by: str, **where: object) -> dict[object, float]:
     run = read_document_file(RUNS / f"{label}.json")
-    return {c.params[by]: c.summary[metric]["median"] for c in run.cases
+    return {c.params[by]: c.summary[metric].median for c in run.cases
             if all(c.params.get(k) == v for k, v in where.items())}
 
 
@@ -66,7 +66,7 @@ def test_sparse_crossover_and_language_parity_in_the_findings() -> None:
 def test_efficiency_figures_in_the_findings() -> None:
     run = read_document_file(RUNS / "efficiency.json")
     epu = {(c.params["mode"], c.params["precision"], c.params["sparsity"], c.params["compile"]):
-           c.summary["energy_per_unit_j"]["median"] for c in run.cases if c.status == "ok"}
+           c.summary["energy_per_unit_j"].median for c in run.cases if c.status == "ok"}
     fp32, bf16 = epu[("infer", "fp32", "none", False)], epu[("infer", "bf16", "none", False)]
     assert fp32 / bf16 == pytest.approx(1.81, abs=0.005)
     assert epu[("infer", "int8", "none", False)] / fp32 == pytest.approx(1.10, abs=0.005)

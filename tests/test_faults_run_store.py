@@ -70,7 +70,7 @@ def test_a_nan_quality_figure_is_stored_as_null_noted_and_the_run_goes_on(
         text = dumps_document(store.export_run(record.id))
     assert stored.status == "complete" and len(stored.cases) == 2
     first = stored.cases[0]
-    assert first.summary["quality:loss"]["n"] == 4  # the NaN left out, the other four kept
+    assert first.summary["quality:loss"].n == 4  # the NaN left out, the other four kept
     assert first.repeats[1].metrics["quality:loss"] is None
     assert first.repeats[1].quality == {"loss": None}
     assert any(f.startswith("quality:loss: 1 of 5 repeat(s) gave nan") and "null" in f
@@ -101,7 +101,7 @@ def test_a_nan_that_reaches_the_store_is_written_as_null_not_invalid_json(
 ) -> None:
     path = tmp_path / "s.sqlite"
     case = make_case(with_trace=False)
-    case.repeats[0].measurement["mean_power_w"] = math.nan
+    case.repeats[0].measurement.domains[0].mean_power_w = math.nan
     with Store(path) as store:
         from tests.factories import make_run
 
@@ -125,9 +125,9 @@ def test_energy_intervals_of_few_spread_repeats_never_go_below_zero(
     with Store(tmp_path / "s.sqlite") as store:
         summary = store.get_run(run_cases(store, 1).id).cases[0].summary
     for metric in ("energy_per_unit_j", "time_s"):
-        assert summary[metric]["ci_low"] == 0.0
-        assert "cut at 0" in summary[metric]["ci_method"]
-    assert summary["net_energy_per_unit_j"]["ci_low"] < 0  # a net energy may be negative
+        assert summary[metric].ci_low == 0.0
+        assert "cut at 0" in summary[metric].ci_method
+    assert summary["net_energy_per_unit_j"].ci_low < 0  # a net energy may be negative
 
 
 # --------------------------------------------------------------------------- Ctrl-C, store faults
@@ -203,7 +203,7 @@ def test_a_stored_interval_below_zero_is_shown_from_zero_in_show_and_latex(
     # Summarized the way runs were before intervals were cut at zero: the low is negative.
     run.cases.append(make_case(values={"energy_per_unit_j": [0.01, 0.30, 0.02]},
                                with_trace=False))
-    assert run.cases[0].summary["energy_per_unit_j"]["ci_low"] < 0
+    assert run.cases[0].summary["energy_per_unit_j"].ci_low < 0
     path = tmp_path / "s.sqlite"
     with Store(path) as s:
         s.begin_run(run)

@@ -155,7 +155,7 @@ def test_sessions_merge_round_by_round_with_each_session_as_its_process() -> Non
     case = run.cases[0]
     assert case.values("energy_j") == [1.0, 1.1, 1.2, 2.0, 2.1, 2.2]
     assert [r.process for r in case.repeats] == [0, 0, 0, 1, 1, 1]
-    assert case.summary["energy_j"]["n"] == 6
+    assert case.summary["energy_j"].n == 6
     assert first.cases[0].repeats[0].process == 0 and len(first.cases[0].repeats) == 3
 
 

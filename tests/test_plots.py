@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -350,7 +351,7 @@ def test_breakdown_stacks_domains_idle_and_net_and_emissions() -> None:
     ax = fig.axes[0]
     total = sum(p.get_width() for p in bars_of(ax) if p.get_y() < 0.5 and p.get_y() > -0.5)
     case = run.cases[0]
-    expected_uj = case.summary["energy_j"]["median"] / case.units_per_step * 1e6
+    expected_uj = case.summary["energy_j"].median / case.units_per_step * 1e6
     assert total == pytest.approx(expected_uj, rel=1e-6)
 
 
@@ -358,11 +359,11 @@ def test_breakdown_leaves_domains_beside_the_total_out_of_the_stack() -> None:
     run = sweep_run(cpu_estimate=True)
     case = run.cases[0]
     for r in case.repeats:
-        for d in r.measurement["domains"]:
-            if d["domain"].startswith("dram"):
-                d["not_counted"] = "constant model: shown beside the total"
+        for d in r.measurement.domains:
+            if d.domain.startswith("dram"):
+                d.not_counted = "constant model: shown beside the total"
     beside = [k for k in case.summary if k.startswith("domain:dram")]
-    counted = sum(v["median"] for k, v in case.summary.items()
+    counted = sum(v.median for k, v in case.summary.items()
                   if k.startswith("domain:") and k not in beside)
     fig = plot_breakdown([run], selector="0")
     ax = fig.axes[0]
@@ -729,7 +730,8 @@ def test_pareto_turns_log_when_one_wide_interval_would_squeeze_the_points() -> N
     run = sweep_run(seq_lens=(1024, 2048))
     assert plot_pareto([run]).axes[0].get_xscale() == "linear"
     summary = run.cases[0].summary["energy_per_unit_j"]
-    summary["ci_high"] = summary["median"] * 100  # one noisy case, as real runs have
+    # one noisy case, as real runs have
+    run.cases[0].summary["energy_per_unit_j"] = replace(summary, ci_high=summary.median * 100)
     fig = plot_pareto([run])
     assert fig.axes[0].get_xscale() == "log"
     assert layout_problems(fig) == []

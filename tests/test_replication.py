@@ -11,6 +11,7 @@ from greenbench.errors import UserError
 from greenbench.records import CaseRecord, Repeat, RunRecord
 from greenbench.run_compare import compare_runs
 from greenbench.runner import CaseSpec, RunConfig, _spread, run_case
+from tests.factories import window
 
 FILE = str(Path(__file__).parent / "data" / "basic_workloads.py")
 FAST = dict(min_duration_s=0.1, warmup_s=0.1, idle_s=0.0, interval_s=0.02,
@@ -39,7 +40,7 @@ def test_a_case_over_three_processes_records_each_repeats_process() -> None:
 
 
 def _case(values: list[float], processes: int) -> CaseRecord:
-    repeats = [Repeat(steps=1, units=1, measurement={"method": "estimate"},
+    repeats = [Repeat(steps=1, units=1, measurement=window("repeat", 1.0, v, "estimate"),
                       metrics={"energy_per_unit_j": v}, process=i % processes)
                for i, v in enumerate(values)]
     return CaseRecord("w", {}, "ok", repeats=repeats)

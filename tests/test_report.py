@@ -136,8 +136,8 @@ def test_metered_energy_adds_warmup_idle_and_every_repeat() -> None:
     run = sweep_run(carbon=False)
     case = run.cases[0]
     assert case.idle is not None and case.warmup is not None
-    expected = sum(r.measurement["energy_j"] for r in case.repeats) + \
-        case.idle["energy_j"] + case.warmup["energy_j"]
+    expected = sum(r.measurement.energy_j for r in case.repeats) + \
+        case.idle.energy_j + case.warmup_window.energy_j
     run.cases = [case]
     assert metered(run).energy_j == pytest.approx(expected)
 

@@ -37,7 +37,7 @@ def test_a_case_runs_in_a_worker_and_reports_per_step_figures() -> None:
     assert r.steps >= 1 and r.units == r.steps * 3000
     assert r.metrics["energy_j"] is not None and r.metrics["energy_j"] > 0
     assert r.metrics["energy_per_unit_j"] == pytest.approx(r.metrics["energy_j"] / 3000)
-    assert r.metrics["time_s"] * r.steps == pytest.approx(r.measurement["duration_s"], rel=1e-6)
+    assert r.metrics["time_s"] * r.steps == pytest.approx(r.measurement.duration_s, rel=1e-6)
     assert case.idle is not None and case.warmup is not None
     assert [p["name"] for p in case.trace["phases"]] == ["warmup", "idle", "repeat 1",
                                                          "repeat 2"]
@@ -51,7 +51,7 @@ def test_repeats_are_calibrated_to_the_minimum_duration() -> None:
     assert case.status == "ok", case.error
     for r in case.repeats:
         assert r.steps >= 8
-        assert r.measurement["duration_s"] >= 0.2
+        assert r.measurement.duration_s >= 0.2
 
 
 def test_crash_kill_and_hang_fail_their_case_and_the_others_go_on(tmp_path: Path) -> None:
@@ -77,8 +77,9 @@ def test_summary_has_median_ci_and_cv_per_metric(tmp_path: Path) -> None:
     record = run([CaseSpec("scored", {})], config, registry(), store)
     case = record.cases[0]
     s = case.summary["energy_per_unit_j"]
-    assert s["n"] == 3
-    assert s["ci_low"] <= s["median"] <= s["ci_high"]
+    assert s.n == 3
+    assert s.ci_low is not None and s.ci_high is not None
+    assert s.ci_low <= s.median <= s.ci_high
     assert "quality:accuracy" in case.summary
     assert any(f.startswith("estimate") for f in case.flags) == record.is_estimate
 
@@ -134,7 +135,7 @@ def test_a_run_with_carbon_setup_stores_footprints_with_sci(tmp_path: Path) -> N
     record = run([CaseSpec("spin", {"n": 1000, "mode": "sum"})], RunConfig(**FAST), registry(),
                  store, carbon=carbon)
     case = store.get_run(record.id).cases[0]
-    energy_j = sum(r.measurement["energy_j"] for r in case.repeats)
+    energy_j = sum(r.measurement.energy_j for r in case.repeats)
     units = sum(r.units for r in case.repeats)
     fp = case.footprint
     assert fp["operational_g"] == pytest.approx(energy_j / 3.6e6 * 300 * 1.2)

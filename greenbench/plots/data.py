@@ -93,9 +93,9 @@ class CaseRef:
         from greenbench.results_format import median_interval
 
         s = self.case.summary.get(metric)
-        if s is not None and s.get("median") is not None:
+        if s is not None:
             low, high = median_interval(metric, s)
-            return Stat(float(s["median"]), _opt(low), _opt(high), int(s.get("n") or 0))
+            return Stat(float(s.median), _opt(low), _opt(high), s.n)
         values = self.case.values(metric)
         if not values:
             return None
@@ -448,14 +448,12 @@ class DomainFact:
 def domain_facts(run: RunRecord, case: CaseRecord) -> dict[str, DomainFact]:
     """Every domain the case's measurements or the run's sensors name, with its method."""
     facts: dict[str, DomainFact] = {}
-    windows = [r.measurement for r in case.repeats] + [case.idle or {}, case.warmup or {}]
+    windows = [r.measurement for r in case.repeats] + [case.idle, case.warmup_window]
     for m in windows:
-        for d in m.get("domains") or []:
-            name = str(d.get("domain"))
-            if name not in facts:
-                facts[name] = DomainFact(name, str(d.get("method", "")),
-                                         str(d.get("source", "")), d.get("part_of"),
-                                         d.get("not_counted"))
+        for d in m.domains if m is not None else []:
+            if d.domain not in facts:
+                facts[d.domain] = DomainFact(d.domain, d.method, d.source, d.part_of,
+                                             d.not_counted)
     for s in run.sensors:
         name = str(s.get("domain"))
         if name not in facts and s.get("available", True):

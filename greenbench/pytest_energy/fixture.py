@@ -128,13 +128,11 @@ class EnergyBenchmark:
 
     def stats(self, metric: str = "energy_j") -> Summary:
         """The summary (median, 95% CI, CV) of a per-call metric over the rounds."""
-        from greenbench.stats import Summary
-
         if self.case is None:
             raise RuntimeError("energy_benchmark has not measured anything yet")
         if metric not in self.case.summary:
             raise KeyError(f"no {metric!r} measured; have {', '.join(self.case.summary)}")
-        return Summary.from_dict(self.case.summary[metric])
+        return self.case.summary[metric]
 
     # -- measuring ----------------------------------------------------------------------------
 
@@ -169,7 +167,7 @@ class EnergyBenchmark:
         from greenbench.protocol import Plan, Protocol
         from greenbench.pytest_energy import turns
         from greenbench.pytest_energy.results import case_identity
-        from greenbench.records import CaseRecord, Repeat
+        from greenbench.records import CaseRecord, Repeat, Warmup
         from greenbench.runner import summarize_case
         from greenbench.worker import per_step_metrics
 
@@ -215,7 +213,7 @@ class EnergyBenchmark:
             repeats.append(Repeat(
                 steps=calls,
                 units=calls * m.units,
-                measurement=measurement.to_dict(),
+                measurement=measurement,
                 metrics=per_step_metrics(measurement, sensing.idle, calls, m.units,
                                          None, {}, []),
             ))
@@ -224,9 +222,9 @@ class EnergyBenchmark:
         case = CaseRecord(
             workload=workload, params=params, status="ok", unit=m.unit,
             units_per_step=m.units, repeats=repeats,
-            idle=sensing.idle.to_dict() if sensing.idle is not None else None,
-            warmup={"rounds": m.warmup_rounds, "iterations": iterations, "call_s": call_s,
-                    "min_round_s": min_round_s},
+            idle=sensing.idle,
+            warmup=Warmup(step_s=call_s, steps_per_repeat=iterations, rounds=m.warmup_rounds,
+                          min_repeat_s=min_round_s),
             flags=flags + [_shorten(w) for w in warnings[:3]],
         )
         summarize_case(case)
@@ -277,7 +275,7 @@ def budget_failures(
 
 
 def _medians(case: CaseRecord) -> dict[str, float | None]:
-    return {key: (s.get("median") if (s := case.summary.get(key)) else None)
+    return {key: (s.median if (s := case.summary.get(key)) else None)
             for key, _, _, _ in BUDGETS.values()}
 
 

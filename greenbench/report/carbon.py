@@ -61,15 +61,15 @@ def metered(run: RunRecord) -> Metered:
     energy = duration = 0.0
     windows = unknown = 0
     for case in run.cases:
-        for m in [r.measurement for r in case.repeats] + [case.warmup, case.idle]:
-            if not m:
+        for m in [r.measurement for r in case.repeats] + [case.warmup_window, case.idle]:
+            if m is None:
                 continue
             windows += 1
-            if m.get("energy_j") is None:
+            if m.energy_j is None:
                 unknown += 1
                 continue
-            energy += float(m["energy_j"])
-            duration += float(m.get("duration_s") or 0.0)
+            energy += m.energy_j
+            duration += m.duration_s
     estimate = any(case_is_estimate(c, run.is_estimate) for c in run.cases if c.repeats)
     return Metered(energy, duration, windows, unknown, sensor_methods(run), estimate)
 

@@ -34,7 +34,7 @@ def latex_table(runs: Sequence[RunRecord], *, label: str = "tab:greenbench",
                 caption: str | None = None) -> str:
     """The finished cases of ``runs`` with their main figures, as a ``table`` environment."""
     refs = [CaseRef(run, i) for run in runs for i, c in enumerate(run.cases)
-            if c.status == "ok" and c.summary.get("energy_per_unit_j")]
+            if c.status == "ok" and "energy_per_unit_j" in c.summary]
     keys = list(swept(refs)) if len(refs) > 1 else []
     many_runs = len(runs) > 1
     keys = [k for k in keys if k != "run"]
@@ -88,8 +88,8 @@ def _row(ref: CaseRef, keys: list[str], many_runs: bool, quality: bool, energy_f
     ci = "--" if low is None or high is None else \
         f"[{sig(low * energy_f)}, {sig(high * energy_f)}]"
     cells = ([escape(ref.run.label or ref.run.id)] if many_runs else []) + [
-        escape(describe(ref, keys)), escape(singular(ref.case.unit)), str(epu.get("n", "")),
-        _num(epu.get("median"), energy_f) + mark, ci,
+        escape(describe(ref, keys)), escape(singular(ref.case.unit)), str(epu.n),
+        _num(epu.median, energy_f) + mark, ci,
         _num(_median(ref, "net_energy_per_unit_j"), energy_f) + mark,
         _num(_median(ref, "time_s"), time_f),
         _num(_median(ref, "power_w"), power_f) + mark,
@@ -97,7 +97,7 @@ def _row(ref: CaseRef, keys: list[str], many_runs: bool, quality: bool, energy_f
     if quality:
         q = s.get(f"quality:{ref.case.quality_metric}") if ref.case.quality_metric else None
         cells.append("--" if not q else
-                     escape(f"{ref.case.quality_metric} {sig(float(q['median']))}"))
+                     escape(f"{ref.case.quality_metric} {sig(q.median)}"))
     return cells
 
 
@@ -109,7 +109,7 @@ def _caption() -> str:
 
 def _median(ref: CaseRef, metric: str) -> float | None:
     s = ref.case.summary.get(metric)
-    return None if not s or s.get("median") is None else float(s["median"])
+    return None if s is None else s.median
 
 
 def _num(value: float | None, factor: float) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from greenbench.stats import Summary
 from greenbench.units import fmt_quantity, plain, scale
 
 J_PER_MWH = 3.6e9
@@ -29,13 +30,13 @@ def sig(value: float, digits: int = 3) -> str:
     return f"{value:.{digits - 1}e}"
 
 
-def interval(s: dict[str, Any], unit: str, factor: float = 1.0,
+def interval(s: Summary, unit: str, factor: float = 1.0,
              metric: str = "energy_per_unit_j") -> str:
     """``[62.1, 64.4] µJ``-style interval of a summary's median, in the median's prefix."""
     from greenbench.results_format import median_interval
 
-    (low, high), median = median_interval(metric, s), s.get("median")
-    if low is None or high is None or median is None:
+    (low, high), median = median_interval(metric, s), s.median
+    if low is None or high is None:
         return "no interval (n < 2)"
     f, shown = scale(median * factor, unit)
     return f"[{plain(low * factor * f)}, {plain(high * factor * f)}] {shown}"

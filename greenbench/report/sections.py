@@ -60,24 +60,24 @@ def case_row(run: RunRecord, index: int, case: CaseRecord, name: str | None = No
     s = case.summary
     estimate = case_is_estimate(case, run.is_estimate)
     mark = " (ESTIMATE)" if estimate else ""
-    epu = s.get("energy_per_unit_j") or {}
+    epu = s.get("energy_per_unit_j")
     per = f"/{singular(case.unit)}"
     quality = "-"
     if case.quality_metric and (q := s.get(f"quality:{case.quality_metric}")):
         better = "higher" if case.quality_higher_is_better else "lower"
-        quality = f"{case.quality_metric} = {sig(q['median'])} ({better} is better)"
-    throughput = (s.get("throughput_per_s") or {}).get("median")
-    cv = epu.get("cv")
+        quality = f"{case.quality_metric} = {sig(q.median)} ({better} is better)"
+    throughput = _median(case, "throughput_per_s")
+    cv = epu.cv if epu else None
     return [
         f"{index}: {name or case.label}", case.status, str(len(case.repeats)),
-        _with_unit(si(epu.get("median"), "J"), per) + mark,
+        _with_unit(si(epu.median if epu else None, "J"), per) + mark,
         interval(epu, "J") if epu else "-",
         _with_unit(si(_median(case, "net_energy_per_unit_j"), "J"), per) + mark,
         si(_median(case, "time_s"), "s"),
         fmt_si(throughput, f"{case.unit}/s"),
         si(_median(case, "power_w"), "W") + mark,
         quality,
-        "-" if cv is None else percent(cv) + (" (high)" if epu.get("high_cv") else ""),
+        "-" if cv is None else percent(cv) + (" (high)" if epu and epu.high_cv else ""),
         energy_method(case, run.is_estimate) if case.repeats else "-",
     ]
 
@@ -166,9 +166,8 @@ def procedure_text(config: dict[str, Any]) -> str:
 
 def interval_text(run: RunRecord) -> str:
     """How the run's confidence intervals were computed, from the summaries themselves."""
-    methods = Counter(str(s.get("ci_method", "none")).split(":")[0]
-                      for c in run.cases for s in c.summary.values())
-    levels = {s.get("ci_level") for c in run.cases for s in c.summary.values()}
+    methods = Counter(s.ci_method.split(":")[0] for c in run.cases for s in c.summary.values())
+    levels = {s.ci_level for c in run.cases for s in c.summary.values()}
     words = {"order-statistic": "distribution-free order-statistic interval (n >= 6)",
              "student-t": "Student's t interval around the mean (2 <= n < 6)",
              "none": "no interval (a single repeat)"}
@@ -221,7 +220,7 @@ def _gpu_text(gpu: dict[str, Any]) -> str:
 
 def _median(case: CaseRecord, metric: str) -> float | None:
     s = case.summary.get(metric)
-    return None if not s else s.get("median")
+    return None if s is None else s.median
 
 
 def _with_unit(text: str, per: str) -> str:

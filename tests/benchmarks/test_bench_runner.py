@@ -23,8 +23,9 @@ def test_runner_overhead_per_case(benchmark, tmp_path: Path) -> None:
     t0 = time.perf_counter()
     record = run(specs, config, registry, store)
     wall = time.perf_counter() - t0
-    measured = sum(r.measurement["duration_s"] for c in record.cases for r in c.repeats)
-    method = sum(c.warmup["duration_s"] + c.idle["duration_s"] for c in record.cases)
+    measured = sum(r.measurement.duration_s for c in record.cases for r in c.repeats)
+    method = sum(c.warmup_window.duration_s + c.idle.duration_s for c in record.cases
+                 if c.warmup_window and c.idle)
     overhead_per_case = (wall - measured - method) / len(specs)
     benchmark.extra_info.update({"overhead_s_per_case": overhead_per_case,
                                  "measured_s_per_case": measured / len(specs)})

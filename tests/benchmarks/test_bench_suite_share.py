@@ -26,10 +26,10 @@ def test_share_of_the_quick_suite_spent_in_repeats(benchmark, tmp_path: Path) ->
                                                                              or e["event"]))))
     wall = time.perf_counter() - t0
     ok = [c for c in record.cases if c.status == "ok"]
-    repeats = sum(r.measurement["duration_s"] for c in ok for r in c.repeats)
-    warmup = sum(c.warmup["duration_s"] for c in ok if c.warmup)
-    idle = sum(c.idle["duration_s"] for c in ok if c.idle)
-    settle = sum(c.warmup.get("settle_s", 0.0) for c in ok if c.warmup)
+    repeats = sum(r.measurement.duration_s for c in ok for r in c.repeats)
+    warmup = sum(c.warmup_window.duration_s for c in ok if c.warmup_window)
+    idle = sum(c.idle.duration_s for c in ok if c.idle)
+    settle = sum(c.warmup.settle_s or 0.0 for c in ok if c.warmup)
     # process start, imports and the workload's set-up: from a case's start to its warm-up
     starts = [t for t, name in marks if name == "case"]
     warmups = [t for t, name in marks if name == "warmup"]
