@@ -78,6 +78,7 @@ def test_measure_o_writes_the_json_file(tmp_path: Path) -> None:
     ("report", "latest", "--latex", "--title"),
     ("results", "export", "latest", "-o", "--format"),
     ("plot", "latest", "--kind", "bars", "--out-dir", "--format"),
+    ("run", *QUICK, "--store", "--json"),
 ])
 def test_an_output_option_never_takes_an_option_as_its_file(tmp_path: Path,
                                                           args: tuple[str, ...]) -> None:
@@ -138,3 +139,14 @@ def test_gate_calibration_prints_its_progress_to_stderr_and_the_finding_to_stdou
     assert "false alarms: " in result.out
     hushed = run_cli(capsys, "-q", "gate", "--calibrate", "--runs", "2", "--repo", str(tmp_path))
     assert "run 1/2" not in hushed.err and "false alarms: " in hushed.out
+
+
+@pytest.mark.parametrize("args", [("report", "latest", "-o", "."), ("run", *QUICK, "-o", "."),
+                                  ("results", "list", "--store", ".")])
+def test_an_output_file_that_is_a_folder_is_refused_in_one_line(
+        tmp_path: Path, args: tuple[str, ...]) -> None:
+    r = gb(*args, cwd=tmp_path)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and ". is a folder; give a file path" in lines[0], r.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -9,6 +9,7 @@ names the option; a whole number too large for the store is refused the same way
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import click
@@ -66,7 +67,8 @@ FINITE = Number()
 
 
 class OutputPath(click.ParamType):
-    """A path to write (a file, or a folder with ``folder=True``) that is never an option.
+    """A path to write (a file, or a folder with ``folder=True``) that is never an option,
+    and, for a file, not a folder.
 
     An option that takes a value takes the next word whatever it is, so ``--json -- sleep 1``
     once wrote a file named ``--``: a value that starts with ``-`` is refused, with the
@@ -85,6 +87,8 @@ class OutputPath(click.ParamType):
         if text.startswith("-"):
             self.fail(f"{text!r} looks like an option, not a {self.name} name (to name a "
                       f"{self.name} that starts with '-', write ./{text})", param, ctx)
+        if not self.folder and os.path.isdir(text):
+            self.fail(f"{text} is a folder; give a file path", param, ctx)
         return text
 
 

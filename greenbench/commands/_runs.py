@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from greenbench.commands._options import OUTPUT_FILE
 from greenbench.records import RunRecord
 from greenbench.settings import option_default
 
@@ -16,7 +17,7 @@ def store_option(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--store PATH``: the results store (default $GREENBENCH_STORE or
     results/greenbench.sqlite)."""
     return click.option(
-        "--store", "store_path", type=click.Path(dir_okay=False),
+        "--store", "store_path", type=OUTPUT_FILE,
         default=option_default("store"), metavar="PATH",
         help="Results store (default: $GREENBENCH_STORE, else store in the settings files, "
              "else results/greenbench.sqlite; see greenbench config).",
