@@ -4,8 +4,8 @@ Results go to standard output and are printed at every level; errors and warning
 reach standard error. ``--quiet`` hides progress and notes (which sensors were found, where a
 file went); ``--verbose`` adds diagnostics (each sensor, per-phase timings, resolved paths).
 The flags are given before the command (``greenbench -q run``, on every command) or after it
-on the commands whose own arguments cannot contain them; the level lives on the click
-context's ``obj``, shared by the group and the command.
+(run, measure, compare, plot, report: not gate, whose further arguments are pytest's); the
+level lives on the click context's ``obj``, shared by the group and the command.
 """
 
 from __future__ import annotations
