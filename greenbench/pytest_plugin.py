@@ -50,8 +50,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "name, or a .json file.")
     add("--greenbench-compare-fail", metavar="RULE", action="append", default=None,
         help="Fail the session when a metric regresses beyond RULE and significantly: "
-             "METRIC:N% or METRIC:AMOUNTUNIT, METRIC one of energy, energy_per_unit, "
-             "net_energy, time, power (e.g. energy:5%, energy:0.5J, time:20ms). Repeatable; "
+             "METRIC:N%% or METRIC:AMOUNTUNIT, METRIC one of energy, energy_per_unit, "
+             "net_energy, time, power (e.g. energy:5%%, energy:0.5J, time:20ms). Repeatable; "
              "implies --greenbench-compare.")
     add("--greenbench-alpha", metavar="P", type=float, default=None,
         help="Significance level of the regression test (default 0.05).")

@@ -108,8 +108,10 @@ RULE = "--greenbench-compare-fail=energy:10%"
 
 
 @pytest.fixture
-def counting(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A pytester folder whose sessions measure with the work counter."""
+def counting(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A pytester folder whose sessions measure with the work counter, on a terminal wide
+    enough for a benchmark's row on one line (tests/test_cli_width.py tries 80 columns)."""
+    monkeypatch.setenv("COLUMNS", "200")
     pytester.makepyfile(workmodel=WORKMODEL, conftest=CONFTEST)
     return pytester
 
@@ -159,8 +161,8 @@ def test_a_suite_saves_a_baseline_as_an_exported_run(counting: pytest.Pytester,
     assert (case.workload, case.params) == ("test_suite.py::test_hot", {})
     assert len(case.repeats) == 7  # the default rounds
     # per call: 20,000 steps at 1 uJ, whatever the calibrated calls per round
-    assert case.summary["energy_j"]["median"] == pytest.approx(0.02, rel=0.01)
-    assert all(r.measurement["method"] == "counter" for r in case.repeats)
+    assert case.summary["energy_j"].median == pytest.approx(0.02, rel=0.01)
+    assert all(r.measurement.method == "counter" for r in case.repeats)
     # the offline command reads it: a run against itself is unchanged
     cli = run_cli(capsys, "compare", str(path), str(path), "--fail", "energy:5%")
     assert cli.code == 0, cli.out + cli.err
@@ -383,10 +385,10 @@ def test_idle_power_gives_net_energy(counting: pytest.Pytester) -> None:
     write_suite(counting, 5_000)
     assert run(counting, "--greenbench-idle=0.05", "--greenbench-save=net").ret == 0
     (case,) = read_document_file(next(machine_folder(counting).iterdir())).cases
-    assert case.idle is not None and case.idle["duration_s"] >= 0.05
+    assert case.idle is not None and case.idle.duration_s >= 0.05
     # the work counter stands still while idle, so net energy is all of it
-    assert case.summary["net_energy_j"]["median"] == pytest.approx(
-        case.summary["energy_j"]["median"])
+    assert case.summary["net_energy_j"].median == pytest.approx(
+        case.summary["energy_j"].median)
 
 
 # --------------------------------------------------------------------------- usage errors
@@ -464,7 +466,7 @@ def test_calibrated(energy_benchmark):
     case = energy_benchmark.case
     assert len(case.repeats) == 7 and case.repeats[0].steps > 1
     # every round lasts at least the minimum round time (less a little clock granularity)
-    assert min(r.measurement["duration_s"] for r in case.repeats) >= 0.018
+    assert min(r.measurement.duration_s for r in case.repeats) >= 0.018
 
 
 def test_only_once(energy_benchmark):
@@ -655,11 +657,19 @@ def test_xdist_serial_measures_each_benchmark_alone(counting: pytest.Pytester) -
     run_record = read_document_file(saved)
     assert sorted(c.workload for c in run_record.cases) == [
         "test_suite.py::test_energy_1", "test_suite.py::test_energy_2"]
-    windows = [(r.measurement["start_wall_s"],
-                r.measurement["start_wall_s"] + r.measurement["duration_s"])
+    windows = [(r.measurement.start_wall_s,
+                r.measurement.start_wall_s + r.measurement.duration_s)
                for c in run_record.cases for r in c.repeats]
     plain = [tuple(map(float, line.split()[1:]))
              for line in (counting.path / "plain_times.txt").read_text().splitlines()]
     assert len(plain) == 8
     overlapping = [(w, p) for w in windows for p in plain if w[0] < p[1] and p[0] < w[1]]
     assert not overlapping  # no other test ran while a round was measured
+
+
+def test_pytest_help_lists_the_options_with_the_plugin_installed(
+        pytester: pytest.Pytester) -> None:
+    """argparse formats help with %: a bare % in an option's help crashed `pytest --help`."""
+    result = pytester.runpytest_subprocess("--help")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["*--greenbench-compare-fail*", "*energy:5%, energy:0.5J*"])
