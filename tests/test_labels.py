@@ -12,11 +12,13 @@ import pytest
 
 from greenbench import gate
 from greenbench.report import build_report
-from greenbench.runner import CV_LIMIT, summarize_case
+from greenbench.report.sections import case_row
+from greenbench.runner import CV_LIMIT, NEGATIVE_NET, summarize_case
+from greenbench.store import Store
 from greenbench.report.document import Code
 from greenbench.workload import discover
 from tests.cli_runner import run_cli
-from tests.factories import make_case
+from tests.factories import DEFAULT_VALUES, make_case, make_run
 from tests.plot_factories import sweep_run
 from tests.test_gate import comparison
 
@@ -115,3 +117,54 @@ def test_a_significant_change_within_the_tolerance_is_unchanged_not_improved() -
     assert "unchanged (within the 1% tolerance)" in verdicts[0].explanation
     beyond = gate.verdict_for({"power": comparison(0.97, 0.001)}, [])
     assert [v.status for v in beyond] == [gate.IMPROVED]
+
+
+# --------------------------------------------------------------------------- negative net energy
+
+#: a busy machine: the idle baseline drew more than the repeats, so net comes out below zero
+BELOW_IDLE = {**DEFAULT_VALUES, "net_energy_j": [-0.02, -0.01, -0.03, -0.02, -0.02],
+              "net_energy_per_unit_j": [-2e-4, -1e-4, -3e-4, -2e-4, -2e-4]}
+
+
+def test_the_runner_flags_a_net_energy_below_zero() -> None:
+    case = make_case(values=BELOW_IDLE)
+    case.summary.clear()
+    case.flags.clear()
+    summarize_case(case)
+    notes = [f for f in case.flags if f.startswith(NEGATIVE_NET)]
+    assert len(notes) == 1
+    assert "(-20 mJ per step)" in notes[0] and "--idle" in notes[0]
+
+
+def test_a_positive_net_energy_has_no_such_flag() -> None:
+    case = make_case()
+    case.flags.clear()
+    summarize_case(case)
+    assert not [f for f in case.flags if f.startswith(NEGATIVE_NET)]
+
+
+def test_the_idle_baseline_note_is_not_said_twice() -> None:
+    case = make_case(values=BELOW_IDLE)
+    case.flags[:] = ["idle baseline (9 W) above the repeats' power (8 W): lengthen --idle"]
+    summarize_case(case)
+    assert not [f for f in case.flags if f.startswith(NEGATIVE_NET)]
+
+
+def test_results_show_marks_a_negative_net_figure_and_says_why(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "120")
+    run = make_run(1, BELOW_IDLE)
+    summarize_case(run.cases[0])
+    with Store(tmp_path / "s.sqlite") as store:
+        store.begin_run(run)
+    out = run_cli(capsys, "results", "show", "latest", "--store", str(tmp_path / "s.sqlite")).out
+    assert "-200 µJ!" in out  # the net cell, marked
+    assert f"note: 0: toy: {NEGATIVE_NET}" in " ".join(out.split())
+
+
+def test_the_report_marks_a_negative_net_figure() -> None:
+    run = make_run(1, BELOW_IDLE)
+    net_cell = case_row(run, 0, run.cases[0])[5]
+    assert net_cell.startswith("-200 µJ/sample") and "below zero" in net_cell
+    assert "below zero" not in case_row(make_run(1), 0, make_run(1).cases[0])[5]

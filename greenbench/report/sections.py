@@ -72,7 +72,8 @@ def case_row(run: RunRecord, index: int, case: CaseRecord, name: str | None = No
         f"{index}: {name or case.label}", case.status, str(len(case.repeats)),
         _with_unit(si(epu.median if epu else None, "J"), per) + mark,
         interval(epu, "J") if epu else "-",
-        _with_unit(si(_median(case, "net_energy_per_unit_j"), "J"), per) + mark,
+        _with_unit(si(net := _median(case, "net_energy_per_unit_j"), "J"), per) + mark
+        + (" (below zero: see the notes)" if net is not None and net < 0 else ""),
         si(_median(case, "time_s"), "s"),
         fmt_si(throughput, f"{case.unit}/s"),
         si(_median(case, "power_w"), "W") + mark,
