@@ -11,7 +11,6 @@ from greenbench.pytest_energy import storage
 from greenbench.pytest_energy.fixture import budget_failures
 from greenbench.pytest_energy.results import case_identity
 from greenbench.pytest_energy.settings import Measuring, check_keywords
-from greenbench.pytest_energy.table import render
 from greenbench.results_format import read_document_file
 from tests.factories import make_run
 
@@ -112,8 +111,3 @@ def test_budgets_report_the_value_and_the_limit() -> None:
     assert budget_failures({}, Measuring().merged({"max_energy_j": 1}), estimate=False,
                            basis="x") == ["greenbench budget not checked: no energy was "
                                           "measured (max_energy_j=1 J)"]
-
-
-def test_tables_align_their_columns() -> None:
-    assert render(["a", "bb"], [["xxx", "1"], ["y", "22"]], right={1}) == [
-        "a    bb", "---  --", "xxx   1", "y    22"]

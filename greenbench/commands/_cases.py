@@ -9,12 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from greenbench.records import CaseRecord, RunRecord, case_names
+from greenbench.stats import Summary
 
 
 def print_cases(out: Any, record: RunRecord) -> None:
+    """The cases at the console's width. A case's name wraps after its bracket or a comma,
+    never inside a number; where the names would squeeze the figures, each name gets a line
+    of its own with the case's figures under it."""
     from rich.markup import escape
-    from rich.table import Table
 
+    from greenbench.commands._width import Col, label_tokens, named_rows, print_lines
     from greenbench.results_format import case_is_estimate, median_interval
     from greenbench.units import fmt_energy, fmt_power, fmt_si
 
@@ -24,78 +28,88 @@ def print_cases(out: Any, record: RunRecord) -> None:
     title = f"run {record.id}: medians over repeats"
     if record.is_estimate:
         title += " — energy ESTIMATED (no sensor)"
-    table = Table(title=title, title_justify="left")
     has_quality = any(k.startswith("quality:") for c in record.cases for k in c.summary)
-    columns = ["case", "throughput", "energy / unit [95% CI]", "net / unit", "power", "CV"]
-    for col in columns + (["quality"] if has_quality else []):
-        table.add_column(col, overflow="fold")
+    cols = [Col("throughput", right=True), Col("energy / unit [95% CI]", right=True),
+            Col("net / unit", right=True), Col("power", right=True), Col("CV", right=True)]
+    if has_quality:
+        cols.append(Col("quality"))
+    names = case_names(record.cases)
     notes = []
-    for index, (case, name) in enumerate(zip(record.cases, case_names(record.cases),
-                                             strict=True)):
-        label = escape(f"{index}: {name}")
+    for index, (case, name) in enumerate(zip(record.cases, names, strict=True)):
         if case.error:
-            notes.append(f"{label}: {case.status}: {escape(case.error)}")
-        notes.extend(f"{label}: {escape(f)}" for f in case.flags if not f.startswith("estimate"))
+            notes.append(f"{index}: {name}: {case.status}: {case.error}")
+        notes.extend(f"{index}: {name}: {f}" for f in case.flags
+                     if not f.startswith("estimate"))
         if case.status != "ok":
-            table.add_row(label, f"[yellow]{case.status}[/yellow]", *[""] * (len(columns) - 2))
+            cols[0].add([case.status], "yellow")
+            for col in cols[1:]:
+                col.add([""])
             continue
-        s = case.summary
-        epu = s.get("energy_per_unit_j", {})
-        ci = ""
-        low, high = median_interval("energy_per_unit_j", epu)
+        epu = case.summary.get("energy_per_unit_j")
+        energy = [fmt_energy(epu.median if epu else None)]
+        low, high = median_interval("energy_per_unit_j", epu) if epu else (None, None)
         if low is not None:
-            ci = f" [{fmt_energy(low)}, {fmt_energy(high)}]"
-        mark = " (est.)" if case_is_estimate(case, record.is_estimate) and \
-            not record.is_estimate else ""
-        row = [
-            label,
-            fmt_si(_median(case, "throughput_per_s"), f"{case.unit}/s"),
-            escape(f"{fmt_energy(epu.get('median'))}{ci}{mark}"),
-            fmt_energy(_median(case, "net_energy_per_unit_j")),
-            fmt_power(_median(case, "power_w")),
-            _cv(epu),
-        ]
+            energy = [energy[0] + " ", f"[{fmt_energy(low)}, ", f"{fmt_energy(high)}]"]
+        if case_is_estimate(case, record.is_estimate) and not record.is_estimate:
+            energy[-1] += " "
+            energy.append("(est.)")
+        cols[0].add(_quantity(fmt_si(_median(case, "throughput_per_s"), f"{case.unit}/s")))
+        cols[1].add(energy)
+        net = _median(case, "net_energy_per_unit_j")
+        below = net is not None and net < 0  # the idle baseline drew more: see the note
+        cols[2].add([fmt_energy(net) + ("!" if below else "")], "yellow" if below else "")
+        cols[3].add([fmt_power(_median(case, "power_w"))])
+        cv, high_cv = _cv(epu)
+        cols[4].add([cv], "yellow" if high_cv else "")
         if has_quality:
-            row.append(escape(quality_text(case)))
-        table.add_row(*row)
-    out.print(table)
+            cols[5].add([quality_text(case)])
+
+    case_col = Col("case", give=1)
+    for index, name in enumerate(names):
+        case_col.add(label_tokens(f"{index}: {name}"))
+    out.print(title)
+    print_lines(out, named_rows(case_col, cols, out.width, rule="─"))
     for note in notes:
-        out.print(f"[yellow]note:[/yellow] {note}")
+        out.print(f"[yellow]note:[/yellow] {escape(note)}")
 
 
 def print_footprints(out: Any, record: RunRecord) -> None:
     """Emissions per case and SCI per functional unit, when the run recorded carbon data."""
-    from rich.markup import escape
-    from rich.table import Table
-
+    from greenbench.commands._width import Col, label_tokens, print_table
     from greenbench.results_format import case_is_estimate
-    from greenbench.units import singular
+    from greenbench.units import fmt_energy, fmt_quantity, singular
 
     rows = [(i, name, c.footprint) for i, (c, name)
             in enumerate(zip(record.cases, case_names(record.cases), strict=True))
             if c.footprint]
     if not rows:
         return
-    table = Table(title="carbon per case (measured repeats)", title_justify="left")
-    for col in ("case", "energy", "operational", "embodied", "SCI per unit"):
-        table.add_column(col, overflow="fold")
+    cols = [Col("case", give=1), Col("energy", right=True), Col("operational", right=True),
+            Col("embodied", right=True), Col("SCI per unit", right=True)]
     for index, name, fp in rows:
         embodied = fp.get("embodied_g")
         sci = fp.get("sci_g_per_unit")
-        table.add_row(
-            escape(f"{index}: {name}"),
-            f"{fp['energy_kwh'] * 3.6e6:.3g} J"
-            + (" ESTIMATE" if case_is_estimate(record.cases[index], record.is_estimate) else ""),
-            f"{fp['operational_g']:.3g} gCO2e",
-            "not counted" if embodied is None else f"{embodied:.3g} gCO2e",
-            "-" if sci is None else f"{sci:.3g} gCO2e/{singular(fp.get('unit') or 'unit')}",
-        )
-    out.print(table)
+        estimate = case_is_estimate(record.cases[index], record.is_estimate)
+        cols[0].add(label_tokens(f"{index}: {name}"))
+        cols[1].add([fmt_energy(fp['energy_kwh'] * 3.6e6)] + (["ESTIMATE"] if estimate else []))
+        cols[2].add([fmt_quantity(fp['operational_g'], "gCO2e")])
+        cols[3].add(["not counted"] if embodied is None else [fmt_quantity(embodied, "gCO2e")])
+        number, unit = fmt_quantity(sci, "gCO2e").partition(" ")[::2]
+        cols[4].add(["-"] if sci is None else
+                    [f"{number} ", f"{unit}/{singular(fp.get('unit') or 'unit')}"])
+    out.print("carbon per case (measured repeats)")
+    print_table(out, cols)
+
+
+def _quantity(text: str) -> list[str]:
+    """``1.2 k samples/s`` -> ``1.2 k ``, ``samples/s``: the number keeps its prefix."""
+    number, _, unit = text.rpartition(" ")
+    return [number + " ", unit] if number else [text]
 
 
 def quality_text(case: CaseRecord) -> str:
     """The workload's main quality figure (or the first one it reports)."""
-    figures = {k.removeprefix("quality:"): v["median"] for k, v in case.summary.items()
+    figures = {k.removeprefix("quality:"): v.median for k, v in case.summary.items()
                if k.startswith("quality:")}
     if not figures:
         return "-"
@@ -105,11 +119,12 @@ def quality_text(case: CaseRecord) -> str:
 
 def _median(case: CaseRecord, metric: str) -> float | None:
     s = case.summary.get(metric)
-    return None if s is None else s.get("median")
+    return None if s is None else s.median
 
 
-def _cv(summary: dict[str, Any]) -> str:
-    cv = summary.get("cv")
+def _cv(summary: Summary | None) -> tuple[str, bool]:
+    """The CV as shown, and whether it is high."""
+    cv = summary.cv if summary is not None else None
     if cv is None:
-        return "-"
-    return f"[yellow]{cv:.0%}[/yellow]" if summary.get("high_cv") else f"{cv:.0%}"
+        return "-", False
+    return f"{cv:.0%}", bool(summary and summary.high_cv)

@@ -36,11 +36,22 @@ def summary_lines(s: GreenbenchSession) -> list[Line]:
     if outcome is not None and outcome.comparison is not None:
         lines += _comparison(s)
     elif s.cases:
-        lines += [(t, _PLAIN) for t in results_table(list(s.cases.values()))]
+        lines += [(t, _PLAIN) for t in results_table(list(s.cases.values()), _width(s))]
     if s.saved_path is not None:
         lines.append((f"saved baseline: {_relative(s.saved_path, s)}", _PLAIN))
     lines += _outcomes(s)
-    return lines
+    return _wrapped(lines, _width(s))
+
+
+def _wrapped(lines: list[Line], width: int) -> list[Line]:
+    """Lines longer than the terminal wrapped at spaces, so no number is cut; their
+    continuations indented, so each outcome still starts a line of its own."""
+    import textwrap
+
+    return [(part, markup) for text, markup in lines
+            for part in (textwrap.wrap(text, width, subsequent_indent="  ",
+                                       break_long_words=False, break_on_hyphens=False)
+                         if len(text) > width else [text])]
 
 
 def _comparison(s: GreenbenchSession) -> list[Line]:
@@ -58,7 +69,7 @@ def _comparison(s: GreenbenchSession) -> list[Line]:
          f"(the drift between two sessions is not in its p); rules: {rules}", _PLAIN),
     ]
     shown = list(dict.fromkeys([r.key for r in s.settings.rules] or ["energy_j"]))
-    table, notes = comparison_table(outcome, shown)
+    table, notes = comparison_table(outcome, shown, _width(s))
     lines += [(t, _PLAIN) for t in table]
     lines += [(f"  {n}", _YELLOW) for n in notes]
     if c.only_in_baseline:
@@ -107,6 +118,11 @@ def _why(outcome: Any) -> str:
     if outcome.comparison.only_in_current and not outcome.comparison.cases:
         reasons.append("no benchmark of this session is in the baseline")
     return "; ".join(dict.fromkeys(reasons)) or "no comparison could be made"
+
+
+def _width(s: GreenbenchSession) -> int:
+    """The terminal's columns, as pytest sees them."""
+    return int(s.config.get_terminal_writer().fullwidth)
 
 
 def _relative(path: Any, s: GreenbenchSession) -> str:
