@@ -161,3 +161,26 @@ def test_live_progress_prints_its_last_line_on_a_console_of_80_columns() -> None
 def test_clock_text() -> None:
     assert [clock_text(s) for s in (0, 41.4, 725, 3761)] == ["0:00", "0:41", "12:05",
                                                               "1:02:41"]
+
+
+def test_a_workers_start_up_counts_before_its_first_phase() -> None:
+    clock = VirtualClock()
+    e = eta(clock, cases=1, repeats=2)
+    start_case(e, 0, of=1)
+    clock.advance(1.5)  # forking the worker, importing the workload
+    phase(e, "setup")
+    phase(e, "warmup")
+    clock.advance(1.0)
+    phase(e, "idle")
+    assert e.remaining_s() == pytest.approx((1.5 + 1.0 + 1.0) - 2.5 + 2 * 0.5)
+
+
+def test_the_line_names_a_case_by_the_parameters_that_vary() -> None:
+    from greenbench.commands._progress import short_names
+
+    specs = [Spec(params={"mechanism": "linformer", "seq_len": n, "batch_size": 8})
+             for n in (256, 4096)]
+    clock = VirtualClock()
+    line = ProgressLine(eta(clock, cases=2), short_names(specs))
+    line.event({"event": "case", "index": 1, "of": 2, "spec": specs[1]})
+    assert line.text(80).endswith("attention[seq_len=4096]")

@@ -17,6 +17,7 @@ Until the first worker's calibration ends there is nothing to go on, and the lin
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from typing import Any
 
 from greenbench.clock import SYSTEM, Clock
@@ -58,9 +59,10 @@ class Eta:
             self.phase = "done"
 
     def _phase(self, phase: str, now: float) -> None:
-        if phase == "setup":  # a new worker of this case
+        if phase == "setup":  # a new worker of this case (the first one's start-up counts)
             self._workers += 1
-            self._proc_start, self._repeat_start = now, 0.0
+            self._proc_start = self._case_start if self._workers == 1 else now
+            self._repeat_start = 0.0
         elif phase == "repeat":
             if self._repeat_start:
                 self.repeat_s.append(now - self._repeat_start)
@@ -103,8 +105,9 @@ class Eta:
 class ProgressLine:
     """A rich renderable: the line as it stands at each refresh, fitted to the width."""
 
-    def __init__(self, eta: Eta) -> None:
+    def __init__(self, eta: Eta, names: Sequence[str] = ()) -> None:
         self.eta = eta
+        self.names = list(names)  # each case's short name, if known
         self.label = ""
         self.power = ""
 
@@ -112,9 +115,10 @@ class ProgressLine:
         self.eta.event(e)
         kind = e["event"]
         if kind == "case":
-            spec = e["spec"]
+            spec, index = e["spec"], int(e["index"])
             shown = ", ".join(f"{k}={v}" for k, v in spec.params.items())
-            self.label = f"{spec.workload}[{shown}]" if shown else spec.workload
+            self.label = (self.names[index] if index < len(self.names) else
+                          f"{spec.workload}[{shown}]" if shown else spec.workload)
             self.power = ""
         elif kind == "power":
             self.power = fmt_power(e["power_w"])
@@ -124,7 +128,7 @@ class ProgressLine:
         the case's name as there is room for."""
         eta = self.eta
         remaining = eta.remaining_s()
-        parts = [f"case {eta.index + 1}/{eta.cases}",
+        parts = [f"case {max(eta.index, 0) + 1}/{eta.cases}",
                  f"{eta.phase} {eta.repeat}/{eta.repeats}",
                  f"{clock_text(eta.elapsed_s())} elapsed",
                  "calibrating" if remaining is None else f"~{clock_text(remaining)} left"]
@@ -151,14 +155,23 @@ def clock_text(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{s:02d}" if hours else f"{minutes}:{s:02d}"
 
 
+def short_names(specs: Sequence[Any]) -> list[str]:
+    """The cases' names as the results table gives them: the workload and the parameters
+    that vary (the rest would push what tells the cases apart off a narrow line)."""
+    from greenbench.records import CaseRecord, case_names
+
+    return case_names([CaseRecord(workload=s.workload, params=dict(s.params), status="planned")
+                       for s in specs])
+
+
 class LiveProgress:
     """The line on the console while the run lasts (refreshed four times a second, so the
     times move between events); a case that fails is reported above it."""
 
-    def __init__(self, out: Any, eta: Eta) -> None:
+    def __init__(self, out: Any, eta: Eta, names: Sequence[str] = ()) -> None:
         from rich.live import Live
 
-        self.line = ProgressLine(eta)
+        self.line = ProgressLine(eta, names)
         self.live = Live(self.line, console=out, refresh_per_second=4, transient=False,
                          redirect_stdout=False, redirect_stderr=False)
 

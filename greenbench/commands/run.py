@@ -22,7 +22,7 @@ from greenbench.commands._common import (
 )
 from greenbench.commands._options import OUTPUT_FILE, POSITIVE_SECONDS, SECONDS, Number
 from greenbench.commands._phase_times import PhaseTimes
-from greenbench.commands._progress import Eta, LiveProgress
+from greenbench.commands._progress import Eta, LiveProgress, short_names
 from greenbench.commands._runs import store_option
 from greenbench.commands._verbosity import quiet, verbose, verbosity_options
 from greenbench.errors import UserError
@@ -153,7 +153,7 @@ def run(
         for line in sensor_lines(probes):
             err.print(f"[dim]greenbench: {escape(line)}[/dim]")
     progress = None if quiet() else LiveProgress(
-        err, Eta(len(specs), repeats, processes, idle_s, min_duration_s))
+        err, Eta(len(specs), repeats, processes, idle_s, min_duration_s), short_names(specs))
     phases = PhaseTimes(err) if verbose() else None
     with stop_signals() as stopped, progress or contextlib.nullcontext():
         record = run_cases(specs, config, registry, store,
