@@ -4,7 +4,9 @@ between events, and the counters, times and power kept at 80 columns. Virtual ti
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,3 +186,58 @@ def test_the_line_names_a_case_by_the_parameters_that_vary() -> None:
     line = ProgressLine(eta(clock, cases=2), short_names(specs))
     line.event({"event": "case", "index": 1, "of": 2, "spec": specs[1]})
     assert line.text(80).endswith("attention[seq_len=4096]")
+
+
+# --------------------------------------------------------------------------- a real terminal
+
+SPIN = '''
+import greenbench
+
+
+def loops(n: int = 200) -> dict:
+    return {"n": n}
+
+
+@greenbench.workload(unit="loops", setup=loops)
+def spin(n: int) -> None:
+    """A few microseconds of work a step."""
+    sum(range(n))
+'''
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_the_line_in_a_real_terminal(tmp_path: Path, width: int) -> None:
+    """``greenbench run`` in a tmux pane: its last progress line is one line, within the
+    pane's width, with every part in it."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (apt-get install tmux)")
+    (tmp_path / "spin.py").write_text(SPIN)
+    done = tmp_path / "done"
+    command = (f"{sys.executable} -m greenbench run spin --workload-file {tmp_path}/spin.py "
+               f"-p n=100,200 --repeats 2 --warmup 0.05 --idle 0.05 --min-duration 0.05 "
+               f"--store {tmp_path}/store.sqlite 2>&1; touch {done}; sleep 60")
+    session = f"greenbench-progress-{width}-{tmp_path.name}"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TERM": "xterm-256color"}
+    subprocess.run(["tmux", "-L", session, "new-session", "-d", "-s", session, "-x",
+                    str(width), "-y", "50", command], check=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        screen = subprocess.run(["tmux", "-L", session, "capture-pane", "-p", "-t", session],
+                                capture_output=True, text=True, check=True).stdout
+    finally:
+        subprocess.run(["tmux", "-L", session, "kill-server"], check=False)
+    assert done.exists(), screen
+    lines = screen.splitlines()
+    progress = [line for line in lines if re.match(r"case \d+/\d+ ", line)]
+    assert progress, screen
+    last = progress[-1]
+    assert len(last) <= width
+    for piece in ("case 2/2", "2/2", "elapsed", "left", "spin"):
+        assert piece in last, (piece, screen)
