@@ -828,3 +828,84 @@ def test_breakdown_emissions_panel_says_it_is_a_total_per_case_not_per_unit() ->
         case.footprint = None  # only the run's own footprint
     assert plot_breakdown([run]).axes[2].get_xlabel().startswith(
         "Emissions of the run, all repeats (")
+
+
+# --------------------------------------------------------------------------- pareto labels
+
+
+def label_boxes(fig) -> list:
+    from matplotlib.text import Text
+
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    out = []
+    for t in fig.axes[0].texts:
+        if t.get_gid() == "point-label":
+            t.update_positions(renderer)
+            out.append((t.get_text(), Text.get_window_extent(t, renderer)))
+    return out
+
+
+def real_attention_sweep():
+    """The stored four-mechanism sweep of docs/runs (20 cases, front points crowded)."""
+    from greenbench.results_format import read_document_file
+
+    return read_document_file(Path(__file__).parent.parent / "docs" / "runs"
+                              / "attention-scaling.json")
+
+
+@pytest.mark.parametrize("make", [lambda: [real_attention_sweep()], lambda: [sweep_run()],
+                                  lambda: [mixed_run()], lambda: [quick_run()]])
+@pytest.mark.parametrize("width", [COLUMN_WIDTH_IN, 7.0])
+def test_pareto_labels_never_collide_and_every_front_point_is_named(make, width) -> None:
+    runs = make()
+    fig = plot_pareto(runs, width_in=width)
+    boxes = label_boxes(fig)
+    for i, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[i + 1:]:
+            assert not box_a.overlaps(box_b), (a, b)
+    assert layout_problems(fig) == []
+    if len({c.workload for run in runs for c in run.cases}) > 1:
+        return  # a workload with nothing varying but its variant: its colour names it
+    # every front point is labelled on the plot or named in the note
+    ax = fig.axes[0]
+    ringed = [line for line in ax.get_lines() if line.get_markersize() == 7][0]
+    note = " ".join(texts(fig)).replace("\n", " ")
+    unlabelled = note.count("; ") + 1 if "unlabelled for lack of room" in note else 0
+    assert len(boxes) >= len(ringed.get_xdata()) - unlabelled
+
+
+def test_pareto_log_axis_tick_labels_do_not_run_into_each_other() -> None:
+    fig = plot_pareto([real_attention_sweep()])
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    fig.draw_without_rendering()
+    ticks = [t for t in drawn_tick_labels(ax) if t in ax.get_xticklabels(which="both")]
+    assert len(ticks) >= 2
+    boxes = [t.get_window_extent(fig.canvas.get_renderer()) for t in ticks]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b)
+    assert all("times" not in t.get_text() and "^" not in t.get_text() for t in ticks)
+
+
+def test_pareto_front_points_without_room_are_named_under_the_plot() -> None:
+    fig = plot_pareto([real_attention_sweep()])
+    note = " ".join(texts(fig)).replace("\n", " ")
+    shown = {t for t, _ in label_boxes(fig)}
+    # the two linformer front points sit 0.4 µJ apart: both are named, on the plot or below
+    for seq_len in (2048, 4096):
+        assert (f"seq_len={seq_len}" in shown
+                or f"mechanism=linformer, seq_len={seq_len}" in note)
+
+
+def test_series_beyond_the_palette_still_differ_by_colour_and_marker() -> None:
+    from greenbench.plots.style import colour, marker
+
+    pairs = [(colour(i), marker(i)) for i in range(40)]
+    assert len(set(pairs)) == len(pairs)
+    fig = plot_pareto([many_series_run()])
+    legend = fig.legends[0]
+    shown = [(tuple(h.get_color()) if not isinstance(h.get_color(), str) else h.get_color(),
+              h.get_marker()) for h in legend.legend_handles[:10]]
+    assert len(set(shown)) == 10

@@ -6,7 +6,11 @@ quality figure is the workload's own (``CaseRecord.quality_metric``, with its di
 Cases missing the figure are named under the plot, never dropped silently.
 
 Colours and markers tell variants apart (and workloads, when a run mixes them); the points are
-labelled by the other parameters that vary among their workload's cases. The legend sits above
+labelled by the other parameters that vary among their workload's cases. Labels are placed
+where they overlap no other label, no point and no axis edge (:func:`place_labels`): the
+points of the Pareto front first, then, up to :data:`LABEL_ALL_UP_TO` points, the others. A
+front point whose label finds no room is named in the note under the plot instead; other
+points left unlabelled are identified by their colour in the legend. The legend sits above
 the axes and the figure grows taller, never wider, to hold it.
 """
 
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from greenbench.errors import UserError
@@ -124,16 +128,29 @@ def plot_pareto(runs: Sequence[RunRecord], metric: str = DEFAULT_METRIC, *,
         ax = fig.add_subplot()
         ax.set_xlabel(axis_label(what, shown))
         ax.set_ylabel(f"{axis_label(y_what, y_shown)}\n{better} is better")
+        labels: list[_Label] = []
         if rows:
-            _draw(fig, ax, rows, (factor, y_factor), tradeoff, width_in)
+            labels = _draw(fig, ax, rows, (factor, y_factor), tradeoff, width_in)
         else:
             ax.set_xticks([])
             ax.set_yticks([])
             style.say_empty(ax, _nothing_to_show(tradeoff))
-        style.add_note(fig, _notes(refs, rows, tradeoff, key))
+        notes = _notes(refs, rows, tradeoff, key)
+        style.add_note(fig, notes)
         style.fit_height(fig, {ax: _AXES_IN})
         if rows:
-            _keep_labels_inside(fig, ax)
+            # Where a label fits depends on the final layout, and a label that does not fit
+            # is named in the note, which changes the layout: settle both together.
+            noted = notes
+            for _ in range(3):
+                wanted = notes + _unplaced_note(place_labels(fig, ax, labels))
+                if wanted == noted:
+                    break
+                style.add_note(fig, wanted)
+                noted = wanted
+                style.fit_height(fig, {ax: _AXES_IN})
+            else:
+                place_labels(fig, ax, labels)
     return fig
 
 
@@ -142,7 +159,8 @@ _AXES_IN = 1.8
 
 
 def _draw(fig: Any, ax: Any, rows: list[tuple[CaseRef, Stat, Stat]],
-          factors: tuple[float, float], tradeoff: Tradeoff, width_in: float) -> None:
+          factors: tuple[float, float], tradeoff: Tradeoff, width_in: float) -> list[_Label]:
+    """Points, whiskers, the front and the legend; returns the point labels to place."""
     from matplotlib.lines import Line2D
 
     refs = [r for r, _, _ in rows]
@@ -158,6 +176,7 @@ def _draw(fig: Any, ax: Any, rows: list[tuple[CaseRef, Stat, Stat]],
     # linear axis would squeeze every point into its first few millimetres.
     reach = [v * factor for _, e, _ in rows for v in (e.median, e.high) if v and v > 0]
     log_x = min(p[0] for p in xy) > 0 and max(reach) / min(p[0] for p in xy) > 20
+    labels: list[_Label] = []
     for i, (ref, e, q) in enumerate(rows):
         pos = series.index(series_of[id(ref)])
         color = style.colour(pos)
@@ -173,15 +192,20 @@ def _draw(fig: Any, ax: Any, rows: list[tuple[CaseRef, Stat, Stat]],
             label_keys = names.settings(ref)
             text = describe(ref, label_keys) if label_keys else ""
             if text:
-                ax.annotate(text, xy[i], xytext=(3, 3), textcoords="offset points",
-                            fontsize=style.NOTE_PT, gid="point-label")
+                if len(series) > 1 and i in front:
+                    # the note may name it: say which series, as the legend does
+                    whole = describe(ref, [*series_keys[id(ref)], *label_keys])
+                else:
+                    whole = text
+                labels.append(_Label(text, whole, xy[i], i in front,
+                                     front.index(i) if i in front else len(front) + i))
     fx = [xy[i][0] for i in front]
     fy = [xy[i][1] for i in front]
     ax.step(fx, fy, where="post", color="black", linewidth=0.8, zorder=2)
     ax.plot(fx, fy, linestyle="none", marker="o", markersize=7, markerfacecolor="none",
             markeredgecolor="black", markeredgewidth=0.6, zorder=2)
     if log_x:
-        ax.set_xscale("log")
+        _log_x(ax, [p[0] for p in xy])
     ax.grid(True)
     handles: list[Any] = []
     if len(series) > 1:
@@ -197,6 +221,22 @@ def _draw(fig: Any, ax: Any, rows: list[tuple[CaseRef, Stat, Stat]],
                               linestyle="none", label="open marker: energy estimated"))
     ncols = style.legend_columns([h.get_label() for h in handles], width_in)
     fig.legend(handles=handles, loc="outside upper center", ncols=ncols)
+    return labels
+
+
+def _log_x(ax: Any, xs: list[float]) -> None:
+    """A log x axis whose tick labels are plain numbers (``20``, ``50``, ``100``) that never
+    run into each other: 1-2-5 steps within a few decades, whole decades beyond, and no
+    labels on the minor ticks (matplotlib's ``2×10^1`` labels overlap at one column)."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    decades = math.log10(max(xs) / min(xs))
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if decades < 2.5 else (1.0,)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _nothing_to_show(tradeoff: Tradeoff) -> str:
@@ -205,14 +245,123 @@ def _nothing_to_show(tradeoff: Tradeoff) -> str:
     return f"No case recorded both energy and {tradeoff.name}"
 
 
-def _keep_labels_inside(fig: Any, ax: Any) -> None:
-    """Point labels that would run past the axes' right edge go to the left of their point."""
+@dataclass(frozen=True)
+class _Label:
+    """A point label waiting to be placed: its text, the name the note would use, the point
+    (data coordinates), whether the point is on the front, and its priority (lower first)."""
+
+    text: str
+    whole: str
+    xy: tuple[float, float]
+    on_front: bool
+    priority: int
+
+
+#: offsets tried around a point (points, x then y), nearest first, right and above first
+_RADII_PT = (3.0, 7.0, 12.0, 18.0, 26.0, 36.0)
+#: beyond this offset a thin line leads from the label to its point
+_LEADER_FROM_PT = 5.0
+_DIRECTIONS = ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 3),
+               (-1, 3), (1, -3), (-1, -3))
+_GID = "point-label"
+
+
+def place_labels(fig: Any, ax: Any, labels: Sequence[_Label]) -> list[_Label]:
+    """Place point labels, in order of priority, where each overlaps no placed label, no
+    leader line and no point, its own leader line crosses no placed label, and it stays
+    inside the axes; returns the front points' labels that found no room (the others are
+    left off: their colour names them). Replaces labels placed before, so it is called
+    again once the layout changes."""
+    for text in [t for t in ax.texts if t.get_gid() == _GID]:
+        text.remove()
     renderer = fig.canvas.get_renderer()
-    right = ax.get_window_extent(renderer).x1
-    for text in ax.texts:
-        if text.get_gid() == "point-label" and text.get_window_extent(renderer).x1 > right:
-            text.set_horizontalalignment("right")
-            text.set_position((-3, 3))
+    room = _Room(ax.get_window_extent(renderer), _point_boxes(fig, ax,
+                                                                [lab.xy for lab in labels]))
+    unplaced = []
+    for label in sorted(labels, key=lambda lab: lab.priority):
+        if not _place(fig, ax, renderer, label, room) and label.on_front:
+            unplaced.append(label)
+    return unplaced
+
+
+@dataclass
+class _Room:
+    """What a new label must keep clear of (display coordinates)."""
+
+    area: Any
+    points: list[Any]
+    labels: list[Any] = field(default_factory=list)
+    leaders: list[tuple[tuple[float, float], tuple[float, float]]] = field(default_factory=list)
+
+    def fits(self, box: Any, leader: tuple[tuple[float, float], tuple[float, float]] | None
+             ) -> bool:
+        a = self.area
+        if not (a.x0 <= box.x0 and box.x1 <= a.x1 and a.y0 <= box.y0 and box.y1 <= a.y1):
+            return False
+        if any(box.overlaps(other) for other in (*self.points, *self.labels)):
+            return False
+        if any(_crosses(segment, box) for segment in self.leaders):
+            return False
+        return leader is None or not any(_crosses(leader, other) for other in self.labels)
+
+
+def _crosses(segment: tuple[tuple[float, float], tuple[float, float]], box: Any) -> bool:
+    """Whether a line segment passes through a box (sampled finely: boxes are text-sized)."""
+    (x0, y0), (x1, y1) = segment
+    return any(box.contains(x0 + (x1 - x0) * k / 40, y0 + (y1 - y0) * k / 40)
+               for k in range(41))
+
+
+def _place(fig: Any, ax: Any, renderer: Any, label: _Label, room: _Room) -> bool:
+    from matplotlib.text import Text
+
+    px, py = ax.transData.transform(label.xy)
+    for radius in _RADII_PT:
+        for dx, dy in _DIRECTIONS:
+            scale = radius / (dx * dx + dy * dy) ** 0.5
+            offset = (dx * scale, dy * scale)
+            led = radius > _LEADER_FROM_PT
+            leader = {"arrowstyle": "-", "color": "#555555", "linewidth": 0.4,
+                      "shrinkA": 0.5, "shrinkB": 2.5} if led else None
+            text = ax.annotate(label.text, label.xy, xytext=offset,
+                               textcoords="offset points", fontsize=style.NOTE_PT, gid=_GID,
+                               ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                               va="bottom" if dy > 0 else "top" if dy < 0 else "center",
+                               annotation_clip=False, arrowprops=leader)
+            # the text alone: an Annotation's own extent includes its leader line
+            text.update_positions(renderer)
+            box = Text.get_window_extent(text, renderer).padded(1.0)
+            end = (px + offset[0] * fig.dpi / 72, py + offset[1] * fig.dpi / 72)
+            segment = ((px, py), end) if led else None
+            if room.fits(box, segment):
+                room.labels.append(box)
+                if segment is not None:
+                    room.leaders.append(segment)
+                return True
+            text.remove()
+    return False
+
+
+def _point_boxes(fig: Any, ax: Any, points: Sequence[tuple[float, float]]) -> list[Any]:
+    """A box around every point drawn (its marker, and the front's ring: 7 pt across)."""
+    from matplotlib.transforms import Bbox
+
+    half = 3.5 * fig.dpi / 72
+    drawn = [tuple(p) for line in ax.get_lines()
+             if line.get_marker() not in (None, "None", "none", "")
+             for p in line.get_xydata()]
+    boxes = []
+    for x, y in [*points, *drawn]:
+        px, py = ax.transData.transform((x, y))
+        boxes.append(Bbox.from_extents(px - half, py - half, px + half, py + half))
+    return boxes
+
+
+def _unplaced_note(unplaced: list[_Label]) -> list[str]:
+    if not unplaced:
+        return []
+    return ["on the front, unlabelled for lack of room: "
+            + "; ".join(lab.whole for lab in unplaced)]
 
 
 def _notes(refs: Sequence[CaseRef], rows: list[tuple[CaseRef, Stat, Stat]],

@@ -131,7 +131,9 @@ def colour(i: int) -> str:
 
 
 def marker(i: int) -> str:
-    return MARKERS[i % len(MARKERS)]
+    """The marker of series ``i``: with :func:`colour`, a pair no other of the first 64
+    series has (past the palette's length the markers shift by one against the colours)."""
+    return MARKERS[(i + i // len(PALETTE)) % len(MARKERS)]
 
 
 def add_note(fig: Figure, lines: list[str]) -> None:
