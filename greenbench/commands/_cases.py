@@ -49,7 +49,7 @@ def print_cases(out: Any, record: RunRecord) -> None:
         energy = [fmt_energy(epu.median if epu else None)]
         low, high = median_interval("energy_per_unit_j", epu) if epu else (None, None)
         if low is not None:
-            energy = [energy[0] + " ", f"[{fmt_energy(low)}, ", f"{fmt_energy(high)}]"]
+            energy = [energy[0] + " ", f"[{fmt_energy(low)}, {fmt_energy(high)}]"]
         if case_is_estimate(case, record.is_estimate) and not record.is_estimate:
             energy[-1] += " "
             energy.append("(est.)")

@@ -39,8 +39,9 @@ class Col:
 
 
 def words(text: str) -> list[str]:
-    """``text`` split after each space: breaks only where a space is."""
-    return re.findall(r"\S+\s*", text) or [""]
+    """``text`` split after each space outside brackets: ``energy [95% CI]`` breaks only
+    before ``[``."""
+    return re.findall(r"(?:\[[^\]]*\]|\S)+\s*", text) or [""]
 
 
 def label_tokens(name: str) -> list[str]:
