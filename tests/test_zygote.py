@@ -94,3 +94,20 @@ def test_the_zygote_preloads_torch_without_starting_threads() -> None:
         maps = Path(f"/proc/{proc.pid}/maps").read_text()
         assert "libtorch" in maps
     assert zygote.proc.poll() is not None
+
+
+def test_after_the_zygote_preload_building_an_optimizer_imports_nothing() -> None:
+    """Building a torch optimizer imports dynamo; the zygote's preload has, so a training
+    case's set-up in a forked worker imports nothing more (1.5 s per case on a 2-core CPU)."""
+    pytest.importorskip("torch")
+    code = ("import sys\n"
+            "from greenbench.zygote import _preload\n"
+            "_preload()\n"
+            "import torch\n"
+            "before = set(sys.modules)\n"
+            "torch.optim.AdamW(torch.nn.Linear(2, 2).parameters())\n"
+            "new = sorted(set(sys.modules) - before)\n"
+            "assert not new, new[:5]\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
