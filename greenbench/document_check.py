@@ -24,7 +24,7 @@ from greenbench.measurement import DomainEnergy
 from greenbench.metrics import is_nonnegative as is_nonnegative_metric
 from greenbench.records import CaseRecord, Repeat, RunRecord
 
-RUN_STATUSES = ("running", "complete", "interrupted", "failed")
+RUN_STATUSES = ("running", "complete", "interrupted", "failed", "died")
 CASE_STATUSES = ("ok", "failed", "skipped", "interrupted")
 MAX_DEPTH = 12
 """Deepest nesting of a free-form object: runs need 4 or 5; deeper is no greenbench export."""

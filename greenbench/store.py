@@ -14,7 +14,8 @@ marks the file as a greenbench store):
 - ``runs``: one row per run. Light columns (``id``, ``created_utc``, ``status``, ``label``,
   ``hostname``, ``machine_key``, ``is_estimate``) serve ``list`` without decoding any JSON; the
   rest of the RunRecord is JSON text (``machine``, ``software``, ``config``, ``sensors``,
-  ``footprint``).
+  ``footprint``). ``pid`` and ``pid_started`` name the process that began the run: a
+  ``running`` run begun on this host whose process is gone is read as ``died``.
 - ``cases``: one row per case, keyed by (``run_id``, ``idx``): ``workload``, ``params`` and
   ``status`` as columns, the CaseRecord without its trace as JSON text in ``record``, and the raw
   power trace as zlib-compressed JSON in the ``trace`` BLOB.
@@ -41,7 +42,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -91,6 +92,12 @@ MIGRATIONS: list[str] = [
         trace     BLOB,
         PRIMARY KEY (run_id, idx)
     );
+    """,
+    # 1 -> 2: the process writing a run (pid and start time), so that a run whose process is
+    # gone reads "died" (greenbench.run_owner); NULL for runs stored before, or imported.
+    """
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN pid_started REAL;
     """,
 ]
 """Step i takes the schema from version i to i + 1. Append; never edit a released step."""
@@ -170,8 +177,14 @@ class Store:
     def begin_run(self, run: RunRecord) -> str:
         """Store a new run (and any cases it already has); return its id."""
 
+        from greenbench.run_owner import this_process
+
+        owner = this_process() if run.status == "running" else (None, None)
+
         def insert(con: sqlite3.Connection) -> None:
             _insert_run(con, run, self.path)
+            con.execute("UPDATE runs SET pid = ?, pid_started = ? WHERE id = ?",
+                        (*owner, run.id))
             for index, case in enumerate(run.cases):
                 _insert_case(con, run.id, index, case)
 
@@ -239,37 +252,45 @@ class Store:
     def get_run(self, ref: str) -> RunRecord:
         """The run with all its cases (traces included), in case order. ``ref`` is a run id or
         anything :meth:`resolve` accepts."""
+        from greenbench.run_owner import shown_status
+
         run_id = self.resolve(ref)
 
         def read(con: sqlite3.Connection) -> RunRecord:
             row = con.execute(
                 "SELECT id, created_utc, status, machine, software, config, sensors, "
-                "footprint, label FROM runs WHERE id = ?", (run_id,)).fetchone()
+                f"footprint, label, hostname, {_owner_columns(con)} FROM runs WHERE id = ?",
+                (run_id,)).fetchone()
             if row is None:
                 raise UserError(self._unknown_message(run_id, con))
             cases = con.execute(
                 "SELECT record, trace FROM cases WHERE run_id = ? ORDER BY idx",
                 (run_id,)).fetchall()
-            return _decoded(self.path, f"run {run_id}", _run_from_row, row, cases)
+            run = _decoded(self.path, f"run {run_id}", _run_from_row, row[:9], cases)
+            run.status = shown_status(run.status, *row[9:])
+            return run
 
         return self._read(read)
 
     def list_runs(self, limit: int | None = None) -> list[RunSummary]:
         """Light summaries of the latest runs, newest first; no case JSON is decoded."""
-        sql = (
-            "SELECT r.id, r.created_utc, r.status, r.label, r.hostname, r.machine_key, "
-            "r.is_estimate, COUNT(c.idx), COALESCE(SUM(c.status = 'ok'), 0), "
-            "GROUP_CONCAT(DISTINCT c.workload) "
-            "FROM runs r LEFT JOIN cases c ON c.run_id = r.id "
-            "GROUP BY r.seq ORDER BY r.created_utc DESC, r.seq DESC LIMIT ?"
-        )
-        rows = self._read(lambda con: con.execute(
-            sql, (-1 if limit is None else limit,)).fetchall())
+        from greenbench.run_owner import shown_status
+
+        def read(con: sqlite3.Connection) -> list[Any]:
+            return con.execute(
+                "SELECT r.id, r.created_utc, r.status, r.label, r.hostname, r.machine_key, "
+                "r.is_estimate, COUNT(c.idx), COALESCE(SUM(c.status = 'ok'), 0), "
+                f"GROUP_CONCAT(DISTINCT c.workload), {_owner_columns(con, 'r.')} "
+                "FROM runs r LEFT JOIN cases c ON c.run_id = r.id "
+                "GROUP BY r.seq ORDER BY r.created_utc DESC, r.seq DESC LIMIT ?",
+                (-1 if limit is None else limit,)).fetchall()
+
         return [
-            RunSummary(id=r[0], created_utc=r[1], status=r[2], label=r[3], hostname=r[4],
-                       machine_key=r[5], is_estimate=bool(r[6]), cases=r[7], cases_ok=r[8],
+            RunSummary(id=r[0], created_utc=r[1], status=shown_status(r[2], r[4], *r[10:]),
+                       label=r[3], hostname=r[4], machine_key=r[5], is_estimate=bool(r[6]),
+                       cases=r[7], cases_ok=r[8],
                        workloads=sorted(r[9].split(",")) if r[9] else [])
-            for r in rows
+            for r in self._read(read)
         ]
 
     def count_runs(self) -> int:
@@ -436,6 +457,15 @@ def _insert_case(con: sqlite3.Connection, run_id: str, index: int, case: CaseRec
         (run_id, index, case.workload, _dumps(case.params), case.status, _dumps(record), blob))
 
 
+def _owner_columns(con: sqlite3.Connection, prefix: str = "") -> str:
+    """``pid, pid_started``, or two NULLs in a store of schema 1 opened read-only (never
+    migrated, so without them)."""
+    found = {r[1] for r in con.execute('PRAGMA table_info("runs")')}
+    if {"pid", "pid_started"} <= found:
+        return f"{prefix}pid, {prefix}pid_started"
+    return "NULL, NULL"
+
+
 def _run_from_row(row: Sequence[Any], cases: Sequence[Sequence[Any]]) -> RunRecord:
     records = []
     for record_text, blob in cases:
@@ -549,8 +579,8 @@ def _check_readable_store(path: Path) -> bool:
         app_id = con.execute("PRAGMA application_id").fetchone()[0]
         version = con.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if app_id == APPLICATION_ID and version == SCHEMA_VERSION:
-            _check_schema(con, path)
+        if app_id == APPLICATION_ID and 0 < version <= SCHEMA_VERSION:
+            _check_schema(con, path, version)
             problem = con.execute("PRAGMA quick_check(1)").fetchone()[0]
             if problem != "ok":
                 raise _corrupt(path, str(problem))
@@ -579,10 +609,10 @@ def _check_readable_store(path: Path) -> bool:
     return app_id != APPLICATION_ID
 
 
-def _check_schema(con: sqlite3.Connection, path: Path) -> None:
-    """The tables and columns of SCHEMA_VERSION: a file marked as ours with other tables is
-    refused, never queried into a traceback or "migrated"."""
-    for table, columns in _expected_columns().items():
+def _check_schema(con: sqlite3.Connection, path: Path, version: int) -> None:
+    """The tables and columns of schema ``version``: a file marked as ours with other tables
+    is refused, never queried into a traceback or "migrated"."""
+    for table, columns in _expected_columns(version).items():
         found = {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
         missing = sorted(columns - found)
         if not found:
@@ -591,12 +621,12 @@ def _check_schema(con: sqlite3.Connection, path: Path) -> None:
             raise _wrong_schema(path, f"table {table!r} lacks {', '.join(missing)}")
 
 
-@lru_cache(maxsize=1)
-def _expected_columns() -> dict[str, frozenset[str]]:
-    """Columns of every table of the current schema, read from a scratch in-memory database."""
+@cache
+def _expected_columns(version: int) -> dict[str, frozenset[str]]:
+    """Columns of every table of schema ``version``, read from a scratch in-memory database."""
     con = sqlite3.connect(":memory:")
     try:
-        for step in MIGRATIONS:
+        for step in MIGRATIONS[:version]:
             con.executescript(step)
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         return {t: frozenset(r[1] for r in con.execute(f'PRAGMA table_info("{t}")'))
