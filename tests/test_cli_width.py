@@ -253,6 +253,9 @@ def test_pytest_comparison_summary_fits_80_columns(pytester: pytest.Pytester,
     assert_fits(table, 80)
     assert_intact(table, ["test_suite.py::test_hot", "energy", "20 mJ", "26 mJ", "regressed",
                           "[energy:10%]"])
+    # an outcome stays one line, whole, for a search of the CI log
+    assert any(line.startswith("greenbench: ENERGY REGRESSION: test_suite.py::test_hot: ")
+               and line.endswith("regressed") for line in lines)
 
 
 # --------------------------------------------------------------------------- measure

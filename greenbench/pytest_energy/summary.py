@@ -44,14 +44,16 @@ def summary_lines(s: GreenbenchSession) -> list[Line]:
 
 
 def _wrapped(lines: list[Line], width: int) -> list[Line]:
-    """Lines longer than the terminal wrapped at spaces, so no number is cut; their
-    continuations indented, so each outcome still starts a line of its own."""
+    """Lines longer than the terminal wrapped at spaces (so no number is cut), their
+    continuations indented; an outcome (``greenbench: ...``) stays one line, whole, for a
+    search of a CI log to find."""
     import textwrap
 
     return [(part, markup) for text, markup in lines
             for part in (textwrap.wrap(text, width, subsequent_indent="  ",
                                        break_long_words=False, break_on_hyphens=False)
-                         if len(text) > width else [text])]
+                         if len(text) > width and not text.startswith("greenbench: ")
+                         else [text])]
 
 
 def _comparison(s: GreenbenchSession) -> list[Line]:
