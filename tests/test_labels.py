@@ -168,3 +168,19 @@ def test_the_report_marks_a_negative_net_figure() -> None:
     net_cell = case_row(run, 0, run.cases[0])[5]
     assert net_cell.startswith("-200 µJ/sample") and "below zero" in net_cell
     assert "below zero" not in case_row(make_run(1), 0, make_run(1).cases[0])[5]
+
+
+def test_a_high_cv_cell_shows_a_figure_above_the_limit(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "120")
+    spread = 0.142  # CV 10.04%: "10%" beside a 10% limit would contradict its own flag
+    values = {**DEFAULT_VALUES,
+              "energy_per_unit_j": [0.02 * (1 + d) for d in (-spread, 0, spread, -spread / 2,
+                                                             spread / 2, 0)]}
+    run = make_run(1, values)
+    with Store(tmp_path / "s.sqlite") as store:
+        store.begin_run(run)
+    out = run_cli(capsys, "results", "show", "latest", "--store", str(tmp_path / "s.sqlite")).out
+    assert "10.04%" in out
+    assert not re.search(r"(?<![\d.])10%", out), out

@@ -91,7 +91,8 @@ def print_footprints(out: Any, record: RunRecord) -> None:
         sci = fp.get("sci_g_per_unit")
         estimate = case_is_estimate(record.cases[index], record.is_estimate)
         cols[0].add(label_tokens(f"{index}: {name}"))
-        cols[1].add([fmt_energy(fp['energy_kwh'] * 3.6e6)] + (["ESTIMATE"] if estimate else []))
+        energy = fmt_energy(fp["energy_kwh"] * 3.6e6)
+        cols[1].add([energy + " ", "ESTIMATE"] if estimate else [energy])
         cols[2].add([fmt_quantity(fp['operational_g'], "gCO2e")])
         cols[3].add(["not counted"] if embodied is None else [fmt_quantity(embodied, "gCO2e")])
         number, unit = fmt_quantity(sci, "gCO2e").partition(" ")[::2]
@@ -127,4 +128,7 @@ def _cv(summary: Summary | None) -> tuple[str, bool]:
     cv = summary.cv if summary is not None else None
     if cv is None:
         return "-", False
-    return f"{cv:.0%}", bool(summary and summary.high_cv)
+    from greenbench.stats import HIGH_CV
+    from greenbench.units import fmt_percent
+
+    return fmt_percent(cv, HIGH_CV), bool(summary and summary.high_cv)

@@ -261,9 +261,11 @@ def _cv(summary: Summary) -> tuple[str, bool]:
     """The CV as shown, and whether it is high."""
     if summary.cv is None:
         return "-", False
-    if summary.high_cv:
-        return f"{summary.cv:.0%} HIGH", True
-    return f"{summary.cv:.1%}", False
+    from greenbench.stats import HIGH_CV
+    from greenbench.units import fmt_percent
+
+    shown = fmt_percent(summary.cv, HIGH_CV)
+    return (f"{shown} HIGH", True) if summary.high_cv else (shown, False)
 
 
 def _num(value: float | None) -> str:

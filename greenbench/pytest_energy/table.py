@@ -16,8 +16,8 @@ from greenbench.commands._width import Col, label_tokens, named_rows, plain
 from greenbench.gate import METRICS, NOT_COMPARABLE
 from greenbench.pytest_energy.results import Outcome, label
 from greenbench.records import CaseRecord
-from greenbench.stats import Summary
-from greenbench.units import fmt_duration, fmt_energy, fmt_power
+from greenbench.stats import HIGH_CV, Summary
+from greenbench.units import fmt_duration, fmt_energy, fmt_percent, fmt_power
 
 _FORMAT = {"J": fmt_energy, "s": fmt_duration, "W": fmt_power}
 _NAME_OF_KEY = {key: name for name, (key, _) in METRICS.items()}
@@ -137,4 +137,4 @@ def _ratio_interval(c: Any) -> list[str]:
 def _cv(summary: Summary | None) -> str:
     if summary is None or summary.cv is None:
         return "-"
-    return f"{summary.cv:.0%}" + ("!" if summary.high_cv else "")
+    return fmt_percent(summary.cv, HIGH_CV) + ("!" if summary.high_cv else "")
