@@ -45,7 +45,9 @@ def test_intensity_table_shows_the_chain() -> None:
 def test_default_region_is_the_world_average_said_out_loud() -> None:
     result = CliRunner().invoke(carbon, ["intensity"])
     assert result.exit_code == 0
-    assert "Using the world average" in result.output
+    assert "Using the world average" in result.stderr
+    assert "Using the world average" not in result.stdout  # a warning, not a result
+    assert "Carbon intensity" in result.stdout
 
 
 def test_help_documents_the_region_scheme() -> None:

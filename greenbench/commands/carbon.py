@@ -79,9 +79,10 @@ def intensity(region: str | None, provider: str | None, intensity_file: str | No
         table.add_row(*(escape(str(cell)) for cell in row))
     out.print(table)
     out.print(_chain_table(resolution.attempts))
-    if found.provider == "world-average":
-        out.print("[yellow]Using the world average: no regional intensity was available; "
-                  "give --region or set GREENBENCH_REGION.[/yellow]")
+    if found.provider == "world-average":  # a warning: on stderr, as every command's
+        console(stderr=True).print(
+            "[yellow]warning:[/yellow] Using the world average: no regional intensity was "
+            "available; give --region or set GREENBENCH_REGION.")
 
 
 @carbon.command(help="""The start time within the next H hours that minimises a job's forecast
