@@ -143,6 +143,23 @@ def test_the_line_keeps_counters_times_and_power(width: int) -> None:
     assert ("attention[mechanism=linformer, seq_len=4096, batch_size=8, d_model=512]" in text) \
         == (width == 200)
     assert "attention[" in text  # the name is cut, never dropped, at 80 columns
+    assert ("━" in text) == (width == 200)  # a bar where there is room for it
+
+
+def test_the_bar_fills_with_the_repeats_that_ended() -> None:
+    from greenbench.commands._progress import bar
+
+    clock = VirtualClock()
+    e = eta(clock, cases=2, repeats=4)
+    assert e.done_share() == 0.0
+    start_case(e, 0, of=2)
+    phase(e, "setup")
+    for i in (1, 2, 3):
+        phase(e, "repeat", i, 4)
+    assert e.done_share() == pytest.approx(2 / 8)  # the third repeat is still running
+    e.event({"event": "case_done", "index": 0, "case": Case()})
+    assert e.done_share() == pytest.approx(0.5)
+    assert bar(0.5, 10) == "━━━━━╺────" and bar(1.0, 4) == "━━━━" and bar(0, 3) == "╺──"
 
 
 def test_live_progress_prints_its_last_line_on_a_console_of_80_columns() -> None:

@@ -75,6 +75,13 @@ class Eta:
             self.expected_overhead_s = now - self._proc_start + self.idle_s
         self.phase = phase
 
+    def done_share(self) -> float:
+        """The share of the run's repeats that have ended (0 to 1)."""
+        if self.index < 0 or not self.cases:
+            return 0.0
+        ended = self.repeats if self.phase == "done" else max(0, self.repeat - 1)
+        return min(1.0, (self.index + ended / max(self.repeats, 1)) / self.cases)
+
     def elapsed_s(self) -> float:
         return self.clock.monotonic() - self.started
 
@@ -125,7 +132,8 @@ class ProgressLine:
 
     def text(self, width: int) -> str:
         """The line within ``width``: the counters, times and power first, then as much of
-        the case's name as there is room for."""
+        the case's name as there is room for, and a bar of the run's progress where there
+        is room for one too."""
         eta = self.eta
         remaining = eta.remaining_s()
         parts = [f"case {max(eta.index, 0) + 1}/{eta.cases}",
@@ -139,12 +147,25 @@ class ProgressLine:
         if self.label and room >= 4:
             label = self.label if len(self.label) <= room else self.label[:room - 1] + "…"
             line += "  " + label
+        room = width - len(line) - 2
+        if room >= MIN_BAR:
+            line += "  " + bar(eta.done_share(), min(room, MAX_BAR))
         return line[:width]
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from rich.text import Text
 
         yield Text(self.text(options.max_width), no_wrap=True, overflow="crop")
+
+
+#: the narrowest and widest bar shown
+MIN_BAR, MAX_BAR = 10, 40
+
+
+def bar(share: float, width: int) -> str:
+    """``━━━━━━╺─────``: ``share`` (0 to 1) of ``width`` filled."""
+    filled = min(width, max(0, int(share * width)))
+    return "━" * filled + ("╺" + "─" * (width - filled - 1) if filled < width else "")
 
 
 def clock_text(seconds: float) -> str:
