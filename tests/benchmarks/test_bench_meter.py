@@ -1,9 +1,10 @@
 """The meter's cost: sampling overhead, fixed cost against CodeCarbon, CLI start-up.
 
 Targets are ratios measured in one run, alternating A and B, because this machine is shared
-and noisy: sampling at the default interval and at 100 Hz slows a CPU-bound loop by at most
-1% (a model estimate is read in the background at most every 0.1 s: its windows come from
-their edges); measuring
+and noisy: sampling at the default interval and at 100 Hz costs a CPU-bound loop at most 1% of
+its CPU time (a model estimate is read in the background at most every 0.1 s: its windows
+come from their edges), and what one sample costs times the sampling rate stays under 1%;
+measuring
 once costs at most a third of CodeCarbon's time and at most 20 MB; `greenbench --help`
 starts in under 0.3 s.
 """
@@ -38,14 +39,22 @@ def overhead(interval_s: float) -> dict:
 
 def test_sampling_overhead_on_a_cpu_bound_loop(benchmark) -> None:
     default, fast = overhead(DEFAULT_INTERVAL_S), overhead(0.01)
-    benchmark.extra_info.update(
-        {"wall_ratio_default_interval": default["ratio"], "wall_ratio_100hz": fast["ratio"]})
-    print(f"\nmeter overhead: x{default['ratio']:.4f} at {DEFAULT_INTERVAL_S} s, "
-          f"x{fast['ratio']:.4f} at 100 Hz asked (sampling every {fast['interval_s']:g} s with "
-          f"{', '.join(fast['sensors'])})")
+    benchmark.extra_info.update({
+        "cpu_ratio_default_interval": default["cpu_ratio"], "cpu_ratio_100hz": fast["cpu_ratio"],
+        "wall_ratio_default_interval": default["wall_ratio"], "wall_ratio_100hz": fast["wall_ratio"],
+        "sample_ms": fast["sample_ms"], "edge_ms": fast["edge_ms"]})
+    print(f"\nmeter overhead, CPU time (wall time): x{default['cpu_ratio']:.4f} "
+          f"(x{default['wall_ratio']:.4f}) at {DEFAULT_INTERVAL_S} s, x{fast['cpu_ratio']:.4f} "
+          f"(x{fast['wall_ratio']:.4f}) at 100 Hz asked (sampling every "
+          f"{fast['interval_s']:g} s with {', '.join(fast['sensors'])}); one sample reads in "
+          f"{fast['sample_ms']:.3f} ms, one window edge in {fast['edge_ms']:.3f} ms")
     benchmark.pedantic(lambda: overhead(DEFAULT_INTERVAL_S), rounds=1)
-    assert default["ratio"] <= 1.01
-    assert fast["ratio"] <= 1.01
+    # the meter's cost is CPU work: its thread's, and the loop's own slowdown; wall time on a
+    # shared 2-core machine moves by a few percent with the neighbours and is only reported
+    assert default["cpu_ratio"] <= 1.01
+    assert fast["cpu_ratio"] <= 1.01
+    # what a sample costs times how often it runs: the overhead's budget, from its parts
+    assert fast["sample_ms"] / 1e3 / fast["interval_s"] <= 0.01
 
 
 def run_fixed_cost(tool: str) -> dict:
