@@ -184,3 +184,4 @@ def test_a_high_cv_cell_shows_a_figure_above_the_limit(
     out = run_cli(capsys, "results", "show", "latest", "--store", str(tmp_path / "s.sqlite")).out
     assert "10.04%" in out
     assert not re.search(r"(?<![\d.])10%", out), out
+    assert case_row(run, 0, run.cases[0])[10] == "10.04% (high)"  # the report's CV cell

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from greenbench.stats import Summary
 from greenbench.units import fmt_quantity, plain, scale
@@ -40,10 +39,6 @@ def interval(s: Summary, unit: str, factor: float = 1.0,
         return "no interval (n < 2)"
     f, shown = scale(median * factor, unit)
     return f"[{plain(low * factor * f)}, {plain(high * factor * f)}] {shown}"
-
-
-def percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
 
 
 def mwh(joules: float) -> str:

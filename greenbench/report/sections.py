@@ -13,9 +13,10 @@ from typing import Any
 
 from greenbench.records import CaseRecord, RunRecord, case_names
 from greenbench.report.document import Block, Bullets, Facts, Paragraph, Subheading, Table
-from greenbench.report.numbers import interval, percent, si, sig
+from greenbench.report.numbers import interval, si, sig
 from greenbench.results_format import case_is_estimate, energy_method
-from greenbench.units import fmt_si, singular
+from greenbench.stats import HIGH_CV
+from greenbench.units import fmt_percent, fmt_si, singular
 
 _METHOD_WORDS = {"counter": "energy counter", "power": "polled power, integrated",
                  "estimate": "ESTIMATE (power model)"}
@@ -78,7 +79,8 @@ def case_row(run: RunRecord, index: int, case: CaseRecord, name: str | None = No
         fmt_si(throughput, f"{case.unit}/s"),
         si(_median(case, "power_w"), "W") + mark,
         quality,
-        "-" if cv is None else percent(cv) + (" (high)" if epu and epu.high_cv else ""),
+        "-" if cv is None
+        else fmt_percent(cv, HIGH_CV) + (" (high)" if epu and epu.high_cv else ""),
         energy_method(case, run.is_estimate) if case.repeats else "-",
     ]
 
