@@ -12,10 +12,10 @@ import pytest
 
 from greenbench import gate
 from greenbench.report import build_report
+from greenbench.report.document import Code
 from greenbench.report.sections import case_row
 from greenbench.runner import CV_LIMIT, NEGATIVE_NET, summarize_case
 from greenbench.store import Store
-from greenbench.report.document import Code
 from greenbench.workload import discover
 from tests.cli_runner import run_cli
 from tests.factories import DEFAULT_VALUES, make_case, make_run

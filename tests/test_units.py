@@ -11,7 +11,8 @@ from greenbench.units import fmt_duration, fmt_energy, fmt_power, fmt_si, method
     ("joules", "text"),
     [
         (None, "-"), (0.0, "0 J"), (0.000999, "999 µJ"), (0.0009996, "1 mJ"), (1.0, "1 J"),
-        (12_345.0, "12.3 kJ"), (50_000.0, "50 kJ"), (1320.0, "1.32 kJ"), (999.6, "1 kJ"), (3e-7, "300 nJ"), (-0.5, "-500 mJ"),
+        (12_345.0, "12.3 kJ"), (50_000.0, "50 kJ"), (1320.0, "1.32 kJ"), (999.6, "1 kJ"),
+        (3e-7, "300 nJ"), (-0.5, "-500 mJ"),
     ],
 )
 def test_energy(joules: float | None, text: str) -> None:
