@@ -278,3 +278,31 @@ def test_measure_table_fits_and_keeps_its_figures(capsys, monkeypatch, tmp_path:
     counted = [d for d in doc["domains"] if d["not_counted"] is None]
     assert_intact(lines, [fmt_energy(doc["energy_j"]), *(d["name"] for d in counted),
                           *(fmt_energy(d["energy_j"]) for d in counted)])
+
+
+# --------------------------------------------------------------------------- gate
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_gate_report_fits(capsys, monkeypatch, width: int) -> None:
+    from types import SimpleNamespace
+
+    from greenbench import gate as gating
+    from greenbench.commands.gate import _print
+    from greenbench.run_compare import compare_runs
+
+    base, head = sweep_run(), sweep_run(1.3)
+    comparison = compare_runs(base, head, metrics=["energy_per_unit_j", "net_energy_per_unit_j"],
+                              rules=[gating.parse_rule("net_energy_per_unit:10%")], alpha=0.05)
+    side = SimpleNamespace(revision=SimpleNamespace(name="main", short="3f2e175e9ecc"))
+    session = SimpleNamespace(sides={"A": side, "B": side}, back_to_back=lambda: (96, 96),
+                              all=[1, 2], hash_seed="995598393, 1516142602",
+                              fixed_layout=True, wall_s=46.0)
+    monkeypatch.setenv("COLUMNS", str(width))
+    capsys.readouterr()
+    _print(session, comparison)
+    lines = capsys.readouterr().out.splitlines()
+    assert_fits(lines, width)
+    assert_intact(lines, ["3f2e175e9ecc", "995598393,", "1516142602", "regressed",
+                          "energy_per_unit", "net_energy_per_unit",
+                          "[net_energy_per_unit:10%]", "1.300", "seq_len=4096]"])

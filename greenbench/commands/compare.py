@@ -113,7 +113,7 @@ def compare(
 def _print(result: Any) -> None:
     from rich.markup import escape
 
-    from greenbench.commands._width import Col, print_table
+    from greenbench.commands._width import Col, named_rows, print_lines
     from greenbench.run_compare import WITHIN_SESSION
 
     out = console()
@@ -150,7 +150,8 @@ def _print(result: Any) -> None:
                 notes.setdefault(note, []).append(v.metric)
         out.print()
         out.print(f"[bold]{label}[/bold]{mark}")
-        print_table(out, cols)
+        # a metric's name goes above its figures where it would squeeze the rule's verdict
+        print_lines(out, named_rows(cols[0], cols[1:], out.width, rule="─"))
         for note, metrics in () if quiet() else notes.items():  # -q: the verdicts alone
             shown = ", ".join(dict.fromkeys(metrics))
             out.print(f"  [dim]note[/dim] {shown}: {escape(note)}")
