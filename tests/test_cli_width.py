@@ -306,3 +306,10 @@ def test_gate_report_fits(capsys, monkeypatch, width: int) -> None:
     assert_intact(lines, ["3f2e175e9ecc", "995598393,", "1516142602", "regressed",
                           "energy_per_unit", "net_energy_per_unit",
                           "[net_energy_per_unit:10%]", "1.300", "seq_len=4096]"])
+
+
+def test_a_token_wider_than_the_terminal_is_printed_whole() -> None:
+    from greenbench.commands._width import print_lines
+
+    lines = rendered(10, print_lines, [[("seq_len=4096, mechanism", "bold")], [("ok", "")]])
+    assert lines == ["seq_len=4096, mechanism", "ok"]  # never cut, never folded by rich

@@ -155,11 +155,13 @@ def plain(lines: Sequence[Sequence[Segment]]) -> list[str]:
 
 
 def print_lines(out: Any, lines: Sequence[Sequence[Segment]]) -> None:
-    """Print rendered lines on a rich console (each fits its width: none is wrapped)."""
+    """Print rendered lines on a rich console as they are: never wrapped or cut by rich (a
+    line wider than the console, where a token is wider than it, is left whole)."""
     from rich.text import Text
 
     for line in lines:
-        out.print(Text.assemble(*line), no_wrap=True, crop=False)
+        text = Text.assemble(*line, no_wrap=True, overflow="ignore")
+        out.print(text, no_wrap=True, crop=False, overflow="ignore")
 
 
 def named_rows(name: Col, cols: Sequence[Col], width: int,
