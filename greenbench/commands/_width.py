@@ -4,8 +4,8 @@ A cell is a list of *tokens*: pieces that are never split (``20.2 mJ``, ``seq_le
 carrying the separator that follows it (``"mechanism=softmax, "``). A cell wraps only between
 tokens, and a separator at the end of a line is dropped. Columns start at their natural width
 (every cell on one line); where that is wider than the terminal, the widest columns give way
-first, never below their longest token. When even that does not fit, :func:`fit` says so and
-the caller moves details under the table.
+first, never below their longest token. Where even that does not fit, :func:`fit` says so;
+:func:`named_rows` then puts each row's name on a line of its own above its figures.
 
 rich's own wrapping breaks inside any word longer than its column (``seq_len=25`` / ``6]``),
 and would break ``1.2 k`` between the number and its prefix: hence this layout.
@@ -25,6 +25,8 @@ GAP = 2
 
 @dataclass
 class Col:
+    """A column: its header (wrapped between words) and its cells, one list of tokens a row."""
+
     header: str
     cells: list[list[str]] = field(default_factory=list)
     right: bool = False
