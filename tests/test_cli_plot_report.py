@@ -118,7 +118,7 @@ def test_report_writes_html_and_latex(capsys, store_file: Path, tmp_path: Path) 
     page = html.read_text()
     assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page
     assert "co2_eq_emissions:" in page and "Annex XI" in page
-    assert r"\begin{tabular}" in tex.read_text()
+    assert r"\begin{tabularx}" in tex.read_text()
 
 
 def test_report_writes_markdown_with_figures_beside_it(capsys, store_file: Path,

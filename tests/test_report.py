@@ -21,7 +21,7 @@ from greenbench.report.latex import escape
 from greenbench.report.numbers import mwh, sig, yaml_number
 from greenbench.report.write import report_format, write_report
 from tests.factories import make_run
-from tests.plot_factories import single_case_run, sweep_run
+from tests.plot_factories import quick_run, single_case_run, sweep_run
 
 # --------------------------------------------------------------------------- helpers
 
@@ -268,29 +268,51 @@ def test_report_format_follows_the_extension() -> None:
 
 
 def tabular(tex: str) -> tuple[str, list[str]]:
-    """(column spec, rows) of the one tabular in ``tex``."""
-    spec = re.search(r"\\begin\{tabular\}\{([lrc]+)\}", tex)
+    """(column spec, rows) of the one tabularx in ``tex``; the spec as one letter per column
+    (``X`` for the case column), rows that span the table (a run's or workload's heading)
+    left out."""
+    spec = re.search(r"\\begin\{tabularx\}\{\\linewidth\}\{(.+)\}$", tex, re.M)
     assert spec is not None
-    body = tex[spec.end():tex.index(r"\end{tabular}")]
-    rows = [line for line in body.splitlines() if line.strip().endswith(r"\\")]
-    return spec.group(1), rows
+    letters = re.sub(r"@\{\}|>\{[^}]*\}", "", spec.group(1))
+    body = tex[spec.end():tex.index(r"\end{tabularx}")]
+    rows = [line for line in body.splitlines() if line.strip().endswith(r"\\")
+            and not line.startswith(r"\multicolumn") and not line.startswith(" & ")]
+    return letters, rows
+
+
+def cells(row: str) -> list[str]:
+    return [c.strip() for c in re.split(r"(?<!\\)&", row.removesuffix(r" \\"))]
 
 
 def test_latex_table_is_a_booktabs_fragment_with_matching_columns() -> None:
     tex = latex_table([sweep_run(cpu_estimate=True)])
-    order = [tex.index(s) for s in (r"\begin{table}", r"\begin{tabular}", r"\toprule",
-                                    r"\midrule", r"\bottomrule", r"\end{tabular}",
+    order = [tex.index(s) for s in (r"\begin{table}", r"\begin{tabularx}", r"\toprule",
+                                    r"\midrule", r"\bottomrule", r"\end{tabularx}",
                                     r"\end{table}")]
     assert order == sorted(order)
     spec, rows = tabular(tex)
-    assert len(rows) == 1 + 10  # header and one row per case
+    assert spec.startswith("X") and set(spec[1:]) == {"r"}
+    assert len(rows) == 1 + 10  # the header's second line and one row per case
     for row in rows:
-        cells = re.split(r"(?<!\\)&", row)
-        assert len(cells) == len(spec), row
-    assert "Energy/unit (\\ensuremath{\\mu}J)" in rows[0]
+        assert len(cells(row)) == len(spec), row
+    # units in the header: the energy columns under one, the time column in its own
+    assert r"\multicolumn{3}{c}{Energy per token (\ensuremath{\mu}J)}" in tex
+    assert cells(rows[0])[0] == r"mechanism, seq\_len"
     assert r"\textsuperscript{\dag}" in rows[1] and r"\dag} Estimated" in tex
-    assert r"mechanism=softmax, seq\_len=256" in rows[1]
+    # only the varying parameters, values in the order the workload declares them
+    assert cells(rows[1])[0].strip() == "softmax, 256"
+    assert "batch" not in tex
     assert "\\documentclass" not in tex  # a fragment, to \input
+
+
+def test_latex_case_names_follow_the_declared_parameter_order() -> None:
+    run = sweep_run(seq_lens=(256, 512))
+    for i, case in enumerate(run.cases):  # declared: seq_len before mechanism
+        case.params = {"seq_len": case.params["seq_len"], "batch": 4 + i,
+                       "mechanism": case.params["mechanism"]}
+    spec, rows = tabular(latex_table([run]))
+    assert cells(rows[0])[0] == r"seq\_len, batch, mechanism"
+    assert cells(rows[1])[0].strip() == "256, 4, softmax"
 
 
 def test_latex_escapes_special_characters() -> None:
@@ -298,32 +320,43 @@ def test_latex_escapes_special_characters() -> None:
         r"a\_b 50\% \& \#1 \$x \{y\} \textasciitilde{} \textasciicircum{} "
         r"\textbackslash{} \textless{}\textgreater{}")
     run = sweep_run()
-    run.cases[0].params["note"] = "50%_&#"
+    for i, case in enumerate(run.cases):
+        case.params["note"] = f"{i}0%_&#"
     run.cases[0].workload = "odd$name"
     tex = latex_table([run])
     _, rows = tabular(tex)
-    assert r"note=50\%\_\&\#" in tex
+    assert r"softmax, 512, 10\%\_\&\#" in tex and r"\textit{odd\$name}" in tex
     for row in rows:
         assert not re.search(r"(?<!\\)[%#$_]", row.replace(r"\textsuperscript{\dag}", "")
                              .replace("$n$", "")), row
 
 
-def test_latex_table_of_several_runs_has_a_run_column_and_a_rule_between_runs() -> None:
+def test_latex_table_of_several_runs_heads_each_run_and_rules_between_them() -> None:
     tex = latex_table([sweep_run(label="A"), sweep_run(label="B", quality=False)])
     spec, rows = tabular(tex)
-    assert spec.startswith("l") and rows[0].startswith("Run & Case")
+    assert r"{\textbf{A}} \\" in tex and r"{\textbf{B}} \\" in tex
+    assert tex.index(r"\textbf{A}") < tex.index(r"\textbf{B}")
     assert tex.count(r"\midrule") == 2
-    assert all(len(re.split(r"(?<!\\)&", r)) == len(spec) for r in rows)
+    assert all(len(cells(r)) == len(spec) for r in rows)
+
+
+def test_latex_table_of_mixed_workloads_heads_each_workload_with_its_unit() -> None:
+    tex = latex_table([quick_run()])
+    assert r"\multicolumn{3}{c}{Energy per unit (\ensuremath{\mu}J)}" in tex
+    assert r"{\textit{sparse-matmul} (per row)} \\" in tex
+    assert r"{\textit{attention} (per token)} \\" in tex
+    assert "d_model" not in tex and "d\\_model" not in tex  # nothing varies: no parameters
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 def test_latex_table_compiles(tmp_path: Path) -> None:
     run = sweep_run(cpu_estimate=True)
-    run.cases[0].params["note"] = "50%_&#~^"
+    for i, case in enumerate(run.cases):
+        case.params["note"] = f"{i}0%_&#~^"
     (tmp_path / "table.tex").write_text(latex_table([run, make_run(1)]))
     (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n"
-                                      "\\begin{document}\n\\input{table.tex}\n"
-                                      "\\end{document}\n")
+                                      "\\usepackage{tabularx}\n\\begin{document}\n"
+                                      "\\input{table.tex}\n\\end{document}\n")
     out = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout[-2000:]

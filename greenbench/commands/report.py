@@ -16,8 +16,9 @@ from greenbench.commands._verbosity import detail, verbosity_options
               help="The report: .html (one self-contained file, figures embedded) or .md "
                    "(figures as PNG in FILE-figures/ beside it).")
 @click.option("--latex", default=None, type=OUTPUT_FILE, metavar="FILE",
-              help="Also write a booktabs table of the main results (needs "
-                   "\\usepackage{booktabs}).")
+              help="Also write a booktabs table of the main results, as wide as the "
+                   "column it is put in (needs \\usepackage{booktabs} and "
+                   "\\usepackage{tabularx}).")
 @click.option("--title", default=None, help="The report's title.")
 @click.option("--training-type", default=None, metavar="TEXT",
               help="For the model-card block: pre-training, fine-tuning, ... (default: "
