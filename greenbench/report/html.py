@@ -25,7 +25,9 @@ _CSS = """
 body { font: 15px/1.5 system-ui, sans-serif; max-width: 72rem; margin: 2rem auto;
        padding: 0 1rem; color: #222; }
 h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.85rem; }
+table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.85rem; max-width: 100%; }
+div.table { overflow-x: auto; }
+td.l { overflow-wrap: anywhere; }
 th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #e4e4e4; vertical-align: top; }
 thead th { border-bottom: 2px solid #444; text-align: left; }
 td.r { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
@@ -81,7 +83,10 @@ def _table(t: Table) -> str:
         "<tr>" + "".join(f'<td class="{align[i] if i < len(align) else "l"}">{escape(c)}</td>'
                          for i, c in enumerate(row)) + "</tr>" for row in t.rows)
     caption = f"<caption>{escape(t.caption)}</caption>" if t.caption else ""
-    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # text cells wrap (anywhere, if a word is too long), numbers stay whole: the table keeps
+    # within the page, and scrolls sideways on its own, never the page, on a narrow screen
+    return (f'<div class="table"><table>{caption}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
 
 
 def _figure(f: FigureBlock) -> str:

@@ -18,6 +18,9 @@ from greenbench.results_format import case_is_estimate, energy_method
 from greenbench.stats import HIGH_CV
 from greenbench.units import fmt_percent, fmt_si, singular
 
+#: after an estimated figure in the summary table; its caption says what it means
+ESTIMATE_MARK = "†"
+
 _METHOD_WORDS = {"counter": "energy counter", "power": "polled power, integrated",
                  "estimate": "ESTIMATE (power model)"}
 
@@ -34,17 +37,43 @@ def summary_blocks(runs: Sequence[RunRecord]) -> list[Block]:
         f"{len(runs)} run(s), {sum(counts.values())} case(s) ({told or 'none'}). Every figure "
         "is the median over repeats, per step of the workload or per unit of work, with the "
         "95% confidence interval of the median. Energy is gross (idle included) unless "
-        "marked net (above the idle baseline). Figures marked ESTIMATE come from a power "
-        "model, not a sensor.")]
+        "marked net (above the idle baseline). The table's caption says which figures are "
+        "an ESTIMATE, from a power model rather than a sensor.")]
+    qualities = {c.quality_metric for r in runs for c in r.cases if c.quality_metric}
     header = (["Run"] if many else []) + [
         "Case", "Status", "n", "Energy per unit", "95% CI", "Net energy per unit",
-        "Time per step", "Throughput", "Mean power", "Quality", "CV", "Energy method"]
-    rows = [(([run.label or run.id] if many else []) + case_row(run, i, case, name))
+        "Time per step", "Throughput", "Mean power", _quality_header(runs, qualities), "CV",
+        "Energy method"]
+    rows = [(([run.label or run.id] if many else []) + case_row(
+                run, i, case, name, quality_named=len(qualities) > 1))
             for run in runs
             for i, (case, name) in enumerate(zip(run.cases, case_names(run.cases),
                                                  strict=True))]
-    align = ("l" if many else "") + "lll" + "r" * 8 + "l"
-    blocks.append(Table(header, rows, "Results per case", align))
+    # a quality cell that names its metric is text, and wraps; a bare value is a number
+    align = ("l" if many else "") + "lll" + "r" * 6 + ("l" if len(qualities) > 1 else "r") \
+        + "rl"
+    # a column with one value throughout says it once, in the caption
+    said = []
+    for name in ("Status", "n", "Energy method"):
+        column = header.index(name)
+        values = {row[column] for row in rows}
+        if len(rows) > 1 and len(values) == 1:
+            said.append(f"{'repeats' if name == 'n' else name.lower()}: {values.pop()}")
+            header.pop(column)
+            align = align[:column] + align[column + 1:]
+            for row in rows:
+                row.pop(column)
+    caption = "Results per case" + (f" ({'; '.join(said)})" if said else "") + "."
+    estimated = [f"{run.label or run.id} {i}" if many else str(i) for run in runs
+                 for i, c in enumerate(run.cases)
+                 if c.repeats and case_is_estimate(c, run.is_estimate)]
+    if estimated:
+        every = len(estimated) == sum(1 for r in runs for c in r.cases if c.repeats)
+        caption += (f" {ESTIMATE_MARK} ESTIMATE: energy, net energy and mean power from a "
+                    "power model, not a sensor, in " + ("every case" if every else
+                                                         "cases " + ", ".join(estimated))
+                    + ".")
+    blocks.append(Table(header, rows, caption, align))
     # the estimate flag is already in every estimated cell; notes keep the rest
     notes = [f"{run.label or run.id} case {i}: {text}" for run in runs
              for i, case in enumerate(run.cases)
@@ -55,18 +84,21 @@ def summary_blocks(runs: Sequence[RunRecord]) -> list[Block]:
     return blocks
 
 
-def case_row(run: RunRecord, index: int, case: CaseRecord, name: str | None = None
-             ) -> list[str]:
-    """One row of the summary table (see :func:`summary_blocks` for the columns)."""
+def case_row(run: RunRecord, index: int, case: CaseRecord, name: str | None = None, *,
+             quality_named: bool = True) -> list[str]:
+    """One row of the summary table (see :func:`summary_blocks` for the columns): estimated
+    figures end in :data:`ESTIMATE_MARK`, which the table's caption explains once; the
+    quality cell names its metric unless the column's header does (``quality_named``)."""
     s = case.summary
     estimate = case_is_estimate(case, run.is_estimate)
-    mark = " (ESTIMATE)" if estimate else ""
+    mark = f" {ESTIMATE_MARK}" if estimate else ""
     epu = s.get("energy_per_unit_j")
     per = f"/{singular(case.unit)}"
     quality = "-"
     if case.quality_metric and (q := s.get(f"quality:{case.quality_metric}")):
         better = "higher" if case.quality_higher_is_better else "lower"
-        quality = f"{case.quality_metric} = {sig(q.median)} ({better} is better)"
+        quality = (f"{case.quality_metric} = {sig(q.median)} ({better} is better)"
+                   if quality_named else sig(q.median))
     throughput = _median(case, "throughput_per_s")
     cv = epu.cv if epu else None
     return [
@@ -83,6 +115,16 @@ def case_row(run: RunRecord, index: int, case: CaseRecord, name: str | None = No
         else fmt_percent(cv, HIGH_CV) + (" (high)" if epu and epu.high_cv else ""),
         energy_method(case, run.is_estimate) if case.repeats else "-",
     ]
+
+
+def _quality_header(runs: Sequence[RunRecord], names: set[str]) -> str:
+    """``Quality: rel_error (lower is better)`` when every case is scored by one figure."""
+    if len(names) != 1:
+        return "Quality"
+    name = next(iter(names))
+    higher = next(c.quality_higher_is_better for r in runs for c in r.cases
+                  if c.quality_metric == name)
+    return f"Quality: {name} ({'higher' if higher else 'lower'} is better)"
 
 
 # --------------------------------------------------------------------------- methodology
