@@ -588,6 +588,8 @@ def _check_readable_store(path: Path) -> bool:
         if _is_busy(exc):
             raise UserError(f"results store {path} stayed locked by another process for over "
                             f"{BUSY_TIMEOUT_S:.0f} s; try again when it has finished") from None
+        if "decode" in str(exc).lower():  # the schema's text is not UTF-8: damage
+            raise _corrupt(path, str(exc).split(" with text ")[0]) from None
         raise _unreadable(path, exc) from None
     except sqlite3.DatabaseError as exc:
         raise _corrupt(path, str(exc)) from None

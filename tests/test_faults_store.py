@@ -219,6 +219,20 @@ def test_text_that_is_not_utf8_in_a_stored_case_is_one_line_not_a_traceback(
         assert "corrupt" in result.err and "Traceback" not in result.err, args
 
 
+def test_a_damaged_column_type_in_the_schema_is_corrupt_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite"
+    with Store(path) as s:
+        s.begin_run(make_run(1))
+    data = bytearray(path.read_bytes())
+    data[data.find(b"pid_started REAL") + 12] = 0x80  # the text SQLite reads as its type
+    path.write_bytes(bytes(data))
+    result = run_cli(capsys, "results", "list", "--store", str(path))
+    assert result.code != 0 and "Traceback" not in result.err
+    assert "corrupt" in result.err and len(result.err.strip().splitlines()) == 1, result.err
+
+
 # --------------------------------------------------------------------------- random damage
 
 
