@@ -909,3 +909,22 @@ def test_series_beyond_the_palette_still_differ_by_colour_and_marker() -> None:
     shown = [(tuple(h.get_color()) if not isinstance(h.get_color(), str) else h.get_color(),
               h.get_marker()) for h in legend.legend_handles[:10]]
     assert len(set(shown)) == 10
+
+
+def test_bars_give_workloads_of_very_different_scales_a_panel_each() -> None:
+    run = mixed_run({"attention": [{"seq_len": n} for n in (256, 512)],
+                     "transformer": [{"seq_len": 64}]})
+    transformer = run.cases[-1]
+    from tests.plot_factories import _workload_case
+    run.cases[-1] = _workload_case("transformer", transformer.params, [], "tokens", 40.0,
+                                   256.0, ["cpu-package:0"], None, True, 5)
+    fig = plot_bars([run])
+    assert len(fig.axes) == 2  # one unit (tokens), two scales
+    for ax in fig.axes:
+        widest = max(p.get_width() for p in bars_of(ax))
+        assert widest > 0.5 * ax.get_xlim()[1]  # no panel of slivers
+    assert any("differ over 20x: a panel each" in t.replace("\n", " ") for t in texts(fig))
+    assert layout_problems(fig) == []
+    # similar scales share one panel
+    assert len(plot_bars([mixed_run({"attention": [{"seq_len": 256}],
+                                     "transformer": [{}]})]).axes) == 1

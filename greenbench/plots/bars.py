@@ -8,7 +8,8 @@ A run that mixes workloads gets one row per workload and setting, named by the w
 the parameters that vary among *its* cases (``attention, seq_len=512``); variants are grouped
 only among cases of the same workload, so a row never shows another workload's parameters.
 Workloads that count different units of work (tokens, rows) get a panel each, with its own
-axis: energy per token and energy per row share no scale. Series beyond the palette's
+axis: energy per token and energy per row share no scale; so do workloads whose figures
+differ more than 20 times, which one linear axis would show as slivers. Series beyond the palette's
 distinct colours would repeat a colour: then each case gets its own row, named in full, and
 no series colours at all.
 """
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 DEFAULT_METRIC = "energy_per_unit_j"
+#: workloads whose largest figures differ more than this many times get a panel each
+SPLIT_RATIO = 20.0
 _SLOT_IN = 0.16  # height of one bar at 8 pt: tick labels of neighbouring rows do not touch
 _MAX_HEIGHT_IN = 9.0
 #: row labels may take this share of the figure's width; longer ones are wrapped
@@ -138,14 +141,31 @@ def plot_bars(runs: Sequence[RunRecord], metric: str = DEFAULT_METRIC, *, by: st
 
 
 def unit_groups(refs: Sequence[CaseRef], metric: str) -> list[list[CaseRef]]:
-    """The cases that share an axis: all of them, or for a per-unit metric (and throughput)
-    those whose workloads count the same unit of work, in order of first appearance."""
-    if units_note(refs, metric) is None:
-        return [list(refs)]
-    groups: dict[str, list[CaseRef]] = {}
+    """The cases that share an axis, in order of first appearance: for a per-unit metric
+    (and throughput) those whose workloads count the same unit of work; and within a unit,
+    each workload apart when the workloads' largest figures differ more than
+    :data:`SPLIT_RATIO` times (the smaller would be slivers on the larger's axis)."""
+    by_unit: dict[str, list[CaseRef]] = {}
     for r in refs:
-        groups.setdefault(singular(r.case.unit), []).append(r)
-    return list(groups.values())
+        key = singular(r.case.unit) if units_note(refs, metric) is not None else ""
+        by_unit.setdefault(key, []).append(r)
+    groups: list[list[CaseRef]] = []
+    for members in by_unit.values():
+        largest: dict[str, float] = {}
+        for r in members:
+            s = r.stat(metric)
+            if s is not None:
+                largest[r.case.workload] = max(largest.get(r.case.workload, 0.0),
+                                               abs(s.median))
+        tops = [v for v in largest.values() if v > 0]
+        if len(tops) > 1 and max(tops) > SPLIT_RATIO * min(tops):
+            by_workload: dict[str, list[CaseRef]] = {}
+            for r in members:
+                by_workload.setdefault(r.case.workload, []).append(r)
+            groups += by_workload.values()
+        else:
+            groups.append(members)
+    return groups
 
 
 def _group_layout(group: list[CaseRef], by: str | None,
@@ -279,6 +299,8 @@ def _notes(refs: Sequence[CaseRef], drawn: Sequence[CaseRef], left_out: Sequence
     mixed = units_note(drawn, key)
     if mixed:
         notes.append(mixed + ("; one panel per unit" if panels > 1 else ""))
+    if panels > len({singular(r.case.unit) for r in drawn}) or (panels > 1 and not mixed):
+        notes.append(f"workloads whose figures differ over {SPLIT_RATIO:g}x: a panel each")
     single = sum(1 for s in stats if not s.has_ci)
     if single:
         notes.append(f"{single} case(s) with a single repeat: no interval")
