@@ -350,18 +350,23 @@ class Store:
 
     def iter_case_rows(self) -> Iterator[dict[str, Any]]:
         """Every case with its run's light facts and its summary (traces not read)."""
-        sql = (
-            "SELECT r.id, r.created_utc, r.hostname, r.machine_key, r.label, r.status, "
-            "r.is_estimate, c.idx, c.workload, c.params, c.status, c.record "
-            "FROM cases c JOIN runs r ON r.id = c.run_id ORDER BY r.created_utc, r.seq, c.idx"
-        )
-        for row in self._read(lambda con: con.execute(sql).fetchall()):
+        from greenbench.run_owner import shown_status
+
+        def read(con: sqlite3.Connection) -> list[Any]:
+            return con.execute(
+                "SELECT r.id, r.created_utc, r.hostname, r.machine_key, r.label, r.status, "
+                "r.is_estimate, c.idx, c.workload, c.params, c.status, c.record, "
+                f"{_owner_columns(con, 'r.')} FROM cases c JOIN runs r ON r.id = c.run_id "
+                "ORDER BY r.created_utc, r.seq, c.idx").fetchall()
+
+        for row in self._read(read):
             what = f"run {row[0]} case {row[7]}"
             record = _decoded(self.path, what, json.loads, row[11])
             params = _decoded(self.path, what, json.loads, row[9])
             yield {
                 "run_id": row[0], "created_utc": row[1], "machine": row[2],
-                "machine_key": row[3], "label": row[4], "run_status": row[5],
+                "machine_key": row[3], "label": row[4],
+                "run_status": shown_status(row[5], row[2], *row[12:]),
                 "run_estimate": bool(row[6]), "case_index": row[7], "workload": row[8],
                 "params": params, "status": row[10], "record": record,
             }

@@ -71,6 +71,20 @@ def test_a_run_whose_process_was_killed_reads_died_in_list_and_show(
     assert f"run {run_id}: {DIED}" in shown.out
 
 
+def test_load_results_gives_a_died_run_s_cases_that_status(tmp_path: Path) -> None:
+    from greenbench.store import load_results
+
+    path = tmp_path / "s.sqlite"
+    _begun_by_a_process_that_is_killed(path)
+    with Store(path, readonly=True) as store:
+        rows = [dict(r) for r in store.iter_case_rows()]
+    assert [r["run_status"] for r in rows] == [DIED]
+    table = load_results(path)
+    statuses = list(table["run_status"]) if hasattr(table, "columns") else \
+        [r["run_status"] for r in table]
+    assert statuses == [DIED]
+
+
 def test_a_run_whose_process_lives_reads_running(tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite") as store:
         run_id = store.begin_run(_here())  # this process: alive
