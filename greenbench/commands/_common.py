@@ -54,7 +54,7 @@ def console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False)
 
 
-def writable_file(path: str | None, option: str = "--json",
+def writable_file(path: str | None, option: str = "-o",
                   store: str | Path | None = None) -> Path | None:
     """Check an output path before measuring, so a typo does not cost the measurement; a
     path that is the results store (``store``, else the default one) or any of its files is
