@@ -928,3 +928,18 @@ def test_bars_give_workloads_of_very_different_scales_a_panel_each() -> None:
     # similar scales share one panel
     assert len(plot_bars([mixed_run({"attention": [{"seq_len": 256}],
                                      "transformer": [{}]})]).axes) == 1
+
+
+def test_trace_total_leaves_out_domains_recorded_beside_the_total() -> None:
+    run = sweep_run()
+    for window in [r.measurement for r in run.cases[0].repeats]:
+        for d in window.domains:
+            if d.domain.startswith("dram"):
+                d.not_counted = "constant model: shown beside the total"
+    ax = plot_trace(run, 0).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert "dram:0, not in the total" in lines
+    total = lines["total of top-level domains"]
+    gpu, cpu = lines["gpu:0"].get_ydata(), lines["cpu-package:0"].get_ydata()
+    assert list(total.get_ydata()) == pytest.approx([g + c for g, c in zip(gpu, cpu,
+                                                                          strict=True)])

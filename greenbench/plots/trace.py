@@ -31,7 +31,8 @@ def plot_trace(run: RunRecord, index: int, *, width_in: float = style.COLUMN_WID
     """Power (W) against time since the case started (s), one line per domain.
 
     Sub-domains (a package's ``core``) are drawn thin and dotted: they are already inside
-    their parent. With more than one top-level domain a black line gives their total.
+    their parent. With more than one top-level domain in the case's total a black line
+    gives their total; a domain recorded beside the total (a constant model) is not in it.
     """
     case = run.cases[index]
     trace = case.trace
@@ -89,15 +90,16 @@ def _draw_domains(ax: Axes, t: list[float], power: dict[str, list[float]],
         color = style.DOMAIN_COLOURS.get(family, style.colour(i + 4))
         estimate = fact is not None and fact.estimate
         sub = fact is not None and fact.part_of
+        beside = fact is not None and not sub and fact.not_counted
         label = domain + (f" (in {fact.part_of})" if sub and fact else "") \
-            + (" (estimate)" if estimate else "")
+            + (" (estimate)" if estimate else "") + (", not in the total" if beside else "")
         linestyle = ":" if sub else (style.ESTIMATE_LINESTYLE if estimate
                                       else style.LINESTYLES[nth % len(style.LINESTYLES)])
         marker = "o" if len(t) < 3 else None
         (line,) = ax.plot(t, values, color=color, linestyle=linestyle, marker=marker,
                           linewidth=0.7 if sub else 1.0, label=label)
         handles.append(line)
-        if not sub:
+        if not sub and not beside:
             top.append(values)
             top_estimated = top_estimated or estimate
     if len(top) > 1:
