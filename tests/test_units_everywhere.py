@@ -77,7 +77,7 @@ def test_the_emissions_line_uses_the_same_rule() -> None:
 #: where people read measured figures; these format through greenbench.units only
 USER_FACING = ["commands", "report", "plots", "pytest_energy", "carbon", "gate.py",
                "run_compare.py", "runner.py"]
-BY_HAND = re.compile(r"\{[^{}]*:[^{}]*\.\d+[eg]\}\s?(?:n|µ|u|m|k)?(?:J|W|Wh|gCO2e|g|s|ms)\b"
+BY_HAND = re.compile(r"\{[^{}]*:[^{}]*\.\d+[efg]\}\s?(?:n|µ|u|m|k)?(?:J|W|Wh|gCO2e|g|s|ms)\b"
                      r"(?!/kWh)")
 
 

@@ -30,6 +30,7 @@ from greenbench.carbon.intensity import (
     check_intensity,
 )
 from greenbench.errors import UserError
+from greenbench.units import fmt_duration
 
 FILE = "file"
 
@@ -126,7 +127,7 @@ class SeriesSource:
         if not s.covers(start_unix_s, end_unix_s):
             outside = max(0.0, s.start_unix_s - start_unix_s) + max(0.0, end_unix_s
                                                                      - s.end_unix_s)
-            notes.append(f"{outside:.0f} s of the run lie outside the series; its edge "
+            notes.append(f"{fmt_duration(outside)} of the run lie outside the series; its edge "
                          "values were held there")
         if self.loaded.converted_from_lbs:
             notes.append("converted from lbs/MWh")

@@ -14,6 +14,7 @@ import click
 from greenbench.commands._common import console
 from greenbench.commands._verbosity import detail, note
 from greenbench.errors import UserError
+from greenbench.units import fmt_duration
 
 DEFAULT_RULE = "energy:10%"
 DEFAULT_ROUNDS = 32
@@ -151,7 +152,7 @@ def _gate_once(root: Path, revisions: dict[str, str], args: list[str], subdir: P
             share = rounds // processes + (1 if k < rounds % processes else 0)
             sessions.append(run_session(checkouts, args, folder, rounds=share, subdir=subdir))
             detail(f"process pair {k + 1}/{processes}: {share} round(s) per revision in "
-                   f"{sessions[-1].wall_s:.0f} s (in {folder}, kept if the gate errs)")
+                   f"{fmt_duration(sessions[-1].wall_s)} (in {folder}, kept if the gate errs)")
     base = merged([s.sides["A"].saved for s in sessions])
     head = merged([s.sides["B"].saved for s in sessions])
     # the gate fails when any benchmark regresses: alpha / N each keeps the chance that
@@ -223,8 +224,8 @@ def _print(session: Any, comparison: Any) -> None:
                      f"{len(session.all)} process pair(s), hash seed {session.hash_seed} "
                      f"for both sides, address layout "
                      f"{'fixed (ASLR off)' if session.fixed_layout else 'random'}; "
-                     f"{session.wall_s:.0f} s, "
-                     f"{_per_benchmark_s(session, comparison):.1f} s per benchmark"))
+                     f"{fmt_duration(session.wall_s)}, "
+                     f"{fmt_duration(_per_benchmark_s(session, comparison))} per benchmark"))
     n = len(comparison.cases)
     if n > 1:
         out.print(f"family-wise alpha {comparison.alpha * n:g} over {n} benchmarks "
@@ -254,7 +255,8 @@ def _print_calibration(result: Any, rules: list[Any], rounds: int,
               f"(the gate's is {threshold}); changes below {smallest:+.1%} are caught less than "
               f"4 times in 5 (more --rounds catch smaller ones)")
     if seconds:
-        out.print(f"time: {max(seconds):.1f} s per benchmark ({rounds} rounds per revision)")
+        out.print(f"time: {fmt_duration(max(seconds))} per benchmark ({rounds} rounds per "
+                  "revision)")
 
 
 def _ratio_text(case: Any) -> str:
