@@ -17,8 +17,8 @@ So is "is this an estimate": a window is an estimate when a domain in its total 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 

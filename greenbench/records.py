@@ -1,7 +1,7 @@
 """What a run stores: the run (machine, software, configuration, sensors) and its cases.
 
-These are typed dataclasses end to end: a repeat holds its :class:`~greenbench.measurement.Measurement`,
-a case its idle :class:`~greenbench.measurement.Measurement`, its :class:`Warmup` and one
+These are typed dataclasses end to end: a repeat holds its
+:class:`~greenbench.measurement.Measurement`, a case its idle one, its :class:`Warmup` and one
 :class:`~greenbench.stats.Summary` per metric. ``to_dict`` / ``from_dict`` are the one converter
 between them and JSON, so the results store, the export format and the worker protocol share one
 definition. The exported format is documented in docs/results-format.md; bump ``FORMAT_VERSION``

@@ -23,6 +23,7 @@ from greenbench.commands._common import (
     sensor_options,
     writable_file,
 )
+from greenbench.commands._job import JobPlace, job_options, measure_job
 from greenbench.commands._options import OUTPUT_FILE, SECONDS
 from greenbench.commands._verbosity import quiet, verbose, verbosity_options
 from greenbench.errors import UserError
@@ -46,6 +47,7 @@ EXIT_INTERRUPTED = 130
 @sensor_options
 @accounting_options
 @carbon_options
+@job_options
 @verbosity_options
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def measure(
@@ -61,6 +63,12 @@ def measure(
     intensity_file: str | None,
     provider: str | None,
     pue: float,
+    distributed: bool,
+    nnodes: int | None,
+    node_rank: int | None,
+    master_addr: str | None,
+    agent_port: int | None,
+    job_timeout_s: float,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND and measure the machine while it runs.
@@ -88,6 +96,12 @@ def measure(
     # the command's tree is greenbench's own: once the command ends and is waited for, its
     # CPU time is in greenbench's children's time
     probes = probe_all(cpu_tdp_w=cpu_tdp, scope=scope)  # type: ignore[arg-type]
+    if distributed:
+        place = JobPlace(nnodes, node_rank, master_addr, agent_port, job_timeout_s)
+        with stop_signals() as stopped:
+            code, interrupted = measure_job(command, place, available_sensors(probes),
+                                            interval, lambda: _run(command), out_path)
+        sys.exit(stopped.exit_code(EXIT_INTERRUPTED) if interrupted else code)
     meter = Meter(available_sensors(probes), interval_s=interval,
                   include_constants=include_constants).start()
     err = console(stderr=True)
@@ -102,25 +116,12 @@ def measure(
 
     idle = meter.idle(idle_s) if idle_s > 0 else None
     window = meter.begin("command")
-    interrupted = False
-    try:
-        child = _start(command)
-    except UserError:
-        meter.stop()
-        raise
     with stop_signals() as stopped:
         try:
-            exit_code = child.wait()
-            if child.interrupted_at_terminal():
-                interrupted = True
-                exit_code = child.stop()  # what it started may ignore Ctrl-C
-        except KeyboardInterrupt:
-            interrupted = True
-            exit_code = child.stop()
+            exit_code, interrupted = _run(command)
         finally:
-            child.close()
-    result = meter.end(window)
-    meter.stop()
+            result = meter.end(window)
+            meter.stop()
 
     doc = _document(command, result, idle, exit_code, interrupted, probes)
     if result.energy_j is not None:
@@ -146,6 +147,23 @@ def measure(
         if not quiet():
             err.print(escape(f"wrote {out_path}"))
     sys.exit(stopped.exit_code(EXIT_INTERRUPTED) if interrupted else exit_code)
+
+
+def _run(command: tuple[str, ...]) -> tuple[int, bool]:
+    """Run the command to its end (or to Ctrl-C, SIGTERM, SIGHUP): (exit code, interrupted)."""
+    child = _start(command)
+    interrupted = False
+    try:
+        exit_code = child.wait()
+        if child.interrupted_at_terminal():
+            interrupted = True
+            exit_code = child.stop()  # what it started may ignore Ctrl-C
+    except KeyboardInterrupt:
+        interrupted = True
+        exit_code = child.stop()
+    finally:
+        child.close()
+    return exit_code, interrupted
 
 
 def _check_command(program: str, as_json: bool = False) -> None:

@@ -40,8 +40,10 @@ def overhead(interval_s: float) -> dict:
 def test_sampling_overhead_on_a_cpu_bound_loop(benchmark) -> None:
     default, fast = overhead(DEFAULT_INTERVAL_S), overhead(0.01)
     benchmark.extra_info.update({
-        "cpu_ratio_default_interval": default["cpu_ratio"], "cpu_ratio_100hz": fast["cpu_ratio"],
-        "wall_ratio_default_interval": default["wall_ratio"], "wall_ratio_100hz": fast["wall_ratio"],
+        "cpu_ratio_default_interval": default["cpu_ratio"],
+        "cpu_ratio_100hz": fast["cpu_ratio"],
+        "wall_ratio_default_interval": default["wall_ratio"],
+        "wall_ratio_100hz": fast["wall_ratio"],
         "sample_ms": fast["sample_ms"], "edge_ms": fast["edge_ms"]})
     print(f"\nmeter overhead, CPU time (wall time): x{default['cpu_ratio']:.4f} "
           f"(x{default['wall_ratio']:.4f}) at {DEFAULT_INTERVAL_S} s, x{fast['cpu_ratio']:.4f} "

@@ -1,0 +1,149 @@
+"""``greenbench measure --distributed``: one agent per host around an unchanged job.
+
+Each host runs ``greenbench measure --distributed --nnodes M --node-rank R --master-addr A
+-- torchrun ...``. The agents meet in a TCPStore of their own at ``A:--agent-port`` (the agent
+of node 0 serves it; torchrun keeps its own port), elect who reads what exactly as the ranks of
+greenbench.distributed do (here one agent per host, so each host's counters are read once and
+its GPUs by its own agent), and measure one collective window around the command. The agent
+of node 0 prints the job's figures with a breakdown per host; every agent passes its
+command's exit code through.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from greenbench.errors import UserError
+
+#: the agents' store port where --agent-port is not given: beside torchrun's usual 29500
+DEFAULT_AGENT_PORT = 29501
+
+
+def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--distributed", is_flag=True,
+                     help="Measure a multi-host job: one greenbench agent per host, meeting "
+                          "at --master-addr (see docs/distributed.md)."),
+        click.option("--nnodes", type=click.IntRange(min=1), default=None, metavar="M",
+                     help="With --distributed: hosts in the job (default: $SLURM_NNODES)."),
+        click.option("--node-rank", type=click.IntRange(min=0), default=None, metavar="R",
+                     help="With --distributed: this host's rank, 0 to M-1 (default: "
+                          "$SLURM_NODEID)."),
+        click.option("--master-addr", default=None, metavar="ADDR",
+                     help="With --distributed: where the agent of node 0 listens (default: "
+                          "$MASTER_ADDR)."),
+        click.option("--agent-port", type=click.IntRange(1, 65535), default=None,
+                     metavar="PORT", help="With --distributed: the agents' port, not "
+                     f"torchrun's (default: $GREENBENCH_AGENT_PORT, else {DEFAULT_AGENT_PORT})."),
+        click.option("--job-timeout", "job_timeout_s", type=click.FloatRange(min=0.1),
+                     default=60.0, show_default=True, metavar="S",
+                     help="With --distributed: how long an agent waits for the others."),
+    ]):
+        f = option(f)
+    return f
+
+
+class JobPlace:
+    """Where this agent stands in the job, from the options and the launcher's variables."""
+
+    def __init__(self, nnodes: int | None, node_rank: int | None, master_addr: str | None,
+                 agent_port: int | None, timeout_s: float) -> None:
+        env = os.environ
+        self.nnodes = nnodes if nnodes is not None else _int_env("SLURM_NNODES", "--nnodes")
+        self.node_rank = (node_rank if node_rank is not None
+                          else _int_env("SLURM_NODEID", "--node-rank"))
+        addr = master_addr or env.get("MASTER_ADDR")
+        if not addr:
+            raise UserError("--distributed: give --master-addr (or set MASTER_ADDR): the "
+                            "address of node 0, where the agents meet")
+        self.master_addr: str = addr
+        self.port = agent_port or _int_env("GREENBENCH_AGENT_PORT", None) or DEFAULT_AGENT_PORT
+        if self.node_rank >= self.nnodes:
+            raise UserError(f"--node-rank {self.node_rank}: use 0 to {self.nnodes - 1} for "
+                            f"--nnodes {self.nnodes}")
+        self.timeout_s = timeout_s
+
+    def store(self) -> Any:
+        """The agents' store: served by node 0's agent, a client elsewhere; a one-line
+        UserError when it cannot be reached within the timeout."""
+        import torch.distributed as dist
+
+        try:
+            return dist.TCPStore(self.master_addr, self.port, is_master=self.node_rank == 0,
+                                 wait_for_workers=False,
+                                 timeout=timedelta(seconds=self.timeout_s))
+        except (RuntimeError, ValueError, OSError) as exc:
+            what = "listen on" if self.node_rank == 0 else "reach node 0's agent at"
+            raise UserError(f"--distributed: cannot {what} {self.master_addr}:{self.port} "
+                            f"within {self.timeout_s:g} s ({str(exc).splitlines()[0][:100]})"
+                            "; check --master-addr and --agent-port") from None
+
+
+def measure_job(command: Sequence[str], place: JobPlace, sensors: Sequence[Any],
+                interval_s: float, run: Callable[[], tuple[int, bool]],
+                output: str | Path | None) -> tuple[int, bool]:
+    """Measure ``run`` (which runs the command: (exit code, interrupted)) as this host's
+    part of the job; node 0 prints the job's figures (and writes ``output``)."""
+    from greenbench.distributed import DistributedMeter
+
+    gpus = sorted(int(s.domain[4:]) for s in sensors if s.domain.startswith("gpu:")
+                  and s.domain[4:].isdigit())
+    device = "cuda:" + ",".join(map(str, gpus)) if gpus else "cpu"
+    meter = DistributedMeter(sensors, device=device, timeout_s=place.timeout_s,
+                             interval_s=interval_s, store=place.store(),
+                             rank=place.node_rank, world_size=place.nnodes)
+    try:
+        with meter.window("command") as w:
+            code, interrupted = run()
+    finally:
+        meter.close()
+    job = w.result
+    if place.node_rank == 0 and job is not None:
+        doc = {"command": list(command), "exit_code": code, "interrupted": interrupted,
+               **job.to_dict(), "election": meter.election.to_dict()}
+        print_job(doc)
+        if output is not None:
+            from greenbench.output_file import write_atomically
+
+            write_atomically(output, json.dumps(doc, indent=2, default=str) + "\n")
+    return code, interrupted
+
+
+def print_job(doc: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    from greenbench.commands._common import console
+    from greenbench.units import fmt_duration, fmt_energy
+
+    out, err = console(), console(stderr=True)
+    mark = " ESTIMATE" if doc["estimate"] else ""
+    total = "no total (partial)" if doc["energy_j"] is None else fmt_energy(doc["energy_j"])
+    out.print(escape(f"job: {len(doc['expected_hosts'])} host(s), "
+                     f"{fmt_duration(doc['duration_s'])}, {total}{mark}"))
+    for host in doc["hosts"]:
+        energy = "-" if host["energy_j"] is None else fmt_energy(host["energy_j"])
+        out.print(escape(f"  {host['host_id']}: {energy}"
+                         + (" (estimate)" if host["estimate"] else "")))
+        for d in host["domains"]:
+            beside = f"  [{d['not_counted']}]" if d.get("not_counted") else ""
+            energy = "-" if d["energy_j"] is None else fmt_energy(d["energy_j"])
+            out.print(escape(f"    {d['domain']:<16} {energy:>10}  {d['method']} "
+                             f"({d['source']}){beside}"))
+    for warning in doc["warnings"]:
+        err.print(f"[yellow]warning: {escape(warning)}[/yellow]")
+
+
+def _int_env(name: str, option: str | None) -> int:
+    raw = os.environ.get(name, "")
+    if raw.strip().isdigit():
+        return int(raw)
+    if option is None:
+        return 0
+    raise UserError(f"--distributed: give {option} (or set ${name})")
