@@ -85,7 +85,9 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo("greenbench: interrupted", err=True)
         sys.exit(130)
     except UserError as exc:
-        click.echo(f"greenbench: error: {exc}", err=True)
+        # one line, whatever the message quotes (SQLite's and OS messages may hold newlines)
+        text = "; ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+        click.echo(f"greenbench: error: {text}", err=True)
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -80,3 +80,20 @@ def test_a_json_write_that_fails_after_measuring_says_where_the_run_is(
 
     stored = Store(store).get_run("latest")
     assert stored.id in last and [c.status for c in stored.cases] == ["ok"]
+
+
+def test_an_error_whose_cause_spans_lines_is_still_one_line(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's and the OS's messages can hold newlines; the error stays one line."""
+    from greenbench.errors import UserError
+    from greenbench.sensors import registry
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise UserError("results store s.sqlite is damaged (database disk image is\n"
+                        "malformed\n); move it aside")
+
+    monkeypatch.setattr(registry, "probe_all", broken)
+    result = run_cli(capsys, "sensors")
+    assert result.code == 2
+    assert result.err.splitlines() == ["greenbench: error: results store s.sqlite is damaged "
+                                       "(database disk image is; malformed; ); move it aside"]
