@@ -875,8 +875,22 @@ def test_pareto_labels_never_collide_and_every_front_point_is_named(make, width)
     assert len(boxes) >= len(ringed.get_xdata()) - unlabelled
 
 
-def test_pareto_log_axis_tick_labels_do_not_run_into_each_other() -> None:
-    fig = plot_pareto([real_attention_sweep()])
+def wide_whisker_run():
+    """Two cases; one whisker reaches three decades above the medians (high CV)."""
+    from tests.plot_factories import _workload_case
+
+    run = sweep_run(seq_lens=(256, 512), carbon=False)
+    noisy = _workload_case("attention", dict(run.cases[0].params), ["mechanism"], "tokens",
+                           0.1, 1024.0, ["cpu-package:0"], 0.2, True, 5)
+    summary = noisy.summary["energy_per_unit_j"]
+    noisy.summary["energy_per_unit_j"] = replace(summary, ci_high=summary.median * 1000)
+    run.cases[0] = noisy
+    return run
+
+
+@pytest.mark.parametrize("make", [real_attention_sweep, wide_whisker_run])
+def test_pareto_log_axis_tick_labels_do_not_run_into_each_other(make) -> None:
+    fig = plot_pareto([make()])
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     fig.draw_without_rendering()

@@ -205,7 +205,7 @@ def _draw(fig: Any, ax: Any, rows: list[tuple[CaseRef, Stat, Stat]],
     ax.plot(fx, fy, linestyle="none", marker="o", markersize=7, markerfacecolor="none",
             markeredgecolor="black", markeredgewidth=0.6, zorder=2)
     if log_x:
-        _log_x(ax, [p[0] for p in xy])
+        _log_x(ax)
     ax.grid(True)
     handles: list[Any] = []
     if len(series) > 1:
@@ -224,7 +224,7 @@ def _draw(fig: Any, ax: Any, rows: list[tuple[CaseRef, Stat, Stat]],
     return labels
 
 
-def _log_x(ax: Any, xs: list[float]) -> None:
+def _log_x(ax: Any) -> None:
     """A log x axis whose tick labels are plain numbers (``20``, ``50``, ``100``) that never
     run into each other: 1-2-5 steps within a few decades, whole decades beyond, and no
     labels on the minor ticks (matplotlib's ``2×10^1`` labels overlap at one column)."""
@@ -233,7 +233,8 @@ def _log_x(ax: Any, xs: list[float]) -> None:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_xscale("log")
-    decades = math.log10(max(xs) / min(xs))
+    low, high = ax.dataLim.intervalx  # the points and their whiskers: what the axis spans
+    decades = math.log10(high / low) if low > 0 else 10.0
     ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if decades < 2.5 else (1.0,)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
