@@ -5,6 +5,7 @@ Pixels are never compared: a figure is right when it shows the right things, lab
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -20,6 +21,7 @@ from greenbench.plots.data import Names, select_cases, si_scale, swept_by_worklo
 from greenbench.plots.pareto import pareto_front, plot_pareto
 from greenbench.plots.scaling import (
     PowerFit,
+    exponent_interval,
     fit_caveat,
     fit_power_law,
     legend_label,
@@ -770,11 +772,18 @@ def test_a_negative_exponent_of_energy_per_step_is_said_to_be_not_meaningful() -
     assert fit_caveat(PowerFit(-0.5, 1.0, 4, 1, 8, 0.01, 0.99), "energy_per_unit_j") is None
 
 
-def test_a_flat_noisy_fit_is_not_meaningful_and_a_clean_growth_is() -> None:
-    assert fit_caveat(PowerFit(0.05, 1.0, 5, 1, 16, 0.2, 0.1)) is not None
-    assert fit_caveat(PowerFit(1.9, 1.0, 5, 1, 16, 0.05, 0.99)) is None
+def test_each_exponent_comes_with_its_95_percent_interval() -> None:
+    # four points, residuals known: half-width = t(0.975, 2) x stderr
+    fit = PowerFit(1.9, 1.0, 4, 1, 8, 0.05, 0.99)
+    assert exponent_interval(fit) == pytest.approx(4.303 * 0.05, rel=1e-3)
+    assert exponent_interval(PowerFit(1.0, 1.0, 2, 1, 2, None, 1.0)) is None
     _, _, series, notes = scaling_series([sweep_run()])
     assert notes == [] and not any("not meaningful" in legend_label(s) for s in series)
+    for s in series:
+        assert re.fullmatch(r"mechanism=\w+: b = [\d.]+ ± [\d.]+ \(top 3: [\d.]+ ± [\d.]+\)",
+                            legend_label(s)), legend_label(s)
+    # a wide interval is shown as wide, not called meaningless: flat is a finding
+    assert fit_caveat(PowerFit(0.05, 1.0, 5, 1, 16, 0.2, 0.1)) is None
 
 
 def test_fit_lines_of_estimated_energy_are_dashed_and_measured_ones_solid() -> None:

@@ -6,12 +6,14 @@ few x only (:data:`TAIL_POINTS`), because fixed costs flatten the small end and 
 exponent (2 for softmax attention's energy per step against sequence length, 1 for a linear
 mechanism) shows only at the large end.
 
-A fit is *not meaningful* (:func:`fit_caveat`), and says so in the legend and the note, when
-it goes through two points only (a line always fits two: there is nothing left to test it, and
-no error estimate), when its exponent's 95% interval includes zero (no growth distinguishable
-from noise), or when a per-step figure (energy, time per step) comes out with a negative
-exponent: a larger step cannot cost less, so fixed costs or noise dominate. Per-unit figures
-and throughput may fall legitimately (fixed costs amortised over more work).
+Each exponent is given with the half-width of its 95% interval (Student's t on the fit's
+residuals: ``b = 1.87 ± 0.12``); a three-point tail has one degree of freedom, so its interval
+is wide, and says so. A fit is *not meaningful* (:func:`fit_caveat`), and says so in the
+legend and the note, when it goes through two points only (a line always fits two: nothing
+is left to test it, and there is no interval), or when a per-step figure (energy, time per
+step) comes out with a negative exponent: a larger step cannot cost less, so fixed costs or
+noise dominate. Per-unit figures and throughput may fall legitimately (fixed costs amortised
+over more work).
 
 Fit lines of series whose energy is estimated are dashed, like the trace's estimated domains,
 and their markers open.
@@ -97,19 +99,21 @@ class Series:
 
 def fit_caveat(fit: PowerFit, metric: str = DEFAULT_METRIC) -> str | None:
     """Why ``fit`` is not meaningful (``"not meaningful: ..."``), or None when it is."""
-    from scipy.stats import t as student_t
-
     if fit.n <= 2:
         return "not meaningful: a line through 2 points always fits (no error estimate)"
     if metric in PER_STEP_METRICS and fit.exponent < 0:
         return ("not meaningful: a negative exponent for a per-step figure (a larger step "
                 "cannot cost less: fixed costs or noise dominate)")
-    if fit.stderr is not None:
-        half = float(student_t.ppf(0.975, fit.n - 2)) * fit.stderr
-        if abs(fit.exponent) < half:
-            return (f"not meaningful: the exponent's 95% interval (±{half:.2f}) includes 0 "
-                    "(no growth distinguishable from noise)")
     return None
+
+
+def exponent_interval(fit: PowerFit) -> float | None:
+    """The half-width of the exponent's 95% interval; None without residuals (2 points)."""
+    from scipy.stats import t as student_t
+
+    if fit.stderr is None or fit.n <= 2:
+        return None
+    return float(student_t.ppf(0.975, fit.n - 2)) * fit.stderr
 
 
 def fit_power_law(xs: Sequence[float], ys: Sequence[float]) -> PowerFit | None:
@@ -234,8 +238,8 @@ def plot_scaling(runs: Sequence[RunRecord], x: str | None = None,
         ax.grid(True, which="major")
         ncols = style.legend_columns([h.get_label() for h in handles], width_in)
         fig.legend(handles=handles, loc="outside upper center", ncols=ncols)
-        notes = [f"b: exponent of a least-squares fit y = a x^b on log-log axes; 'top "
-                 f"{TAIL_POINTS}': over the {TAIL_POINTS} largest x only",
+        notes = [f"b: exponent of a least-squares fit y = a x^b on log-log axes, ± its 95% "
+                 f"interval; 'top {TAIL_POINTS}': over the {TAIL_POINTS} largest x only",
                  *([mixed_units] if mixed_units else []), *notes]
         style.add_note(fig, notes)
         style.fit_height(fig, {ax: _AXES_IN})
@@ -253,8 +257,9 @@ def _on_x(ref: CaseRef, x: str, names: Names) -> bool:
 
 
 def legend_label(s: Series) -> str:
-    """``softmax: b = 1.62 (top 3: 1.97)``; says so when there is nothing to fit, and marks a
-    fit that is not meaningful (:func:`fit_caveat`; the note under the plot says why)."""
+    """``softmax: b = 1.62 ± 0.10 (top 3: 1.97 ± 0.84)``; says so when there is nothing to
+    fit, and marks a fit that is not meaningful (:func:`fit_caveat`; the note under the plot
+    says why)."""
     if s.fit is None:
         return f"{s.label}: no fit (one x value)"
     text = f"{s.label}: b = {_exponent(s.fit, s.metric)}"
@@ -264,7 +269,9 @@ def legend_label(s: Series) -> str:
 
 
 def _exponent(fit: PowerFit, metric: str) -> str:
-    return f"{fit.exponent:.2f}" + (", not meaningful" if fit_caveat(fit, metric) else "")
+    half = exponent_interval(fit)
+    return f"{fit.exponent:.2f}" + (f" ± {half:.2f}" if half is not None else "") \
+        + (", not meaningful" if fit_caveat(fit, metric) else "")
 
 
 def resolve_x(refs: Sequence[CaseRef], x: str | None) -> str:
