@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "compare": ("greenbench.commands.compare", "compare", "Compare two runs; gate regressions."),
     "gate": ("greenbench.commands.gate", "gate",
              "Gate two git revisions' energy, measured interleaved (A/B)."),
+    "monitor": ("greenbench.commands.monitor", "monitor",
+                "Serve this machine's energy to Prometheus."),
     "carbon": ("greenbench.commands.carbon", "carbon", "Carbon intensity and best time windows."),
     "plot": ("greenbench.commands.plot", "plot", "Publication figures from stored runs."),
     "report": ("greenbench.commands.report", "report", "HTML / Markdown / LaTeX reports."),

@@ -223,6 +223,15 @@ class Meter:
         except SensorReadError:
             return None
 
+    def totals_j(self) -> dict[str, float | None]:
+        """Energy per domain since the meter started, read now (J): wraps and resets already
+        accounted for, so it never goes back while the meter runs; None for a domain that
+        was never read."""
+        with self._lock:
+            for c in self._channels:
+                c.update(edge=True)
+            return {c.sensor.domain: c.total_j for c in self._channels}
+
     def live_power_w(self) -> dict[str, float | None]:
         """The latest power per domain (for progress displays)."""
         with self._lock:

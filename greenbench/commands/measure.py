@@ -47,6 +47,9 @@ EXIT_INTERRUPTED = 130
 @sensor_options
 @accounting_options
 @carbon_options
+@click.option("--serve-metrics", "serve_metrics", default=None, metavar="[ADDR:]PORT",
+              help="While the command runs, serve its energy to Prometheus on PORT of "
+                   "127.0.0.1 (see greenbench monitor).")
 @job_options
 @verbosity_options
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
@@ -63,6 +66,7 @@ def measure(
     intensity_file: str | None,
     provider: str | None,
     pue: float,
+    serve_metrics: str | None,
     distributed: bool,
     nnodes: int | None,
     node_rank: int | None,
@@ -105,6 +109,17 @@ def measure(
     meter = Meter(available_sensors(probes), interval_s=interval,
                   include_constants=include_constants).start()
     err = console(stderr=True)
+    server = None
+    if serve_metrics is not None:
+        from greenbench.integrations.prometheus import serve
+
+        try:
+            server, url = serve(meter, serve_metrics)
+        except UserError:
+            meter.stop()
+            raise
+        if not quiet():
+            err.print(escape(f"greenbench: serving {url} while the command runs"))
     if not quiet():
         err.print(f"[dim]greenbench: {escape(summary_line(probes))}[/dim]")
     if verbose():
@@ -122,6 +137,8 @@ def measure(
         finally:
             result = meter.end(window)
             meter.stop()
+            if server is not None:
+                server.shutdown()
 
     doc = _document(command, result, idle, exit_code, interrupted, probes)
     if result.energy_j is not None:

@@ -1,0 +1,1 @@
+"""greenbench inside the tools people already run: Prometheus scrapes (more to come)."""
