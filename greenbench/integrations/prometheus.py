@@ -90,7 +90,7 @@ def serve(meter: Meter, address: str) -> tuple[Any, str]:
                         "'greenbench[prometheus]'") from None
     host, port = parse_address(address)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(MeterCollector(meter))  # type: ignore[arg-type]
+    registry.register(MeterCollector(meter))
     try:
         server, _thread = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
