@@ -17,8 +17,8 @@ So is "is this an estimate": a window is an estimate when a domain in its total 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
@@ -112,6 +112,32 @@ class Measurement:
             if d.domain == name:
                 return d
         raise KeyError(name)
+
+    @classmethod
+    def joined(cls, parts: Sequence[Measurement], name: str) -> Measurement:
+        """Windows that tile a span (each starting where the last ended), as one window of
+        the span: energies and samples add, peaks take the highest, warnings are kept."""
+        if not parts:
+            raise ValueError("no windows to join")
+        domains = []
+        for d in parts[0].domains:
+            same = [p.domain(d.domain) for p in parts]
+            energies = [x.energy_j for x in same]
+            peaks = [x.peak_power_w for x in same if x.peak_power_w is not None]
+            energy = None if any(e is None for e in energies) else \
+                sum(e for e in energies if e is not None)
+            duration = parts[-1].end_s - parts[0].start_s
+            domains.append(replace(
+                d, energy_j=energy,
+                mean_power_w=None if energy is None or duration <= 0 else energy / duration,
+                peak_power_w=max(peaks) if peaks else None,
+                samples=sum(x.samples for x in same),
+                cross_check_energy_j=None,
+                error=next((x.error for x in same if x.error), None),
+                warnings=list(dict.fromkeys(w for x in same for w in x.warnings))))
+        return cls(name, parts[0].start_s, parts[-1].end_s, domains,
+                   list(dict.fromkeys(w for p in parts for w in p.warnings)),
+                   parts[0].start_wall_s)
 
     def to_dict(self) -> dict[str, Any]:
         return {

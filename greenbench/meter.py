@@ -193,6 +193,27 @@ class Meter:
                 self._open.remove(state)
             return self._measurement(state, end_s, self._read_witness())
 
+    def split(self, window: Window, name: str) -> tuple[Measurement, Window]:
+        """Close ``window`` and open the next one, ``name``, at the same edge (one read):
+        windows that follow each other this way add up exactly to the span they tile."""
+        self.sync()
+        with self._lock:
+            for c in self._channels + self._checks:
+                c.update(edge=True)
+            edge = self._edge_time()
+            witness = self._read_witness()
+            state = window._state
+            if state in self._open:
+                self._open.remove(state)
+            done = self._measurement(state, edge, witness)
+            following = _WindowState(
+                name=name, start_s=edge, start_wall_s=self.clock.wall(),
+                start_totals=[c.snapshot() for c in self._channels],
+                start_checks=[c.snapshot() for c in self._checks],
+                start_witness=witness, n=len(self._channels))
+            self._open.append(following)
+        return done, Window(self, following)
+
     @contextlib.contextmanager
     def window(self, name: str) -> Iterator[Window]:
         """``with meter.window("step") as w: ...``; afterwards ``w.measurement`` is set."""

@@ -195,6 +195,35 @@ def test_a_busy_window_after_idle_gets_exactly_the_models_energy() -> None:
     assert m_busy.domain("cpu-package:0").method == "estimate"
 
 
+def test_split_windows_tile_their_span_exactly_and_join_back_into_it() -> None:
+    """Consecutive windows opened at the edge that closed the last (Meter.split) add up to
+    the span, for a counter, polled power and the CPU model alike; joined, they are it."""
+    from greenbench.measurement import Measurement
+
+    clock = VirtualClock()
+    cpu = TickedCpu(clock, cpus=2)
+    sensors = [SteppedCounter(clock, "gpu:0", lambda t: 200.0 + 50.0 * math.sin(t)),
+               PolledPower(clock, "gpu:1", constant(80.0)), cpu_estimate(cpu.tree)]
+    meter = Meter(sensors, clock=clock)
+    meter.sample()
+    span = meter.begin("span")
+    w = meter.begin("part 1")
+    parts = []
+    for load in (2.0, 0.5, 1.0):
+        cpu.set(ours=load)
+        run(clock, meter, 0.73, jitter=0.011)
+        m, w = meter.split(w, f"part {len(parts) + 2}")
+        parts.append(m)
+    parts.append(meter.end(w))
+    whole = meter.end(span)
+    for d in whole.domains:
+        got = sum(p.domain(d.domain).energy_j or 0.0 for p in parts)
+        assert got == pytest.approx(d.energy_j, rel=1e-12), d.domain
+    joined = Measurement.joined(parts, "span")
+    assert joined.energy_j == pytest.approx(whole.energy_j, rel=1e-12)
+    assert joined.duration_s == pytest.approx(whole.duration_s)
+
+
 def test_the_process_estimate_does_not_follow_a_busy_neighbour() -> None:
     clock = VirtualClock()
     cpu = TickedCpu(clock, cpus=2)

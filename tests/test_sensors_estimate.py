@@ -364,6 +364,28 @@ def test_the_process_tree_is_charged_for_its_child_not_for_a_neighbour():
     assert idle_start.busy_s - start.busy_s >= 0.4  # the child's time is ours
 
 
+def test_the_process_tree_is_not_charged_for_greenbench_reading_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listing the tree costs CPU at every edge; those seconds are the meter's, not the
+    measured code's. Here each read burns 50 ms of CPU and the code does nothing."""
+    reader = cpu_time.ProcessTreeReader(logical_cpus=2)
+    honest = reader._busy
+
+    def costly(edge: bool) -> float:
+        t = time.thread_time()
+        while time.thread_time() - t < 0.05:
+            pass
+        return honest(edge)
+
+    monkeypatch.setattr(reader, "_busy", costly)
+    start = reader(True)
+    for _ in range(6):
+        reader(True)
+    end = reader(True)
+    assert reader.own_s >= 0.35  # 8 reads of 50 ms: what reading cost ...
+    assert end.busy_s - start.busy_s < 0.03  # ... and none of it charged
+
+
 def test_a_thread_reader_charges_its_thread_only():
     reader = cpu_time.ThreadReader(threading.get_native_id(), logical_cpus=2)
     start = reader(True)

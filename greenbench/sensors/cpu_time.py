@@ -7,9 +7,12 @@ time does not depend on the neighbours, so it is the default (:data:`PROCESS`):
 
 - ``process``: user + system seconds of a root process (the worker, the pytest process, or
   greenbench itself for ``measure``) and every living descendant, each with the time of the
-  children it has already waited for. A child that exits is waited for by its parent, so its
-  time moves into the parent's ``children_*`` fields and is still counted once. A daemon that
-  detaches (re-parented to init) leaves the tree: its later work is not charged.
+  children it has already waited for, less the CPU time greenbench spent reading them (listing
+  a process tree costs milliseconds at every window edge; charged, it would add a few per cent
+  to short windows and make nested windows disagree with their parts). A child that exits is
+  waited for by its parent, so its time moves into the parent's ``children_*`` fields and is
+  still counted once. A daemon that detaches (re-parented to init) leaves the tree: its later
+  work is not charged.
 - ``thread``: user + system seconds of one thread (the one that runs a benchmark), so that the
   meter's own sampling thread and other threads in the process are not charged.
 - ``machine``: busy seconds of all logical CPUs (total - idle - iowait), CodeCarbon's choice;
@@ -74,10 +77,16 @@ class ProcessTreeReader:
         # time the tree had before the estimate began is never charged; keeping a floor also
         # makes the reading monotonic when a member leaves the tree with its time
         self._last_busy = 0.0
+        #: CPU time this reader has spent reading (listing the tree costs milliseconds at a
+        #: window's edge): the meter's own work, never charged to the measured code
+        self.own_s = 0.0
         self._base = self._busy(edge=True)
 
     def __call__(self, edge: bool) -> CpuTimes:
-        busy = max(self._last_busy, self._busy(edge) - self._base)
+        started = time.thread_time()
+        raw = self._busy(edge)
+        self.own_s += time.thread_time() - started
+        busy = max(self._last_busy, raw - self._base - self.own_s)
         self._last_busy = busy
         return CpuTimes(busy, (self._clock() - self._t0) * self.logical_cpus)
 
