@@ -51,6 +51,9 @@ EXIT_INTERRUPTED = 130
               help="While the command runs, serve its energy to Prometheus on PORT of "
                    "127.0.0.1 (see greenbench monitor).")
 @job_options
+@click.option("--mlflow", "to_mlflow", is_flag=True,
+              help="Also log the results to MLflow ($MLFLOW_TRACKING_URI, else "
+                   "sqlite:///mlflow.db here; or set GREENBENCH_MLFLOW=1).")
 @verbosity_options
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def measure(
@@ -73,6 +76,7 @@ def measure(
     master_addr: str | None,
     agent_port: int | None,
     job_timeout_s: float,
+    to_mlflow: bool,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND and measure the machine while it runs.
@@ -163,6 +167,12 @@ def measure(
         write_atomically(out_path, json.dumps(doc, indent=2, default=str) + "\n")
         if not quiet():
             err.print(escape(f"wrote {out_path}"))
+    from greenbench.integrations import mlflow as to_tracking
+
+    if to_tracking.wanted(to_mlflow):  # after the file: a tracking failure loses nothing
+        logged = to_tracking.log_measurement(doc)
+        if not quiet():
+            err.print(escape(f"logged to MLflow: run {logged}"))
     sys.exit(stopped.exit_code(EXIT_INTERRUPTED) if interrupted else exit_code)
 
 

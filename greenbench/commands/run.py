@@ -71,6 +71,9 @@ EXIT_CASES_FAILED = 1
 @sensor_options
 @accounting_options
 @carbon_options
+@click.option("--mlflow", "to_mlflow", is_flag=True,
+              help="Also log the results to MLflow ($MLFLOW_TRACKING_URI, else "
+                   "sqlite:///mlflow.db here; or set GREENBENCH_MLFLOW=1).")
 @verbosity_options
 def run(
     workload_names: tuple[str, ...],
@@ -98,6 +101,7 @@ def run(
     intensity_file: str | None,
     provider: str | None,
     pue: float,
+    to_mlflow: bool,
 ) -> None:
     """Run workloads under the meter and store the results.
 
@@ -186,6 +190,16 @@ def run(
     if not quiet():
         err.print(f"stored run [bold]{record.id}[/bold] in {escape(str(store.path))} "
                   f"(greenbench results show {record.id})")
+    from greenbench.integrations import mlflow as to_tracking
+
+    if to_tracking.wanted(to_mlflow):
+        stored = store.get_run(record.id)
+        try:
+            logged = to_tracking.log_run(stored, store.export_run(record.id))
+        except UserError as exc:  # the measurement is safe in the store: say where
+            raise UserError(f"{exc} (run {record.id} is stored in {store.path})") from None
+        if not quiet():
+            err.print(escape(f"logged to MLflow: run {logged}"))
     if record.status == "interrupted":
         err.print(f"[yellow]interrupted: {len(record.cases)} finished case(s) kept; "
                   "the run is marked interrupted[/yellow]")
