@@ -121,6 +121,7 @@ def _measure(
             quality=quality,
         ))
 
+    notes = wl.notes(state)
     try:
         result = protocol.run(lambda: wl.step(state), on_phase, before_repeat, after_repeat)
     finally:
@@ -139,7 +140,7 @@ def _measure(
         idle=idle,
         warmup=Warmup(result.warmup, step_s=result.step_s, steps_per_repeat=result.steps,
                       settle_s=result.settle_s),
-        flags=result.flags,
+        flags=[*notes, *result.flags],
         trace=trace,
         quality_metric=wl.quality_metric,
         quality_higher_is_better=wl.quality_higher_is_better,

@@ -151,6 +151,11 @@ class Workload:
         """Extra per-repeat figures a workload measures itself (latency percentiles, ...)."""
         return {}
 
+    def notes(self, state: Any) -> list[str]:
+        """What a reader of the case's figures must know about the state setup built
+        (random weights instead of trained ones, say); stored with the case's flags."""
+        return []
+
     def teardown(self, state: Any) -> None:
         """Release what setup built."""
 
