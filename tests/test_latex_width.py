@@ -14,6 +14,7 @@ import pytest
 
 from greenbench.records import RunRecord
 from greenbench.report import latex_table
+from greenbench.results_format import read_document_file
 from tests.factories import make_run
 from tests.plot_factories import mixed_run, quick_run, sweep_run
 
@@ -26,6 +27,9 @@ CLASSES = {
     "two-column A4": "[twocolumn,a4paper]{article}",
     "one-column": "{article}",
 }
+
+
+RUNS = Path(__file__).parent.parent / "docs" / "runs"
 
 
 def twenty_case_sweep() -> RunRecord:
@@ -55,6 +59,8 @@ TABLES = {
     "long names": lambda: [long_names_run()],
     "repeats differ": lambda: [many_repeats_run()],
     "one case": lambda: [make_run(1)],
+    **{f"stored {name}": (lambda name=name: [read_document_file(RUNS / f"{name}.json")])
+       for name in ("attention-scaling", "quick", "efficiency", "multilingual", "finetune")},
 }
 
 
