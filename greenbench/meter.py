@@ -45,6 +45,7 @@ from greenbench.sensors.base import (
     unwrap_delta_j,
 )
 from greenbench.sensors.cpu_time import CpuTimes, LoadWitness, foreign_load_warning
+from greenbench.units import fmt_duration, fmt_energy, fmt_power
 
 DEFAULT_INTERVAL_S = 0.1
 #: cross-checked counter and power integrals that disagree by more than this are flagged
@@ -269,7 +270,7 @@ class Meter:
             energy, error, warnings = c.window_energy(state.start_totals[i], c.snapshot())
             if duration < MIN_UPDATES_PER_WINDOW * s.update_period_s:
                 warnings.append(
-                    f"window of {duration:.3g} s is shorter than {MIN_UPDATES_PER_WINDOW} "
+                    f"window of {fmt_duration(duration)} is shorter than {MIN_UPDATES_PER_WINDOW} "
                     f"updates of {s.domain} ({s.update_period_s:g} s each): noisy"
                 )
             if (
@@ -277,7 +278,7 @@ class Meter:
                 and energy == 0.0
                 and duration > 2 * s.update_period_s
             ):
-                warnings.append(f"the {s.domain} counter did not move in {duration:.3g} s")
+                warnings.append(f"the {s.domain} counter did not move in {fmt_duration(duration)}")
             check_j = None
             if s.cross_check is not None and id(s.cross_check) in checks:
                 cc, cs0 = checks[id(s.cross_check)]
@@ -288,8 +289,9 @@ class Meter:
                     and not counter_agrees(energy, check_j, CROSS_CHECK_TOLERANCE)
                 ):
                     warnings.append(
-                        f"{s.domain}: counter {energy:.4g} J and integrated power "
-                        f"{check_j:.4g} J disagree by more than {CROSS_CHECK_TOLERANCE:.0%}"
+                        f"{s.domain}: counter {fmt_energy(energy)} and integrated power "
+                        f"{fmt_energy(check_j)} disagree by more than "
+                        f"{CROSS_CHECK_TOLERANCE:.0%}"
                     )
             mean = energy / duration if energy is not None and duration > 0 else None
             peak = state.peaks[i]
@@ -555,8 +557,8 @@ class _Channel:
             self.resets += 1
             self.last_reset = (
                 f"the {s.domain} counter was reset ({self.last_value:.6g} -> {value:.6g} J) "
-                f"within {dt:.3g} s: counted from 0 after the reset, the energy before it in "
-                "that interval is missing (a lower bound)"
+                f"within {fmt_duration(dt)}: counted from 0 after the reset, the energy "
+                "before it in that interval is missing (a lower bound)"
             )
             return float(value)
 
@@ -567,8 +569,9 @@ class _Channel:
         if bound is not None and dt > 2 * bound:
             self.gaps += 1
             self.last_gap = (
-                f"{dt:.3g} s between reads of {self.sensor.domain}: its counter can wrap "
-                f"unseen in {2 * bound:.3g} s at {self.sensor.max_power_w:g} W, so the energy "
+                f"{fmt_duration(dt)} between reads of {self.sensor.domain}: its counter can "
+                f"wrap unseen in {fmt_duration(2 * bound)} at "
+                f"{fmt_power(self.sensor.max_power_w)}, so the energy "
                 f"may be short by a multiple of {self.sensor.wrap_j:.6g} J"
             )
 

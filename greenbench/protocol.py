@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from greenbench.measurement import Measurement
 from greenbench.meter import MIN_UPDATES_PER_WINDOW, Meter
+from greenbench.units import fmt_power
 
 #: warm-up ends early once the last this-many batches agree within STABLE_SPREAD
 STABLE_BATCHES = 3
@@ -120,9 +121,9 @@ class Protocol:
         if idle is not None and (idle_w := idle.mean_power_w) is not None:
             powers = [p for m, _ in repeats if (p := m.mean_power_w) is not None]
             if powers and idle_w > statistics.median(powers):
-                flags.append(f"idle baseline ({idle_w:.3g} W) above the repeats' power "
-                             f"({statistics.median(powers):.3g} W): lengthen --idle or the "
-                             "settle time")
+                flags.append(f"idle baseline ({fmt_power(idle_w)}) above the repeats' power "
+                             f"({fmt_power(statistics.median(powers))}): lengthen --idle or "
+                             "the settle time")
         return Result(step_s, steps, warmup, idle, repeats, settle, flags)
 
     def calibrate(self, step: Step) -> tuple[int, float]:

@@ -147,7 +147,7 @@ class CaseRecord:
 class RunRecord:
     id: str
     created_utc: str
-    status: str  # running | complete | interrupted | failed
+    status: str  # running | complete | interrupted | failed (read as died: see run_owner)
     machine: dict[str, Any]
     software: dict[str, Any]
     config: dict[str, Any]
