@@ -186,3 +186,13 @@ def test_the_store_in_the_project_file_is_the_one_results_reads(
     wanted.unlink()
     missing = run_cli(capsys, "results", "list")
     assert missing.code != 0 and str(wanted) in missing.err
+
+
+def test_a_cpu_tdp_from_a_settings_file_is_named_as_such(
+        places: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    _project(places, "cpu-tdp = 30\n")
+    from_file = run_cli(capsys, "sensors", "--json")
+    assert from_file.code == 0, from_file.err
+    assert "30 W TDP from " + str(places["project"]) in from_file.out
+    typed = run_cli(capsys, "sensors", "--json", "--cpu-tdp", "40")
+    assert "40 W TDP from --cpu-tdp" in typed.out

@@ -28,6 +28,7 @@ from greenbench.commands._options import OUTPUT_FILE, SECONDS
 from greenbench.commands._verbosity import quiet, verbose, verbosity_options
 from greenbench.errors import UserError
 from greenbench.measurement import Measurement
+from greenbench.settings import given_as
 from greenbench.stop_signals import stop_signals
 
 EXIT_NOT_FOUND = 127
@@ -103,7 +104,8 @@ def measure(
     carbon = resolve_carbon(region, intensity, intensity_file, provider, pue)
     # the command's tree is greenbench's own: once the command ends and is waited for, its
     # CPU time is in greenbench's children's time
-    probes = probe_all(cpu_tdp_w=cpu_tdp, scope=scope)  # type: ignore[arg-type]
+    probes = probe_all(cpu_tdp_w=cpu_tdp, scope=scope,  # type: ignore[arg-type]
+                       cpu_tdp_given_as=given_as("cpu-tdp"))
     if distributed:
         place = JobPlace(nnodes, node_rank, master_addr, agent_port, job_timeout_s)
         with stop_signals() as stopped:

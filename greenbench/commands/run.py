@@ -26,6 +26,7 @@ from greenbench.commands._progress import Eta, LiveProgress, short_names
 from greenbench.commands._runs import store_option
 from greenbench.commands._verbosity import quiet, verbose, verbosity_options
 from greenbench.errors import UserError
+from greenbench.settings import given_as
 
 EXIT_INTERRUPTED = 130
 EXIT_CASES_FAILED = 1
@@ -144,7 +145,8 @@ def run(
         overrides.setdefault(name, []).extend(values)
     registry = discover(workload_files)
     specs = plan(registry, workload_names, overrides, suite, device)
-    probes = probe_all(cpu_tdp_w=cpu_tdp, scope=scope)  # type: ignore[arg-type]
+    probes = probe_all(cpu_tdp_w=cpu_tdp, scope=scope,  # type: ignore[arg-type]
+                       cpu_tdp_given_as=given_as("cpu-tdp"))
     json_out = writable_file(output, "-o", store=store_path)
     store = Store(store_path)
 

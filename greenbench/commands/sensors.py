@@ -15,8 +15,9 @@ from greenbench.commands._common import console, sensor_options
 def sensors(as_json: bool, cpu_tdp: float | None) -> None:
     """List every sensor, available or not, with the reason and the remedy."""
     from greenbench.sensors.registry import probe_all, summary_line
+    from greenbench.settings import given_as
 
-    probes = probe_all(cpu_tdp_w=cpu_tdp)
+    probes = probe_all(cpu_tdp_w=cpu_tdp, cpu_tdp_given_as=given_as("cpu-tdp"))
     if as_json:
         doc = {"summary": summary_line(probes), "sensors": [p.to_dict() for p in probes]}
         click.echo(json.dumps(doc, indent=2, default=str))

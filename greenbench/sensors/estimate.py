@@ -107,6 +107,8 @@ class CpuTdp:
     hypervisor: bool
     #: where the table came from (path and CodeCarbon version); None: CodeCarbon not installed
     table: str | None
+    #: where a ``cpu_tdp_w`` override was given: the option, or the settings file and key
+    given_as: str = "--cpu-tdp"
 
     @property
     def table_chips(self) -> int:
@@ -120,7 +122,7 @@ class CpuTdp:
     def derivation(self) -> str:
         """How ``tdp_w`` was obtained, in a few words (no model name)."""
         if self.source == "--cpu-tdp":
-            return f"{_w(self.tdp_w)} TDP from --cpu-tdp"
+            return f"{_w(self.tdp_w)} TDP from {self.given_as}"
         if self.source == "env":
             return f"{_w(self.tdp_w)} TDP from {CPU_TDP_ENV}"
         if self.source == "table" and self.match is not None:
@@ -180,6 +182,7 @@ def resolve_cpu_tdp(
     logical_cpus: int | None = None,
     sockets: int | None = None,
     hypervisor: bool | None = None,
+    given_as: str = "--cpu-tdp",
 ) -> CpuTdp:
     """Work out the machine's CPU TDP: argument > ``GREENBENCH_CPU_TDP`` > table > fallback.
 
@@ -214,6 +217,7 @@ def resolve_cpu_tdp(
         sockets=sockets,
         hypervisor=hypervisor,
         table=None if table is None else table.source,
+        given_as=given_as,
     )
 
 
@@ -357,14 +361,14 @@ class RamEstimateSensor(Sensor):
 
 def probe(
     cpu_tdp_w: float | None = None, need_cpu: bool = True, need_ram: bool = True,
-    scope: Scope = PROCESS,
+    scope: Scope = PROCESS, cpu_tdp_given_as: str = "--cpu-tdp",
 ) -> list[Probe]:
     """Probes for the estimate sensors asked for; ``details["summary"]`` says what each is
     built from. Raises :class:`UserError` for an invalid ``cpu_tdp_w`` (the CLI's --cpu-tdp)
     or ``GREENBENCH_CPU_TDP``, checked even when the CPU estimate is not needed."""
     probes: list[Probe] = []
     if need_cpu:
-        probes.append(_probe_cpu(resolve_cpu_tdp(cpu_tdp_w), scope))
+        probes.append(_probe_cpu(resolve_cpu_tdp(cpu_tdp_w, given_as=cpu_tdp_given_as), scope))
     else:
         # a mistyped --cpu-tdp is reported even when RAPL makes it unnecessary
         override_cpu_tdp(cpu_tdp_w)

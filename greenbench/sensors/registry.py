@@ -12,15 +12,16 @@ from greenbench.sensors.cpu_time import PROCESS, Scope
 
 
 def probe_all(cpu_tdp_w: float | None = None, powercap_root: str | None = None,
-              scope: Scope = PROCESS) -> list[Probe]:
+              scope: Scope = PROCESS, cpu_tdp_given_as: str = "--cpu-tdp") -> list[Probe]:
     """Probe every backend; never raises for missing hardware. ``scope``: whose CPU time a
-    CPU estimate charges (the measured process tree by default)."""
+    CPU estimate charges (the measured process tree by default); ``cpu_tdp_given_as``:
+    where ``cpu_tdp_w`` was set, for the estimate's description."""
     probes = [*rapl.probe(powercap_root), *nvml.probe(), *amdgpu.probe()]
     measured = {p.domain for p in probes if p.available}
     need_cpu = not any(d.startswith("cpu-package:") for d in measured)
     need_ram = not any(d.startswith("dram:") for d in measured)
     probes.extend(estimate.probe(cpu_tdp_w=cpu_tdp_w, need_cpu=need_cpu, need_ram=need_ram,
-                                 scope=scope))
+                                 scope=scope, cpu_tdp_given_as=cpu_tdp_given_as))
     return probes
 
 
