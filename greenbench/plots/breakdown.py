@@ -75,6 +75,7 @@ class EmissionRow:
 def energy_rows(refs: Sequence[CaseRef]) -> list[EnergyRow]:
     """Per-unit energy of every case that has a gross figure, split by domain family."""
     names = Names(refs)
+    mixed_units = len({singular(r.case.unit) for r in refs}) > 1
     rows = []
     for ref in refs:
         gross = ref.stat("energy_j")
@@ -96,7 +97,9 @@ def energy_rows(refs: Sequence[CaseRef]) -> list[EnergyRow]:
             if ref.estimate:
                 estimated.add(UNSPLIT)
         net = ref.stat("net_energy_j")
-        rows.append(EnergyRow(names.label(ref), gross.median * per_unit,
+        # with several units of work on one axis, each row says which it is per
+        label = names.label(ref) + (f" (per {singular(ref.case.unit)})" if mixed_units else "")
+        rows.append(EnergyRow(label, gross.median * per_unit,
                               families, estimated,
                               None if net is None else net.median * per_unit, ref.estimate))
     return rows
