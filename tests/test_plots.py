@@ -977,3 +977,11 @@ def test_breakdown_rows_say_their_unit_when_the_workloads_count_different_ones()
     assert emission_rows == ["attention", "sparse-matmul", "transformer"]  # totals: no unit
     one_unit = [t.get_text() for t in plot_breakdown([sweep_run()]).axes[0].get_yticklabels()]
     assert not any("(per " in t for t in one_unit)
+
+
+def test_a_run_beside_named_parameters_is_called_a_run() -> None:
+    a, b = sweep_run(label="before"), sweep_run(label="sparse")
+    labels = [t.replace("\n", " ") for t in legend_labels(plot_bars([a, b]))]
+    assert "mechanism=softmax, run sparse" in labels  # not "..., sparse"
+    alone = legend_labels(plot_bars([a, b], selector="seq_len=1024"))
+    assert {"before", "sparse"} <= set(alone)  # the run alone is named by its label

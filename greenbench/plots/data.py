@@ -337,11 +337,17 @@ def is_number(value: Any) -> bool:
 
 def describe(ref: CaseRef, keys: Sequence[str], *, values_only: bool = False) -> str:
     """``mechanism=softmax, seq_len=1024`` (or ``softmax, 1024`` with ``values_only``): the
-    facets ``keys`` of a case, run and workload by value alone; the workload when no keys.
-    Keys the case does not have (another workload's parameters) are left out."""
+    facets ``keys`` of a case, the workload by value alone, and the run too when it is all
+    there is (``before``) or the values are bare; beside named parameters it is ``run
+    before``, so that a run label such as ``sparse`` is not read as a parameter's value.
+    The workload when no keys. Keys the case does not have (another workload's
+    parameters) are left out."""
     facets = ref.facets()
-    parts = [str(facets[k]) if values_only or k in (RUN, WORKLOAD) else f"{k}={facets[k]}"
-             for k in keys if facets.get(k) is not None]  # never "k=None": it lacks k
+    shown = [k for k in keys if facets.get(k) is not None]  # never "k=None": it lacks k
+    named = not values_only and any(k not in (RUN, WORKLOAD) for k in shown)
+    parts = [f"run {facets[k]}" if k == RUN and named
+             else str(facets[k]) if values_only or k in (RUN, WORKLOAD) else f"{k}={facets[k]}"
+             for k in shown]
     return ", ".join(parts) or ref.case.workload
 
 
