@@ -985,3 +985,31 @@ def test_a_run_beside_named_parameters_is_called_a_run() -> None:
     assert "mechanism=softmax, run sparse" in labels  # not "..., sparse"
     alone = legend_labels(plot_bars([a, b], selector="seq_len=1024"))
     assert {"before", "sparse"} <= set(alone)  # the run alone is named by its label
+
+
+@pytest.mark.parametrize("make", [real_attention_sweep, sweep_run,
+                                  lambda: sweep_run(seq_lens=(256, 1024, 4096))])
+def test_each_pareto_label_is_nearer_its_own_point_than_any_other(make) -> None:
+    import math
+
+    from matplotlib.text import Text
+
+    fig = plot_pareto([make()], width_in=5.0)
+    ax = fig.axes[0]
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    points = [ax.transData.transform(p) for line in ax.get_lines()
+              if line.get_marker() not in (None, "None", "none", "")
+              for p in line.get_xydata()]
+
+    def distance(box, point) -> float:
+        x, y = point
+        return math.hypot(max(box.x0 - x, 0, x - box.x1), max(box.y0 - y, 0, y - box.y1))
+
+    labels = [t for t in ax.texts if t.get_gid() == "point-label"]
+    assert labels
+    for t in labels:
+        t.update_positions(renderer)
+        box = Text.get_window_extent(t, renderer)
+        own = distance(box, ax.transData.transform(t.xy))
+        assert all(own <= distance(box, p) + 1.0 for p in points), t.get_text()

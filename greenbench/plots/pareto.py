@@ -16,6 +16,7 @@ the axes and the figure grows taller, never wider, to hold it.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -228,8 +229,6 @@ def _log_x(ax: Any) -> None:
     """A log x axis whose tick labels are plain numbers (``20``, ``50``, ``100``) that never
     run into each other: 1-2-5 steps within a few decades, whole decades beyond, and no
     labels on the minor ticks (matplotlib's ``2×10^1`` labels overlap at one column)."""
-    import math
-
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_xscale("log")
@@ -294,8 +293,10 @@ class _Room:
     labels: list[Any] = field(default_factory=list)
     leaders: list[tuple[tuple[float, float], tuple[float, float]]] = field(default_factory=list)
 
-    def fits(self, box: Any, leader: tuple[tuple[float, float], tuple[float, float]] | None
-             ) -> bool:
+    def fits(self, box: Any, leader: tuple[tuple[float, float], tuple[float, float]] | None,
+             own: tuple[float, float]) -> bool:
+        """Whether ``box`` (the label of the point at ``own``) is free, and nearer its own
+        point than any other, so that it cannot be read as another point's label."""
         a = self.area
         if not (a.x0 <= box.x0 and box.x1 <= a.x1 and a.y0 <= box.y0 and box.y1 <= a.y1):
             return False
@@ -303,7 +304,17 @@ class _Room:
             return False
         if any(_crosses(segment, box) for segment in self.leaders):
             return False
+        mine = _distance(box, own)
+        if any(_distance(box, ((p.x0 + p.x1) / 2, (p.y0 + p.y1) / 2)) < mine - 0.5
+               for p in self.points):
+            return False
         return leader is None or not any(_crosses(leader, other) for other in self.labels)
+
+
+def _distance(box: Any, point: tuple[float, float]) -> float:
+    """How far ``point`` is from ``box`` (0 inside it)."""
+    x, y = point
+    return math.hypot(max(box.x0 - x, 0.0, x - box.x1), max(box.y0 - y, 0.0, y - box.y1))
 
 
 def _crosses(segment: tuple[tuple[float, float], tuple[float, float]], box: Any) -> bool:
@@ -334,7 +345,7 @@ def _place(fig: Any, ax: Any, renderer: Any, label: _Label, room: _Room) -> bool
             box = Text.get_window_extent(text, renderer).padded(1.0)
             end = (px + offset[0] * fig.dpi / 72, py + offset[1] * fig.dpi / 72)
             segment = ((px, py), end) if led else None
-            if room.fits(box, segment):
+            if room.fits(box, segment, (px, py)):
                 room.labels.append(box)
                 if segment is not None:
                     room.leaders.append(segment)
