@@ -1013,3 +1013,28 @@ def test_each_pareto_label_is_nearer_its_own_point_than_any_other(make) -> None:
         box = Text.get_window_extent(t, renderer)
         own = distance(box, ax.transData.transform(t.xy))
         assert all(own <= distance(box, p) + 1.0 for p in points), t.get_text()
+
+
+@pytest.mark.parametrize("name", ["finetune", "attention-scaling"])
+def test_pareto_labels_are_not_written_across_error_bars(name) -> None:
+    from matplotlib.collections import LineCollection
+    from matplotlib.text import Text
+
+    from greenbench.results_format import read_document_file
+
+    run = read_document_file(Path(__file__).parent.parent / "docs" / "runs" / f"{name}.json")
+    fig = plot_pareto([run])
+    ax = fig.axes[0]
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    whiskers = [ax.transData.transform(seg) for c in ax.collections
+                if isinstance(c, LineCollection) for seg in c.get_segments()]
+    labels = [t for t in ax.texts if t.get_gid() == "point-label"]
+    assert labels
+    for t in labels:
+        t.update_positions(renderer)
+        box = Text.get_window_extent(t, renderer)
+        for (x0, y0), (x1, y1) in whiskers:
+            steps = max(int(abs(x1 - x0) + abs(y1 - y0)), 1)
+            assert not any(box.contains(x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps)
+                           for k in range(steps + 1)), t.get_text()

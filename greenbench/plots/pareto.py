@@ -268,15 +268,16 @@ _GID = "point-label"
 
 def place_labels(fig: Any, ax: Any, labels: Sequence[_Label]) -> list[_Label]:
     """Place point labels, in order of priority, where each overlaps no placed label, no
-    leader line and no point, its own leader line crosses no placed label, and it stays
-    inside the axes; returns the front points' labels that found no room (the others are
-    left off: their colour names them). Replaces labels placed before, so it is called
-    again once the layout changes."""
+    leader line, no error bar and no point, its own leader line crosses no placed label,
+    it is nearer its own point than any other, and it stays inside the axes; returns the
+    front points' labels that found no room (the others are left off: their colour names
+    them). Replaces labels placed before, so it is called again once the layout changes."""
     for text in [t for t in ax.texts if t.get_gid() == _GID]:
         text.remove()
     renderer = fig.canvas.get_renderer()
     room = _Room(ax.get_window_extent(renderer), _point_boxes(fig, ax,
-                                                                [lab.xy for lab in labels]))
+                                                                [lab.xy for lab in labels]),
+                 leaders=_whiskers(ax))
     unplaced = []
     for label in sorted(labels, key=lambda lab: lab.priority):
         if not _place(fig, ax, renderer, label, room) and label.on_front:
@@ -311,6 +312,20 @@ class _Room:
         return leader is None or not any(_crosses(leader, other) for other in self.labels)
 
 
+def _whiskers(ax: Any) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """The error bars' lines, in display coordinates: a label is not written across them."""
+    from matplotlib.collections import LineCollection
+
+    segments = []
+    for collection in ax.collections:
+        if isinstance(collection, LineCollection):
+            for segment in collection.get_segments():
+                (x0, y0), (x1, y1) = ax.transData.transform(segment[0]), \
+                    ax.transData.transform(segment[-1])
+                segments.append(((float(x0), float(y0)), (float(x1), float(y1))))
+    return segments
+
+
 def _distance(box: Any, point: tuple[float, float]) -> float:
     """How far ``point`` is from ``box`` (0 inside it)."""
     x, y = point
@@ -318,10 +333,11 @@ def _distance(box: Any, point: tuple[float, float]) -> float:
 
 
 def _crosses(segment: tuple[tuple[float, float], tuple[float, float]], box: Any) -> bool:
-    """Whether a line segment passes through a box (sampled finely: boxes are text-sized)."""
+    """Whether a line segment passes through a box (sampled every pixel or so)."""
     (x0, y0), (x1, y1) = segment
-    return any(box.contains(x0 + (x1 - x0) * k / 40, y0 + (y1 - y0) * k / 40)
-               for k in range(41))
+    steps = max(int(math.hypot(x1 - x0, y1 - y0)), 1)
+    return any(box.contains(x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps)
+               for k in range(steps + 1))
 
 
 def _place(fig: Any, ax: Any, renderer: Any, label: _Label, room: _Room) -> bool:
