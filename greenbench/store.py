@@ -560,7 +560,10 @@ def _check_existing_file(path: Path, create: bool, readonly: bool) -> None:
             raise UserError(f"cannot create results store {path}: {exc.strerror or exc}; pass "
                             f"a writable --store PATH or set {STORE_ENV}") from None
     elif path.stat().st_size > 0:
-        empty = _check_readable_store(path)
+        # a store another process is creating (in WAL mode: it has a -wal file) can look
+        # foreign from outside its write lock; a writer then decides under the lock (_migrate)
+        being_written = path.with_name(path.name + "-wal").exists()
+        empty = _check_readable_store(path, foreign_later=being_written and not readonly)
         if empty and readonly:
             raise UserError(f"no runs in results store {path}: it is an empty database "
                             f"(pass --store PATH or set {STORE_ENV})")
@@ -572,7 +575,7 @@ def _check_existing_file(path: Path, create: bool, readonly: bool) -> None:
                         f"or set {STORE_ENV}")
 
 
-def _check_readable_store(path: Path) -> bool:
+def _check_readable_store(path: Path, foreign_later: bool = False) -> bool:
     """Check through SQLite, read-only (so reading the ``-wal`` file too), that the file is a
     greenbench store of a schema we know, and that its pages are sound (``quick_check``).
     True when it is an SQLite database with nothing in it yet."""
@@ -606,9 +609,8 @@ def _check_readable_store(path: Path) -> bool:
         raise UserError(f"results store {path} was written by a newer greenbench (schema "
                         f"{version} > {SCHEMA_VERSION}): upgrade greenbench or use another "
                         "--store")
-    if app_id != APPLICATION_ID and (tables or version):
-        raise UserError(f"{path} is an SQLite file but not a greenbench results store; pass "
-                        "another --store PATH")
+    if app_id != APPLICATION_ID and (tables or version) and not foreign_later:
+        raise _foreign(path)
     if app_id == APPLICATION_ID and version == 0:
         # The first migration sets the version and the application id together: marked but
         # unversioned is nobody's store. (An older version is migrated by _migrate.)
@@ -713,10 +715,20 @@ def _open(path: Path) -> sqlite3.Connection:
     return con
 
 
+def _foreign(path: Path) -> UserError:
+    return UserError(f"{path} is an SQLite file but not a greenbench results store; pass "
+                     "another --store PATH")
+
+
 def _migrate(con: sqlite3.Connection, path: Path) -> None:
     """Bring the schema to SCHEMA_VERSION; runs inside the write lock, so two processes that
-    open a fresh store at once migrate it once."""
+    open a fresh store at once migrate it once (and tell a foreign file from a store the
+    other one is creating)."""
     version = con.execute("PRAGMA user_version").fetchone()[0]
+    app_id = con.execute("PRAGMA application_id").fetchone()[0]
+    if app_id != APPLICATION_ID and (version or con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' LIMIT 1").fetchone()):
+        raise _foreign(path)
     if version > SCHEMA_VERSION:
         raise UserError(f"results store {path} was written by a newer greenbench (schema "
                         f"{version} > {SCHEMA_VERSION}): upgrade greenbench or use another "

@@ -273,6 +273,23 @@ def test_a_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
+def test_a_foreign_sqlite_file_another_program_has_open_in_wal_mode_is_refused_unchanged(
+        tmp_path: Path) -> None:
+    """With a -wal beside it the file may be a store another greenbench is creating, so the
+    writer decides under the write lock; a foreign one is still refused there, unchanged."""
+    path = tmp_path / "other.sqlite"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("CREATE TABLE notes (text TEXT)")
+    other.execute("INSERT INTO notes VALUES ('mine')")
+    assert path.with_name("other.sqlite-wal").exists()
+    with pytest.raises(UserError, match="not a greenbench results store"):
+        Store(path)
+    assert other.execute("SELECT text FROM notes").fetchall() == [("mine",)]
+    assert other.execute("PRAGMA application_id").fetchone()[0] == 0
+    other.close()
+
+
 def test_an_empty_file_becomes_a_store(tmp_path: Path) -> None:
     path = tmp_path / "empty.sqlite"
     path.touch()
