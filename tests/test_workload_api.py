@@ -141,4 +141,7 @@ def test_a_missing_requirement_fails_before_any_work() -> None:
     with pytest.raises(UserError, match="needs no_such_module_xyz, which is not installed"):
         NeedsMissing().check_requirements()
     registry = discover(entry_points=True)
-    assert all(wl.requires == ("torch",) for wl in registry.workloads.values())
+    # every built-in declares torch; the Hugging Face family transformers too
+    assert all(wl.requires[0] == "torch" for wl in registry.workloads.values())
+    assert {wl.requires for wl in registry.workloads.values()} == {
+        ("torch",), ("torch", "transformers")}
