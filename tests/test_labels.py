@@ -49,6 +49,7 @@ def test_model_card_source_of_an_estimated_run_says_estimated_not_measured() -> 
     source = _model_card_source(run)
     assert "estimated energy" in source
     assert "measured" not in source
+    assert "estimate: estimate:" not in source  # the source names the model once
 
 
 def test_model_card_source_of_a_partly_estimated_run_says_partly() -> None:

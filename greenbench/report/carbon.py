@@ -75,12 +75,14 @@ def metered(run: RunRecord) -> Metered:
 
 
 def sensor_methods(run: RunRecord) -> str:
-    """``counter: rapl (cpu-package:0, dram:0); estimate: estimate:cpu-tdp (...)``."""
+    """``counter: rapl (cpu-package:0, dram:0); estimate:cpu-tdp:process (...)``."""
     by_method: dict[str, list[str]] = {}
     for s in run.sensors:
         if s.get("part_of"):
             continue  # inside another domain: not added again
-        key = f"{s.get('kind')}: {s.get('source')}"
+        kind, source = str(s.get("kind")), str(s.get("source"))
+        # an estimate's source already says so (estimate:cpu-tdp): not "estimate: estimate:"
+        key = source if source.startswith(kind) else f"{kind}: {source}"
         by_method.setdefault(key, []).append(str(s.get("domain")))
     return "; ".join(f"{k} ({', '.join(v)})" for k, v in by_method.items()) or "no sensors"
 
