@@ -37,8 +37,17 @@ def overhead(interval_s: float) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def across_processes(interval_s: float, processes: int = 5) -> dict:
+    """The median over fresh processes: within one, the paired ratio is steady, but it moves
+    by 1-2% from one process to the next for the same settings (two identical runs read
+    1.016 and 0.990 on the quiet VM), so one process cannot resolve a 1% cost."""
+    runs = [overhead(interval_s) for _ in range(processes)]
+    return {**runs[0], **{k: statistics.median(r[k] for r in runs)
+                          for k in ("cpu_ratio", "wall_ratio", "sample_ms", "edge_ms")}}
+
+
 def test_sampling_overhead_on_a_cpu_bound_loop(benchmark) -> None:
-    default, fast = overhead(DEFAULT_INTERVAL_S), overhead(0.01)
+    default, fast = across_processes(DEFAULT_INTERVAL_S), across_processes(0.01)
     benchmark.extra_info.update({
         "cpu_ratio_default_interval": default["cpu_ratio"],
         "cpu_ratio_100hz": fast["cpu_ratio"],
