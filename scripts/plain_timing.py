@@ -94,7 +94,9 @@ def time_one(text: str, min_run_time: float) -> float:
     timer = Timer("step(state)", globals={"step": wl.step, "state": state},
                   num_threads=torch.get_num_threads())
     timer.blocked_autorange(min_run_time=min_run_time / 2)  # warm-up, as greenbench's
-    median = timer.blocked_autorange(min_run_time=min_run_time).median
+    measured = timer.blocked_autorange(min_run_time=min_run_time)
+    median = measured.mean if os.environ.get("PLAIN_TIMING_STATISTIC") == "mean" \
+        else measured.median
     wl.teardown(state)
     return float(median)
 
@@ -107,12 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-run-time", type=float, default=1.5, help="Timer, seconds")
     parser.add_argument("--threads", type=int,
                         help="torch threads on both sides (OMP_NUM_THREADS; default: torch's)")
+    parser.add_argument("--timer-statistic", choices=("median", "mean"), default="median",
+                        help="the Timer's figure: the median of its blocks (its own choice), "
+                             "or their mean, which like greenbench's counts every stall")
     parser.add_argument("--time-one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.time_one:
         print(time_one(args.time_one, args.min_run_time))
         return 0
     cases = args.case or DEFAULT_CASES
+    os.environ["PLAIN_TIMING_STATISTIC"] = args.timer_statistic  # read by --time-one
     if args.threads:  # inherited by greenbench's workers and the Timer's processes alike
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     gb: list[list[float]] = []
