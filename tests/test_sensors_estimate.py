@@ -361,7 +361,9 @@ def test_the_process_tree_is_charged_for_its_child_not_for_a_neighbour():
         with contextlib.suppress(psutil.NoSuchProcess):
             neighbour.kill()
     assert end.busy_s - idle_start.busy_s < 0.1  # the neighbour is not ours
-    assert idle_start.busy_s - start.busy_s >= 0.4  # the child's time is ours
+    # the child's time is ours (less a tick: /proc counts in 10 ms ticks, while the reader's
+    # own time, which is left out, is exact)
+    assert idle_start.busy_s - start.busy_s >= 0.39
 
 
 def test_the_process_tree_is_not_charged_for_greenbench_reading_it(
