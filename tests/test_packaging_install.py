@@ -70,7 +70,7 @@ def readme_commands() -> list[str]:
 def test_ci_runs_the_readmes_test_command() -> None:
     run_main, run_tests = readme_commands()
     assert run_main.endswith("&& greenbench run")
-    assert run_tests.endswith("&& python -m pytest -q")
+    assert run_tests.endswith("&& python -m pytest -q -n auto")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert run_tests in ci
 
