@@ -27,6 +27,14 @@ def sensor_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def mlflow_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--mlflow``: also log the results to MLflow (greenbench.integrations.mlflow)."""
+    return click.option(
+        "--mlflow", "to_mlflow", is_flag=True,
+        help="Also log the results to MLflow ($MLFLOW_TRACKING_URI, else sqlite:///mlflow.db "
+             "here; or set GREENBENCH_MLFLOW=1).")(f)
+
+
 def interval_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--interval",

@@ -19,6 +19,7 @@ from greenbench.commands._common import (
     check_interval,
     console,
     interval_option,
+    mlflow_option,
     sensor_lines,
     sensor_options,
     writable_file,
@@ -52,9 +53,7 @@ EXIT_INTERRUPTED = 130
               help="While the command runs, serve its energy to Prometheus on PORT of "
                    "127.0.0.1 (see greenbench monitor).")
 @job_options
-@click.option("--mlflow", "to_mlflow", is_flag=True,
-              help="Also log the results to MLflow ($MLFLOW_TRACKING_URI, else "
-                   "sqlite:///mlflow.db here; or set GREENBENCH_MLFLOW=1).")
+@mlflow_option
 @verbosity_options
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def measure(

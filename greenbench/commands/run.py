@@ -16,6 +16,7 @@ from greenbench.commands._common import (
     console,
     fan_out,
     interval_option,
+    mlflow_option,
     sensor_lines,
     sensor_options,
     writable_file,
@@ -72,9 +73,7 @@ EXIT_CASES_FAILED = 1
 @sensor_options
 @accounting_options
 @carbon_options
-@click.option("--mlflow", "to_mlflow", is_flag=True,
-              help="Also log the results to MLflow ($MLFLOW_TRACKING_URI, else "
-                   "sqlite:///mlflow.db here; or set GREENBENCH_MLFLOW=1).")
+@mlflow_option
 @verbosity_options
 def run(
     workload_names: tuple[str, ...],
