@@ -96,21 +96,28 @@ def sharing_of(sensor: Sensor) -> Reading:
     return Reading(sensor.domain, "host")
 
 
-def identify(rank: int, world_size: int, sensors: Sequence[Sensor], uses: Sequence[str] = (),
-             environ: Mapping[str, str] | None = None) -> RankIdentity:
+def identify(rank: int, world_size: int, sensors: Sequence[Sensor], device: str = "cpu",
+             environ: Mapping[str, str] | None = None, workload: str | None = None
+             ) -> RankIdentity:
     """This rank's identity, from torch.distributed's rank and the launcher's variables
     (torchrun's ``LOCAL_RANK`` and ``GROUP_RANK``, Slurm's ``SLURM_LOCALID``, ``SLURM_NODEID``
-    and ``SLURM_JOB_ID``)."""
+    and ``SLURM_JOB_ID``); ``device`` names the GPUs it computes on (``cuda:0``)."""
     from greenbench import __version__
+    from greenbench.attribution import devices_of, gpu_domains
 
     env = os.environ if environ is None else environ
+    host = host_id(env)
+    readings = tuple(sharing_of(s) for s in sensors)
+    wanted = gpu_domains(devices_of(device))
     local = _int(env.get("LOCAL_RANK") or env.get("SLURM_LOCALID"), 0) or 0
     node = _int(env.get("GROUP_RANK") or env.get("NODE_RANK") or env.get("SLURM_NODEID"), None)
     return RankIdentity(
         rank=rank, world_size=world_size, local_rank=local, node_rank=node,
-        host_id=host_id(env), hostname=socket.gethostname(), greenbench=__version__,
-        readings=tuple(sharing_of(s) for s in sensors), uses=tuple(uses),
+        host_id=host, hostname=socket.gethostname(), greenbench=__version__,
+        readings=readings,
+        uses=tuple(device_key(host, r) for r in readings if r.domain in wanted),
         slurm_job_id=env.get("SLURM_JOB_ID"),
+        extra={} if workload is None else {"workload": workload},
     )
 
 

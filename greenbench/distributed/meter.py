@@ -15,12 +15,11 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from greenbench.attribution import devices_of, gpu_domains
 from greenbench.clock import SYSTEM, Clock
 from greenbench.distributed.combine import JobMeasurement, combine, window_part
 from greenbench.distributed.election import Election, elect
 from greenbench.distributed.exchange import Exchange, job_name, job_store
-from greenbench.distributed.identity import RankIdentity, device_key, identify, sharing_of
+from greenbench.distributed.identity import RankIdentity, identify
 from greenbench.errors import UserError
 from greenbench.meter import DEFAULT_INTERVAL_S, Meter
 from greenbench.sensors.base import Sensor
@@ -60,10 +59,8 @@ class DistributedMeter:
 
             sensors = available_sensors(probe_all())
         self.rank, self.world_size, self.timeout_s, self.clock = rank, world_size, timeout_s, clock
-        uses = _uses(sensors, device if device is not None else _default_device(), env)
-        me = identify(rank, world_size, sensors, uses, env)
-        if workload is not None:
-            me = RankIdentity(**{**vars(me), "extra": {"workload": workload}})
+        me = identify(rank, world_size, sensors,
+                      device if device is not None else _default_device(), env, workload)
         self.exchange = Exchange(store if store is not None else job_store(env, timeout_s),
                                  rank, world_size, job_name(env))
         got = self.exchange.all_gather("identity", me.to_dict(), timeout_s)
@@ -140,15 +137,6 @@ def _default_device() -> str:
     if torch.cuda.is_available():
         return f"cuda:{torch.cuda.current_device()}"
     return "cpu"
-
-
-def _uses(sensors: Sequence[Sensor], device: str, env: Mapping[str, str]) -> list[str]:
-    """The keys (UUIDs) of the GPUs this rank computes on."""
-    from greenbench.distributed.identity import host_id
-
-    wanted = gpu_domains(devices_of(device))
-    host = host_id(env)
-    return [device_key(host, sharing_of(s)) for s in sensors if s.domain in wanted]
 
 
 def _agree(identities: Sequence[RankIdentity]) -> None:
