@@ -21,7 +21,9 @@ log scale makes +20% and -17% (1.2 and 1/1.2) equal and opposite.
   ``(d_i + d_j) / 2``, i <= j), the estimate that goes with this test, and its
   distribution-free interval between the k-th smallest and k-th largest Walsh averages. The
   ratio reported is ``exp`` of both. With fewer than 6 pairs no 95% interval exists (and no
-  p-value can fall below 0.05): the comparison says so.
+  p-value can fall below 0.05): the comparison says so. Pairs that came out exactly equal do
+  not count against the design: they are evidence of no change, so a series that is mostly
+  ties is "unchanged", with the interval bounding the change, not "too few pairs".
 
 The result is a :class:`greenbench.stats.Comparison` (``test="wilcoxon"``), so the gate's
 rules and verdicts apply to it unchanged.
@@ -70,12 +72,18 @@ def paired_compare(
     if not positive:
         notes.append("values at or below zero: no ratio, the test runs on differences")
 
-    p_value, min_p = signed_rank_p(tested)
+    p_value, data_min_p = signed_rank_p(tested)
+    # What n pairs can show is the design's limit; pairs that came out exactly equal (a
+    # CPU-time estimate's ticks) are evidence of no change, not a reason to call it untestable.
+    min_p = min(1.0, 2 / 2 ** n) if n else 1.0
     nonzero = sum(1 for d in tested if d != 0)
     if min_p >= alpha:
-        notes.append(f"with {nonzero} non-zero pair(s) the smallest possible p-value is "
-                     f"{min_p:.3g}, not below alpha {alpha:g}: measure more rounds "
+        notes.append(f"with {n} pair(s) the smallest possible p-value is {min_p:.3g}, not "
+                     f"below alpha {alpha:g}: measure more rounds "
                      f"(at least {_min_pairs(alpha)} pairs)")
+    elif data_min_p >= alpha:
+        notes.append(f"{n - nonzero} of {n} pairs are exactly equal, so no change can reach "
+                     f"p < {alpha:g}: the interval bounds the change")
     ratio = ratio_low = ratio_high = None
     if logs is not None:
         ratio = math.exp(hodges_lehmann(logs))

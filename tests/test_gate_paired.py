@@ -76,6 +76,19 @@ def test_too_few_pairs_is_not_comparable_rather_than_unchanged() -> None:
     assert "Wilcoxon" in verdict.explanation and "add repeats" in verdict.explanation
 
 
+def test_pairs_equal_to_the_tick_are_unchanged_not_too_few() -> None:
+    """Six interleaved rounds whose CPU-time estimate came out equal in four pairs: the data
+    shows no change, so the verdict is unchanged, not a call for more repeats."""
+    base = [0.020, 0.020, 0.021, 0.020, 0.019, 0.020]
+    head = [0.020, 0.020, 0.020, 0.020, 0.020, 0.020]
+    comparison = paired_compare(base, head)
+    assert comparison.min_p_value == pytest.approx(2 / 2 ** 6)
+    assert signed_rank_p([math.log(h / b) for b, h in zip(base, head)])[1] == 0.5
+    assert "4 of 6 pairs are exactly equal" in (comparison.note or "")
+    verdict = gate.evaluate(RULE, comparison)
+    assert verdict.status == gate.UNCHANGED, verdict.explanation
+
+
 def test_paired_ratio_estimates_a_real_change_with_an_interval() -> None:
     rng = random.Random(5)
     base = [rng.uniform(0.8, 1.2) for _ in range(ROUNDS)]
