@@ -155,6 +155,9 @@ class RunRecord:
     cases: list[CaseRecord] = field(default_factory=list)
     footprint: dict[str, Any] | None = None
     label: str | None = None
+    #: the distributed job a multi-host run measured (world size, hosts and who read what);
+    #: None for a run on one host
+    job: dict[str, Any] | None = None
 
     @property
     def machine_key(self) -> str:

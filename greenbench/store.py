@@ -99,6 +99,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     ALTER TABLE runs ADD COLUMN pid_started REAL;
     """,
+    # 2 -> 3: the distributed job of a multi-host run (RunRecord.job, JSON); NULL on one host.
+    """
+    ALTER TABLE runs ADD COLUMN job TEXT;
+    """,
 ]
 """Step i takes the schema from version i to i + 1. Append; never edit a released step."""
 
@@ -259,15 +263,16 @@ class Store:
         def read(con: sqlite3.Connection) -> RunRecord:
             row = con.execute(
                 "SELECT id, created_utc, status, machine, software, config, sensors, "
-                f"footprint, label, hostname, {_owner_columns(con)} FROM runs WHERE id = ?",
+                f"footprint, label, {_job_column(con)}, hostname, {_owner_columns(con)} "
+                "FROM runs WHERE id = ?",
                 (run_id,)).fetchone()
             if row is None:
                 raise UserError(self._unknown_message(run_id, con))
             cases = con.execute(
                 "SELECT record, trace FROM cases WHERE run_id = ? ORDER BY idx",
                 (run_id,)).fetchall()
-            run = _decoded(self.path, f"run {run_id}", _run_from_row, row[:9], cases)
-            run.status = shown_status(run.status, *row[9:])
+            run = _decoded(self.path, f"run {run_id}", _run_from_row, row[:10], cases)
+            run.status = shown_status(run.status, *row[10:])
             return run
 
         return self._read(read)
@@ -442,12 +447,13 @@ def _insert_run(con: sqlite3.Connection, run: RunRecord, path: Path) -> None:
     try:
         con.execute(
             "INSERT INTO runs (id, created_utc, status, label, hostname, machine_key, "
-            "is_estimate, machine, software, config, sensors, footprint) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "is_estimate, machine, software, config, sensors, footprint, job) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run.id, run.created_utc, run.status, run.label, run.machine.get("hostname"),
              run.machine_key, int(run.is_estimate), _dumps(run.machine), _dumps(run.software),
              _dumps(run.config), _dumps(run.sensors),
-             None if run.footprint is None else _dumps(run.footprint)))
+             None if run.footprint is None else _dumps(run.footprint),
+             None if run.job is None else _dumps(run.job)))
     except sqlite3.IntegrityError:
         raise UserError(f"run {run.id} is already in {path}") from None
 
@@ -471,6 +477,12 @@ def _owner_columns(con: sqlite3.Connection, prefix: str = "") -> str:
     return "NULL, NULL"
 
 
+def _job_column(con: sqlite3.Connection) -> str:
+    """``job``, or NULL in a store of schema 2 or older opened read-only (never migrated)."""
+    found = {r[1] for r in con.execute('PRAGMA table_info("runs")')}
+    return "job" if "job" in found else "NULL"
+
+
 def _run_from_row(row: Sequence[Any], cases: Sequence[Sequence[Any]]) -> RunRecord:
     records = []
     for record_text, blob in cases:
@@ -481,7 +493,7 @@ def _run_from_row(row: Sequence[Any], cases: Sequence[Sequence[Any]]) -> RunReco
         id=row[0], created_utc=row[1], status=row[2], machine=json.loads(row[3]),
         software=json.loads(row[4]), config=json.loads(row[5]), sensors=json.loads(row[6]),
         footprint=None if row[7] is None else json.loads(row[7]), label=row[8],
-        cases=records,
+        job=None if row[9] is None else json.loads(row[9]), cases=records,
     )
 
 

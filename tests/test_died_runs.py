@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from greenbench.run_owner import DIED, this_process
-from greenbench.store import APPLICATION_ID, MIGRATIONS, Store, _insert_run
+from greenbench.store import APPLICATION_ID, MIGRATIONS, Store
 from tests.cli_runner import run_cli
 from tests.factories import make_run
 
@@ -141,7 +141,12 @@ def _schema_1_store(path: Path) -> str:
     con = sqlite3.connect(path)
     con.executescript(MIGRATIONS[0])
     run = _here()
-    _insert_run(con, run, path)  # type: ignore[arg-type]
+    con.execute(
+        "INSERT INTO runs (id, created_utc, status, label, hostname, machine_key, is_estimate, "
+        "machine, software, config, sensors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (run.id, run.created_utc, run.status, run.label, run.machine.get("hostname"),
+         run.machine_key, int(run.is_estimate), *(json.dumps(part) for part in (
+             run.machine, run.software, run.config, run.sensors))))
     con.execute("PRAGMA user_version = 1")
     con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     con.commit()

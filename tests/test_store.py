@@ -50,6 +50,19 @@ def test_get_run_returns_exactly_what_was_stored(store: Store) -> None:
     assert store.get_run(run.id) == run
 
 
+def test_a_multi_host_runs_job_survives_the_store_and_a_one_host_run_has_none(
+        store: Store) -> None:
+    job = {"world_size": 4, "hosts": [{"host_id": "a", "ranks": [0, 1]},
+                                      {"host_id": "b", "ranks": [2, 3]}]}
+    run = make_run(1, status="complete")
+    run.job = job
+    store.begin_run(run)
+    one_host = make_run(1, status="complete")
+    store.begin_run(one_host)
+    assert store.get_run(run.id).job == job
+    assert store.get_run(one_host.id).job is None
+
+
 def test_cases_added_one_by_one_survive_an_unfinished_run(store: Store, path: Path) -> None:
     run = make_run(0, status="running")
     store.begin_run(run)
@@ -220,7 +233,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
 
 def test_schema_version_and_wal_mode_are_set(store: Store, path: Path) -> None:
     con = sqlite3.connect(path)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     con.close()
 
