@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -169,6 +170,49 @@ def _print_metrics(out: Any, run: RunRecord, index: int, case: CaseRecord) -> No
     print_table(out, cols)
     if starred:
         out.print("* ESTIMATE: from a power model, not a sensor")
+
+
+# --------------------------------------------------------------------------- check
+
+
+@results.command()
+@click.argument("run")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print every rule's verdict as JSON (exit status as without).")
+@store_option
+def check(run: str, as_json: bool, store_path: str | None) -> None:
+    """Check that a run may be pooled with other labs' runs (docs/leaderboard.md).
+
+    RUN is a run id, a unique prefix of one, latest or latest~N, or an exported run JSON
+    file. Each failed rule is named on one line, and the exit status is 1; a run that passes
+    every rule gets a short summary, exit 0.
+    """
+    from greenbench.printable import printable
+    from greenbench.submission import RULES, evaluate, run_tier
+
+    record = load_run(run, store_path)
+    verdicts = evaluate(record)
+    failed = [v for v in verdicts if v.failed]
+    if as_json:
+        thresholds = {r.name: r.threshold for r in RULES}
+        click.echo(json.dumps({
+            "run": record.id, "passed": not failed, "tier": run_tier(record),
+            "rules": [{"rule": v.rule, "status": v.status, "detail": v.detail,
+                       "threshold": thresholds[v.rule]} for v in verdicts]}, indent=2))
+    elif failed:
+        for v in failed:
+            click.echo(printable(f"{v.rule}: {v.detail}"))
+        click.echo(printable(f"run {record.id} fails {len(failed)} of {len(verdicts)} rules: "
+                             "not for pooling"))
+    else:
+        skipped = [f"{v.rule} ({v.detail})" for v in verdicts if v.status == "n/a"]
+        passed = len(verdicts) - len(skipped)
+        tier = next(v.detail for v in verdicts if v.rule == "energy-method")
+        click.echo(printable(f"run {record.id} passes {passed} of {len(verdicts)} rules; "
+                             f"{tier}" + (f"; not applicable: {', '.join(skipped)}"
+                                          if skipped else "")))
+    if failed:
+        sys.exit(1)
 
 
 # --------------------------------------------------------------------------- export / import
