@@ -73,6 +73,7 @@ def _run(run: Any) -> None:
     for i, sensor in enumerate(_list(obj["sensors"], "run.sensors")):
         _sensor(_object(sensor, f"run.sensors[{i}]"), f"run.sensors[{i}]")
     _optional(obj.get("footprint"), "run.footprint", _footprint)
+    _optional(obj.get("job"), "run.job", _job)
     for i, case in enumerate(_list(obj.get("cases", []), "run.cases")):
         _case(case, f"run.cases[{i}]")
 
@@ -258,6 +259,28 @@ def _footprint(footprint: Any, path: str) -> None:
         Footprint.from_dict(dict(f)).summary()
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _Bad(path, f"not a footprint greenbench can read ({type(exc).__name__}: "
+                   f"{exc})") from None
+
+
+def _job(job: Any, path: str) -> None:
+    """A multi-host run's job as greenbench.distributed.record writes it: each host's and
+    domain's declared types, energies that are not negative, then read back."""
+    from greenbench.distributed.record import HostDomain, JobHost, JobRecord
+
+    j = _object(job, path)
+    _declared(j, JobRecord, path, nested={"hosts", "election"})
+    for i, host in enumerate(_list(j.get("hosts", []), f"{path}.hosts")):
+        hpath = f"{path}.hosts[{i}]"
+        h = _object(host, hpath)
+        _declared(h, JobHost, hpath, nested={"domains"})
+        for k, domain in enumerate(_list(h.get("domains", []), f"{hpath}.domains")):
+            d = _object(domain, f"{hpath}.domains[{k}]")
+            _declared(d, HostDomain, f"{hpath}.domains[{k}]")
+            _optional(d.get("energy_j"), f"{hpath}.domains[{k}].energy_j", _nonnegative)
+    try:
+        JobRecord.from_dict(j)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _Bad(path, f"not a job greenbench can read ({type(exc).__name__}: "
                    f"{exc})") from None
 
 

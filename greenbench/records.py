@@ -5,7 +5,8 @@ These are typed dataclasses end to end: a repeat holds its
 :class:`~greenbench.stats.Summary` per metric. ``to_dict`` / ``from_dict`` are the one converter
 between them and JSON, so the results store, the export format and the worker protocol share one
 definition. The exported format is documented in docs/results-format.md; bump ``FORMAT_VERSION``
-on any change to it (this converter writes version 1 and reads every version-1 document).
+on any change to it (this converter writes version 2 and reads every version-1 and
+version-2 document; version 2 added ``run.job``, the distributed job of a multi-host run).
 
 Per-repeat metrics are *per step* (one call of the workload's ``step``), so repeats with
 different calibrated step counts compare directly:
@@ -27,7 +28,7 @@ from typing import Any
 from greenbench.measurement import Measurement
 from greenbench.stats import Summary
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -155,8 +156,8 @@ class RunRecord:
     cases: list[CaseRecord] = field(default_factory=list)
     footprint: dict[str, Any] | None = None
     label: str | None = None
-    #: the distributed job a multi-host run measured (world size, hosts and who read what);
-    #: None for a run on one host
+    #: the distributed job a multi-host run measured (world size, hosts and who read what):
+    #: a greenbench.distributed.record.JobRecord's to_dict; None for a run on one host
     job: dict[str, Any] | None = None
 
     @property

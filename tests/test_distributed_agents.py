@@ -31,7 +31,8 @@ for pair in sys.argv[1:]:
 
 def agent(host: Host, node: int, nnodes: int, port: int, out: Path, *command: str,
           timeout_s: float = 20.0) -> subprocess.Popen:
-    env = {**os.environ, **host.env(), "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, **host.env(), "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
+           "GREENBENCH_STORE": str(out.parent / "store.sqlite")}
     return subprocess.Popen(
         [sys.executable, "-m", "greenbench", "measure", "--distributed", "--nnodes",
          str(nnodes), "--node-rank", str(node), "--master-addr", "127.0.0.1", "--agent-port",

@@ -31,6 +31,7 @@ import greenbench.run_compare  # noqa: F401
 import greenbench.sensors.registry  # noqa: F401
 import greenbench.worker  # noqa: F401
 from greenbench.machine import describe_machine
+from greenbench.records import FORMAT_VERSION
 from greenbench.results_format import read_document_file
 from tests.cli_runner import run_cli
 
@@ -152,7 +153,7 @@ def test_a_suite_saves_a_baseline_as_an_exported_run(counting: pytest.Pytester,
     result.stdout.fnmatch_lines(["*greenbench: energy*", "*test_suite.py::test_hot*",
                                  f"saved baseline: .greenbench/*/{path.name}"])
     doc = json.loads(path.read_text())
-    assert doc["format"] == "greenbench-run" and doc["format_version"] == 1
+    assert doc["format"] == "greenbench-run" and doc["format_version"] == FORMAT_VERSION
     run_record = read_document_file(path)
     assert run_record.machine["key"] == path.parent.name  # keyed by machine: path and file
     assert run_record.label == "main" and run_record.config["source"] == "pytest"

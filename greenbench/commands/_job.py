@@ -20,7 +20,9 @@ from typing import Any
 
 import click
 
+from greenbench.commands._options import OUTPUT_FILE
 from greenbench.errors import UserError
+from greenbench.settings import option_default
 
 #: the agents' store port where --agent-port is not given: beside torchrun's usual 29500
 DEFAULT_AGENT_PORT = 29501
@@ -45,6 +47,11 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--job-timeout", "job_timeout_s", type=click.FloatRange(min=0.1),
                      default=60.0, show_default=True, metavar="S",
                      help="With --distributed: how long an agent waits for the others."),
+        click.option("--store", "store_path", type=OUTPUT_FILE,
+                     default=option_default("store"), metavar="PATH",
+                     help="With --distributed: the results store node 0 stores the job's "
+                          "run in (default: $GREENBENCH_STORE, else store in the settings "
+                          "files, else results/greenbench.sqlite)."),
     ]):
         f = option(f)
     return f
@@ -88,9 +95,11 @@ class JobPlace:
 
 def measure_job(command: Sequence[str], place: JobPlace, sensors: Sequence[Any],
                 interval_s: float, run: Callable[[], tuple[int, bool]],
-                output: str | Path | None) -> tuple[int, bool]:
+                output: str | Path | None, store: str | Path | None = None
+                ) -> tuple[int, bool]:
     """Measure ``run`` (which runs the command: (exit code, interrupted)) as this host's
-    part of the job; node 0 prints the job's figures (and writes ``output``)."""
+    part of the job; node 0 prints the job's figures (and writes ``output``), then stores
+    the job as a run in ``store``."""
     from greenbench.distributed import DistributedMeter
 
     gpus = sorted(int(s.domain[4:]) for s in sensors if s.domain.startswith("gpu:")
@@ -113,7 +122,33 @@ def measure_job(command: Sequence[str], place: JobPlace, sensors: Sequence[Any],
             from greenbench.output_file import write_atomically
 
             write_atomically(output, json.dumps(doc, indent=2, default=str) + "\n")
+        _store(command, code, interrupted, job, meter, sensors, interval_s, store)
     return code, interrupted
+
+
+def _store(command: Sequence[str], code: int, interrupted: bool, job: Any, meter: Any,
+           sensors: Sequence[Any], interval_s: float, store: str | Path | None) -> None:
+    """Node 0 stores the job as a run (after printing it and writing ``-o``: a store that
+    cannot be written loses nothing already shown)."""
+    import shlex
+
+    from rich.markup import escape
+
+    from greenbench.commands._common import console
+    from greenbench.commands._verbosity import quiet
+    from greenbench.distributed.stored import job_run, store_run
+
+    shown = shlex.join(command)
+    run = job_run(job, meter.identities, meter.election, workload="command",
+                  params={"command": shown}, unit="runs",
+                  sensors=[s.describe() | {"available": True} for s in sensors],
+                  config={"interval_s": interval_s, "exit_code": code,
+                          "nnodes": meter.world_size},
+                  failure=None if code == 0 else f"the command exited with code {code}",
+                  interrupted=interrupted)
+    run_id = store_run(run, store)
+    if not quiet():
+        console(stderr=True).print(escape(f"stored run {run_id}"))
 
 
 def print_job(doc: dict[str, Any]) -> None:

@@ -76,6 +76,7 @@ def measure(
     master_addr: str | None,
     agent_port: int | None,
     job_timeout_s: float,
+    store_path: str | None,
     to_mlflow: bool,
     command: tuple[str, ...],
 ) -> None:
@@ -109,7 +110,8 @@ def measure(
         place = JobPlace(nnodes, node_rank, master_addr, agent_port, job_timeout_s)
         with stop_signals() as stopped:
             code, interrupted = measure_job(command, place, available_sensors(probes),
-                                            interval, lambda: _run(command), out_path)
+                                            interval, lambda: _run(command), out_path,
+                                            store_path)
         sys.exit(stopped.exit_code(EXIT_INTERRUPTED) if interrupted else code)
     meter = Meter(available_sensors(probes), interval_s=interval,
                   include_constants=include_constants).start()

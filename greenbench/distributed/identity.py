@@ -51,6 +51,8 @@ class RankIdentity:
     uses: tuple[str, ...] = ()
     slurm_job_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the host's machine key (greenbench.machine: host name, CPU, GPU models)
+    machine_key: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +106,7 @@ def identify(rank: int, world_size: int, sensors: Sequence[Sensor], device: str 
     and ``SLURM_JOB_ID``); ``device`` names the GPUs it computes on (``cuda:0``)."""
     from greenbench import __version__
     from greenbench.attribution import devices_of, gpu_domains
+    from greenbench.machine import describe_machine
 
     env = os.environ if environ is None else environ
     host = host_id(env)
@@ -118,6 +121,7 @@ def identify(rank: int, world_size: int, sensors: Sequence[Sensor], device: str 
         uses=tuple(device_key(host, r) for r in readings if r.domain in wanted),
         slurm_job_id=env.get("SLURM_JOB_ID"),
         extra={} if workload is None else {"workload": workload},
+        machine_key=describe_machine()["key"],
     )
 
 
