@@ -10,7 +10,8 @@ Reads its orders from the environment (torch.distributed's variables, or torchru
   ``T_GPU_J``: joules each stand-in GPU counter gains during the window;
 - ``T_BEHAVIOUR``: ``die`` or ``hang`` inside the window; ``T_CLOCK_OFFSET_S``: a wall-clock
   offset; ``T_TIMEOUT_S``; ``T_OUT``: where rank 0 writes the job's window as JSON;
-- ``T_WORKLOAD``: the workload name this rank says it runs.
+- ``T_WORKLOAD``: the workload name this rank says it runs; ``T_STORE``: the results store
+  rank 0 stores the window in as a run.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def main() -> int:
     try:
         meter = DistributedMeter([*sensors, *gpus], device=device, timeout_s=timeout_s,
                                  clock=OffsetClock(float(env.get("T_CLOCK_OFFSET_S", "0"))),
-                                 workload=env.get("T_WORKLOAD"))
+                                 workload=env.get("T_WORKLOAD"),
+                                 results_store=env.get("T_STORE"))
     except UserError as exc:
         print(f"greenbench: error: {exc}", file=sys.stderr)
         os._exit(2)

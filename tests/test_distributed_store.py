@@ -163,3 +163,22 @@ def test_measure_distributed_stores_the_job_as_a_run_on_node_0(tmp_path: Path) -
     (case,) = run.cases
     assert case.workload == "command" and case.status == "ok"
     assert case.repeats[0].measurement.energy_j == pytest.approx(56.0, abs=1e-6)
+
+
+@pytest.mark.timeout(30)
+def test_the_in_process_api_stores_each_window_on_rank_0_where_asked(tmp_path: Path) -> None:
+    from tests.test_distributed import Host, advancing, run_job
+
+    a, b = Host(tmp_path, "host-a"), Host(tmp_path, "host-b")
+    store = {"T_STORE": str(tmp_path / "ranks.sqlite")}
+    run_job([{**a.env(), **advancing(a, 30.0, 4.0), **store}, {**a.env(), **store},
+             {**b.env(), **advancing(b, 20.0, 2.0), **store}], tmp_path)
+    with Store(tmp_path / "ranks.sqlite", readonly=True) as s:
+        (summary,) = s.list_runs()  # rank 0 alone stores
+        run = s.get_run(summary.id)
+    job = JobRecord.from_dict(run.job or {})
+    assert job.world_size == 3 and job.host("host-a").ranks == [0, 1]
+    assert {h.host_id: h.energy_j for h in job.hosts} == pytest.approx(
+        {"host-a": 34.0, "host-b": 22.0})
+    assert run.cases[0].params == {"window": "train"}
+    assert run.cases[0].repeats[0].metrics["energy_j"] == pytest.approx(56.0, abs=1e-6)

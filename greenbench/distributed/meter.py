@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from greenbench.clock import SYSTEM, Clock
@@ -34,9 +35,15 @@ class DistributedWindow:
     def __init__(self, name: str) -> None:
         self.name = name
         self.result: JobMeasurement | None = None
+        #: the stored run's id, on rank 0 of a meter given ``results_store``
+        self.run_id: str | None = None
 
 
 class DistributedMeter:
+    """Every rank's meter of one job (see the module). ``results_store``: a results store
+    (a path, or True for the default one) where rank 0 stores each window as a run, its
+    id in the window's ``run_id``; None (the default) stores nothing."""
+
     def __init__(
         self,
         sensors: Sequence[Sensor] | None = None,
@@ -50,6 +57,7 @@ class DistributedMeter:
         world_size: int | None = None,
         environ: Mapping[str, str] | None = None,
         workload: str | None = None,
+        results_store: str | Path | bool | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
         if rank is None or world_size is None:
@@ -59,6 +67,8 @@ class DistributedMeter:
 
             sensors = available_sensors(probe_all())
         self.rank, self.world_size, self.timeout_s, self.clock = rank, world_size, timeout_s, clock
+        self.workload, self.results_store = workload, results_store
+        self._sensors = list(sensors)
         me = identify(rank, world_size, sensors,
                       device if device is not None else _default_device(), env, workload)
         self.exchange = Exchange(store if store is not None else job_store(env, timeout_s),
@@ -97,6 +107,22 @@ class DistributedMeter:
                                            self.timeout_s)
             holder.result = combine(name, got.parts, self.identities, got.missing)
             self._read(f"w{k}", got.parts)
+            if self.rank == 0 and self.results_store is not None \
+                    and self.results_store is not False:
+                holder.run_id = self._store(holder.result)
+
+    def _store(self, job: JobMeasurement) -> str:
+        """Rank 0 stores a window as a run (greenbench.distributed.stored)."""
+        from greenbench.distributed.stored import job_run, store_run
+
+        run = job_run(job, self.identities, self.election,
+                      workload=self.workload or "distributed", params={"window": job.name},
+                      unit="windows",
+                      sensors=[s.describe() | {"available": True} for s in self._sensors],
+                      config={"interval_s": self.meter.requested_interval_s,
+                              "timeout_s": self.timeout_s})
+        where = self.results_store
+        return store_run(run, None if isinstance(where, bool) else where)
 
     def _read(self, step: str, parts: Mapping[int, Any]) -> None:
         """Rank 0 may host the job's store: it waits until every rank that reported has
