@@ -17,6 +17,11 @@ calibrate -> warm up -> settle -> idle -> repeats -> per-step metrics
 - **Repeats**: each one window of ``steps`` steps; a repeat that ends shorter than the
   minimum (the machine got faster) runs on in small batches until long enough, unless the
   steps are fixed. Figures are per step, so repeats of unequal steps compare.
+
+Every decision that sets how many steps run (end calibration, end warm-up, the steps per
+repeat, top a repeat up) goes through ``agree``: the value itself on one process; in a
+distributed job rank 0's value, so that every rank runs the same steps (a step of DDP training
+is a collective, and ranks that disagreed would wait on each other for ever).
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ class Result:
 
 
 Step = Callable[[], object]
+#: a decision or value -> the one every process of the job acts on (rank 0's)
+Agree = Callable[[object], object]
 Hook = Callable[[str, int], None]
 #: called after each repeat with its measurement, its steps and the idle baseline
 AfterRepeat = Callable[[Measurement, int, "Measurement | None"], None]
@@ -72,10 +79,11 @@ AfterRepeat = Callable[[Measurement, int, "Measurement | None"], None]
 class Protocol:
     """Runs :class:`Plan` with ``meter`` (its clock and its device sync)."""
 
-    def __init__(self, meter: Meter, plan: Plan) -> None:
+    def __init__(self, meter: Meter, plan: Plan, agree: Agree = lambda value: value) -> None:
         self.meter = meter
         self.plan = plan
         self.clock = meter.clock
+        self.agree = agree
 
     def min_repeat_s(self) -> tuple[float, list[str]]:
         """The shortest repeat: the plan's, or longer for the slowest sensor in the total."""
@@ -133,7 +141,8 @@ class Protocol:
         batch = 1
         while True:
             elapsed = self.timed(step, batch)
-            if elapsed >= BATCH_MIN_S or self.clock.monotonic() - start >= self.plan.warmup_s:
+            if self.agree(elapsed >= BATCH_MIN_S
+                          or self.clock.monotonic() - start >= self.plan.warmup_s):
                 return batch, elapsed / batch
             batch *= 2
 
@@ -142,18 +151,21 @@ class Protocol:
         start = self.clock.monotonic()
         batch, step_s = self.calibrate(step)
         per_step = [step_s]
-        while self.clock.monotonic() - start < self.plan.warmup_s or (
+        while self.agree(self.clock.monotonic() - start < self.plan.warmup_s or (
             len(per_step) < self.plan.min_warmup_batches
-        ):
+        )):
             per_step.append(self.timed(step, batch) / batch)
             recent = per_step[-STABLE_BATCHES:]
             mid = statistics.median(recent)
-            if (len(recent) == STABLE_BATCHES and len(per_step) >= self.plan.min_warmup_batches
-                    and max(recent) - min(recent) <= STABLE_SPREAD * mid):
+            if self.agree(len(recent) == STABLE_BATCHES
+                          and len(per_step) >= self.plan.min_warmup_batches
+                          and max(recent) - min(recent) <= STABLE_SPREAD * mid):
                 break
         step_s = statistics.median(per_step[-STABLE_BATCHES:])
         # a hair under, so that float noise (0.5 / 0.010000001) does not add a step
-        return max(1, math.ceil(min_s / step_s - 1e-9)) if step_s > 0 else batch, step_s
+        steps = max(1, math.ceil(min_s / step_s - 1e-9)) if step_s > 0 else batch
+        agreed = self.agree([steps, step_s])
+        return int(agreed[0]), float(agreed[1])  # type: ignore[index]
 
     def repeat(self, step: Step, steps: int, min_s: float, name: str
                ) -> tuple[Measurement, int]:
@@ -170,7 +182,7 @@ class Protocol:
                 if self.plan.steps is not None:
                     break
                 self.meter.sync()
-                if self.clock.monotonic() - t0 >= min_s * (1 - 1e-9):
+                if self.agree(self.clock.monotonic() - t0 >= min_s * (1 - 1e-9)):
                     break
                 batch = max(1, int(steps * TOP_UP_SHARE))
         finally:

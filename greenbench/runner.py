@@ -56,6 +56,15 @@ class RunConfig:
     processes: int = 1
     #: seconds between warm-up and idle; None: the protocol's rule (1 s when a GPU is metered)
     settle_s: float | None = None
+    #: ranks per node of a distributed case (torchrun, greenbench.distributed.launch); None:
+    #: one worker process, not distributed
+    nproc_per_node: int | None = None
+    nnodes: int = 1
+    node_rank: int = 0
+    master_addr: str = "127.0.0.1"
+    master_port: int = 29500
+    #: how long a rank waits for the others at a collective window's edge (s)
+    job_timeout_s: float = 30.0
 
     def check(self) -> None:
         if self.repeats < 1:
@@ -71,6 +80,11 @@ class RunConfig:
         if self.timeout_s <= 0:
             raise UserError(f"--timeout {self.timeout_s}: use a positive number of seconds")
         check_device(self.device)
+        if self.nproc_per_node is not None:
+            from greenbench.distributed.launch import check_placement
+
+            check_placement(self.nproc_per_node, self.nnodes, self.node_rank,
+                            self.master_port, self.job_timeout_s)
 
 
 @dataclass
@@ -166,7 +180,8 @@ def _run_cases(specs: Sequence[CaseSpec], config: RunConfig, store: Any, record:
     waiting for the store's lock, say)."""
     finished: list[tuple[int, CaseRecord]] = []  # a finished case not yet stored
     try:
-        with zygote_or_none(zygote_argv(), os.environ) as zygote:
+        with (contextlib.nullcontext() if config.nproc_per_node is not None
+              else zygote_or_none(zygote_argv(), os.environ)) as zygote:
             for index, spec in enumerate(specs):
                 on_event({"event": "case", "index": index, "of": len(specs), "spec": spec})
                 case = run_case(spec, config, on_event, zygote=zygote)
@@ -255,7 +270,12 @@ def _run_worker(spec: CaseSpec, config: RunConfig, on_event: Event,
     })
     env = {**os.environ, "GREENBENCH_WORKER_FD": str(write_fd),
            ENV_PARENT_PID: str(os.getpid())}
-    proc = _start_worker(zygote, env, write_fd)
+    if config.nproc_per_node is not None:
+        from greenbench.distributed import launch
+
+        proc = launch.start(config, env, write_fd)
+    else:
+        proc = _start_worker(zygote, env, write_fd)
     os.close(write_fd)
     assert proc.stdin is not None
     proc.stdin.write(payload.encode())

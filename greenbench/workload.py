@@ -110,6 +110,12 @@ class Workload:
     #: False for workloads whose step is a whole task (train to a target, adapt a model): each
     #: repeat is then exactly one step instead of a calibrated number of steps
     calibrate: bool = True
+    #: True for a workload that runs on every rank of a torch.distributed job (``greenbench
+    #: run --nproc-per-node N``): its ``setup`` runs after greenbench's
+    #: ``init_process_group`` (the default group: ``torch.distributed.get_rank()`` and the
+    #: collectives work there), on ``cuda:LOCAL_RANK`` or the CPU, and ``units_per_step`` is
+    #: one rank's share of a step
+    distributed: bool = False
 
     def units_per_step(self, params: Mapping[str, Any]) -> float:
         """How many units one step does (batch size, tokens generated, ...)."""

@@ -69,6 +69,21 @@ EXIT_CASES_FAILED = 1
               metavar="N",
               help="Worker processes per case, its repeats spread across them: the unit of "
                    "replication for comparisons (3 or more for a paper).")
+@click.option("--nproc-per-node", type=Number(integer=True), default=None, metavar="N",
+              help="Run each case on N ranks of this node through torchrun (a distributed "
+                   "workload, such as transformer-ddp); see docs/distributed.md.")
+@click.option("--nnodes", type=Number(integer=True), default=1, show_default=True,
+              metavar="M", help="Nodes of the job (each runs the same command).")
+@click.option("--node-rank", type=Number(integer=True), default=0, show_default=True,
+              metavar="R", help="This node's place in the job; node 0 stores the figures.")
+@click.option("--master-addr", default="127.0.0.1", show_default=True, metavar="A",
+              help="Node 0's address (with --nnodes above 1).")
+@click.option("--master-port", type=Number(integer=True), default=29500, show_default=True,
+              metavar="P", help="Node 0's rendezvous port (with --nnodes above 1).")
+@click.option("--job-timeout", "job_timeout_s", type=POSITIVE_SECONDS, default=30.0,
+              show_default=True, metavar="S",
+              help="How long a rank waits for the others (at a window's edge, node 0 at "
+                   "start) before the case fails.")
 @interval_option
 @sensor_options
 @accounting_options
@@ -96,6 +111,12 @@ def run(
     include_constants: bool,
     settle_s: float | None,
     processes: int,
+    nproc_per_node: int | None,
+    nnodes: int,
+    node_rank: int,
+    master_addr: str,
+    master_port: int,
+    job_timeout_s: float,
     region: str | None,
     intensity: float | None,
     intensity_file: str | None,
@@ -133,7 +154,8 @@ def run(
         idle_s=idle_s, interval_s=check_interval(interval_s), timeout_s=timeout_s,
         cpu_tdp_w=cpu_tdp, workload_files=[str(Path(f).resolve()) for f in workload_files],
         scope=scope, include_constants=include_constants, processes=processes,
-        settle_s=settle_s,
+        settle_s=settle_s, nproc_per_node=nproc_per_node, nnodes=nnodes, node_rank=node_rank,
+        master_addr=master_addr, master_port=master_port, job_timeout_s=job_timeout_s,
     )
     config.check()
     carbon = resolve_carbon(region, intensity, intensity_file, provider, pue)
@@ -144,6 +166,12 @@ def run(
         overrides.setdefault(name, []).extend(values)
     registry = discover(workload_files)
     specs = plan(registry, workload_names, overrides, suite, device)
+    if nproc_per_node is not None:
+        from greenbench.distributed import launch
+
+        launch.check_workloads([s.workload for s in specs], registry, nproc_per_node * nnodes)
+        if node_rank > 0:
+            launch.wait_for_master(master_addr, master_port, job_timeout_s)
     probes = probe_all(cpu_tdp_w=cpu_tdp, scope=scope,  # type: ignore[arg-type]
                        cpu_tdp_given_as=given_as("cpu-tdp"))
     json_out = writable_file(output, "-o", store=store_path)
