@@ -98,3 +98,8 @@ def test_the_cli_refuses_a_bad_model_before_any_work(
     assert result.code == 2
     assert result.err.strip().splitlines()[-1].startswith("greenbench: error: model gpt2:")
     assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_a_diffusers_pipeline_given_to_a_transformers_task_points_to_hf_image() -> None:
+    with pytest.raises(UserError, match=r"a diffusers pipeline, for hf-image"):
+        case("hf-embed", model="unet-tiny")

@@ -38,10 +38,15 @@ def folder(model: str) -> Path:
     if (SHIPPED / model / "config.json").is_file():
         return SHIPPED / model
     path = Path(model).expanduser()
+    if not path.is_dir() and (SHIPPED / model / "model_index.json").is_file():
+        path = SHIPPED / model  # a shipped diffusers pipeline: said so below
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise UserError(f"model {model}: {path} has no config.json; pass a folder with a "
-                            "Hugging Face config.json (and its weights, if you have them)")
+            pipeline = " (it has a model_index.json: a diffusers pipeline, for hf-image)" \
+                if (path / "model_index.json").is_file() else ""
+            raise UserError(f"model {model}: {path} has no config.json{pipeline}; pass a "
+                            "folder with a Hugging Face config.json (and its weights, if you "
+                            "have them)")
         return path
     raise UserError(
         f"model {model}: not a local folder and not a shipped config ({', '.join(shipped())}); "

@@ -15,7 +15,7 @@ shipped config (see ``greenbench_workloads._hf``); nothing is downloaded at run 
   energy per token.
 
 Precision (fp32, bf16) and ``torch.compile`` are variants; batch and sequence length are
-parameters.
+parameters. Image generation on ``diffusers`` (``hf-image``) is in ``hf_image``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from greenbench.workload import Param, Suite, Workload
 _MODEL = Param("model", str, "gpt2-tiny",
                help="a shipped config (gpt2-tiny, gpt2-mini, bert-tiny, vit-tiny, clip-tiny) "
                     "or a local folder with config.json")
-_COMMON = (
+COMMON = (
     Param("precision", str, "fp32", choices=("fp32", "bf16"), variant=True,
           help="autocast precision of the forward (and backward) pass"),
     Param("compile", bool, False, variant=True, help="torch.compile the model first"),
@@ -104,7 +104,7 @@ class Generate(_HF):
               Param("batch", int, 1, minimum=1, help="prompts generated together"),
               Param("prompt_len", int, 256, minimum=1, help="prompt tokens"),
               Param("new_tokens", int, 64, minimum=1, help="tokens generated per prompt"),
-              *_COMMON)
+              *COMMON)
 
     def units_per_step(self, params: Mapping[str, Any]) -> float:
         return float(params["batch"] * params["new_tokens"])
@@ -171,7 +171,7 @@ class Queries(_HF):
               Param("batch", int, 8, minimum=1, help="queries per forward pass"),
               Param("seq_len", int, 128, minimum=1, help="tokens per text query"),
               Param("queries", int, 64, minimum=1, help="size of the fixed query set"),
-              *_COMMON)
+              *COMMON)
 
     def units_per_step(self, params: Mapping[str, Any]) -> float:
         return float(params["batch"])
@@ -246,7 +246,7 @@ class Train(_HF):
               Param("batch", int, 8, minimum=1, help="samples per optimizer step"),
               Param("seq_len", int, 128, minimum=1, help="tokens per text sample"),
               Param("lr", float, 1e-3, minimum=0.0, help="AdamW learning rate"),
-              *_COMMON)
+              *COMMON)
 
     def units_per_step(self, params: Mapping[str, Any]) -> float:
         return float(params["batch"])
@@ -299,8 +299,10 @@ class Train(_HF):
 
 WORKLOADS = [Generate(), Classify(), Embed(), Train()]
 SUITES = [Suite("hf", "Hugging Face architectures from the shipped configs: generation at two "
-                "GPT-2 sizes and two batch sizes, classification, embedding and training",
+                "GPT-2 sizes and two batch sizes, classification, embedding, training and "
+                "image generation",
                 [("hf-generate", {"model": ["gpt2-tiny", "gpt2-mini"], "batch": [1, 4]}),
                  ("hf-classify", {"model": ["bert-tiny", "vit-tiny"]}),
                  ("hf-embed", {"model": ["bert-tiny", "clip-tiny"]}),
-                 ("hf-train", {"model": ["gpt2-tiny", "bert-tiny"]})])]
+                 ("hf-train", {"model": ["gpt2-tiny", "bert-tiny"]}),
+                 ("hf-image", {"model": ["unet-tiny"]})])]
