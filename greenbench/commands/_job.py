@@ -182,3 +182,63 @@ def _int_env(name: str, option: str | None) -> int:
     if option is None:
         return 0
     raise UserError(f"--distributed: give {option} (or set ${name})")
+
+
+def print_hosts(out: Any, job_doc: dict[str, Any]) -> None:
+    """A stored multi-host run's breakdown (``run.job``): a row per host (its machine key,
+    ranks, energy, share of the job and how it was measured), its domains under it with the
+    rank that read each (and a GPU's UUID), then what a reader must know: partial, clocks."""
+    from rich.markup import escape
+
+    from greenbench.commands._width import Col, label_tokens, print_table, words
+    from greenbench.distributed.record import JobRecord
+    from greenbench.units import fmt_energy, method_label
+
+    job = JobRecord.from_dict(job_doc)
+    slurm = f", Slurm job {job.slurm_job_id}" if job.slurm_job_id else ""
+    out.print(escape(f"hosts     {len(job.hosts)} of {len(job.expected_hosts)} reporting, "
+                     f"world size {job.world_size}{slurm}"))
+    total = job.energy_j
+    cols = [Col("host / domain", give=2), Col("machine key", give=1), Col("ranks"),
+            Col("energy", right=True), Col("share", right=True), Col("how (sensor)", give=3)]
+
+    def row(*cells: list[str], style: str = "") -> None:
+        for col, cell in zip(cols, cells, strict=True):
+            col.add(cell, style)
+
+    for host in job.hosts:
+        e = host.energy_j
+        share = "-" if total is None or e is None or total <= 0 else f"{e / total:.0%}"
+        sources = ", ".join(dict.fromkeys(d.source for d in host.domains if d.counted))
+        row(label_tokens(host.host_id), [host.machine_key or "?"],
+            [f"{r}, " for r in host.ranks[:-1]] + [str(host.ranks[-1])] if host.ranks else [],
+            [fmt_energy(e)], [share], [method_label(host.method, sources)])
+        for d in host.domains:
+            beside = "" if d.counted else (f" [in {d.part_of}]" if d.part_of
+                                           else " [beside: not counted]")
+            how = method_label(d.method, d.source) + (f", {d.uuid}" if d.uuid else "")
+            row(label_tokens("  " + d.domain), [""],
+                ["read by ", ", ".join(map(str, d.read_by))],
+                [fmt_energy(d.energy_j)], [""], words(how + beside), style="dim")
+    for host_id in job.missing_hosts:
+        ranks = [i.rank for i in job.election if i.host_id == host_id] or job.missing_ranks
+        row(label_tokens(host_id), ["?"], [", ".join(map(str, sorted(set(ranks))))],
+            ["-"], ["-"], ["no ", "report ", "in ", "time"], style="red")
+    row(["total"], [""], [""], [fmt_energy(total)], [""],
+        ["no total: partial"] if job.partial else [method_label(_methods(job), "")])
+    print_table(out, cols)
+    if job.partial:
+        out.print("[red]" + escape(f"partial: no report from host(s) "
+                                   f"{', '.join(job.missing_hosts)} (rank(s) "
+                                   f"{', '.join(map(str, job.missing_ranks))}) in time; the "
+                                   "job has no total (one over fewer hosts would understate "
+                                   "it)") + "[/red]")
+    if job.clock_spread_flagged:
+        out.print(f"[yellow]clocks: the ranks' wall clocks differed by "
+                  f"{job.clock_spread_s:.3g} s at the same window edge: synchronise them "
+                  "(NTP)[/yellow]")
+
+
+def _methods(job: Any) -> str:
+    methods = {h.method for h in job.hosts}
+    return methods.pop() if len(methods) == 1 else "mixed"

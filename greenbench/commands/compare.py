@@ -100,17 +100,23 @@ def compare(
     result = compare_runs(baseline, current, metrics=keys, rules=parsed, alpha=alpha, test=test,
                           allow_cross_machine=allow_cross_machine,
                           allow_estimates=allow_estimates, more_baselines=sessions)
+    from greenbench.distributed.comparison import compare_jobs
+
+    jobs = compare_jobs(baseline, current)  # multi-host runs: totals and host sets
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        doc = result.to_dict()
+        if jobs is not None:
+            doc["jobs"] = jobs.to_dict()
+        click.echo(json.dumps(doc, indent=2))
     else:
-        _print(result)
+        _print(result, [] if jobs is None else jobs.lines())
     sys.exit(result.exit_code)
 
 
 # --------------------------------------------------------------------------- rendering
 
 
-def _print(result: Any) -> None:
+def _print(result: Any, job_lines: list[str]) -> None:
     from rich.markup import escape
 
     from greenbench.commands._width import Col, named_rows, print_lines
@@ -128,6 +134,9 @@ def _print(result: Any) -> None:
     rules = ", ".join(r.text for r in result.rules) or "none (report only)"
     out.print(f"test: {test}, two-sided, alpha {result.alpha:.3g} ({scope}); "
               f"rules: {escape(rules)}")
+    for i, line in enumerate(job_lines):
+        style = "yellow" if line.startswith("host sets differ") else "bold" if i == 0 else ""
+        out.print(f"[{style}]{escape(line)}[/{style}]" if style else escape(line))
     order = {key: i for i, key in enumerate(result.metrics)}
     for case in result.cases:
         mark = " [yellow](ESTIMATE)[/yellow]" if case.estimate else ""

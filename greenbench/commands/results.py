@@ -87,6 +87,10 @@ def show(run: str, all_metrics: bool, as_json: bool, store_path: str | None) -> 
     record = printable_run(record)  # stored text: control characters shown, never obeyed
     out = console()
     _print_facts(out, record)
+    if record.job is not None:
+        from greenbench.commands._job import print_hosts
+
+        print_hosts(out, record.job)
     print_cases(out, record)
     print_footprints(out, record)
     if all_metrics:
