@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "carbon": ("greenbench.commands.carbon", "carbon", "Carbon intensity and best time windows."),
     "plot": ("greenbench.commands.plot", "plot", "Publication figures from stored runs."),
     "report": ("greenbench.commands.report", "report", "HTML / Markdown / LaTeX reports."),
+    "leaderboard": ("greenbench.commands.leaderboard", "leaderboard",
+                    "Build a static leaderboard page from pooled runs."),
     "config": ("greenbench.commands.config", "config",
                "Show every setting, its value and where it came from."),
 }
