@@ -5,11 +5,18 @@ A case owns the host's CPU and DRAM domains and the GPUs of its devices: ``cuda:
 ``cuda:0,1``) owns each. Every other GPU is still read and recorded, marked ``not attributed``,
 and kept out of the case's totals: on an 8-GPU node a ``cuda:0`` case would otherwise be
 charged for seven idle GPUs.
+
+A sensor whose figure already contains other domains (Grace Hopper's module power: the GPU,
+the Grace CPU and its memory) declares them in ``overlaps`` (domain names, or prefixes ending
+in ``:``). It is recorded beside the total, never added to it (:func:`module_overlaps`, applied
+by the meter for every caller): adding it to ``gpu:N`` and to RAPL or the CPU estimate of the
+same CPU would count that CPU twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from greenbench.errors import UserError
 
@@ -46,3 +53,16 @@ def not_counted(domains: Iterable[str], device: str) -> dict[str, str]:
     owned = gpu_domains(devices)
     reason = f"not attributed: the case runs on {', '.join(devices)}"
     return {d: reason for d in domains if d.startswith("gpu:") and d not in owned}
+
+
+def module_overlaps(sensors: Iterable[Any]) -> dict[str, str]:
+    """Domain -> why it stays beside the total: sensors whose figure contains other domains
+    (``overlaps``), such as a Grace Hopper module's power."""
+    beside = {}
+    for s in sensors:
+        overlaps = getattr(s, "overlaps", None)
+        if overlaps:
+            shown = ", ".join(o.rstrip(":") + ("*" if o.endswith(":") else "") for o in overlaps)
+            beside[s.domain] = (f"module power: it contains {shown} (GPU, CPU and memory of one "
+                                "module), so it is shown beside the total, never added to it")
+    return beside

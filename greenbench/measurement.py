@@ -1,9 +1,10 @@
 """The result of one measured window: duration and energy per domain, each with its method.
 
 Every energy figure says how it was obtained (``method``): ``counter`` (difference of an energy
-counter), ``power`` (polled power integrated by the trapezoid rule) or ``estimate`` (a model's
-figure for the window, from its inputs at the window's edges), and from which ``source``
-(``rapl``, ``nvml``, ``estimate:cpu-tdp``, ...).
+counter), ``power`` (polled power integrated by the trapezoid rule), ``estimate`` (a model's
+figure for the window, from its inputs at the window's edges) or ``attributed`` (a measured
+figure shared out by a rule, e.g. a shared GPU's energy by SM utilisation: not measured either),
+and from which ``source`` (``rapl``, ``nvml``, ``estimate:cpu-tdp``, ...).
 
 Which domains add up to a window's total is decided here, once:
 
@@ -20,6 +21,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+#: a measured figure shared out by a rule (greenbench.gpu_share): not a measurement
+ATTRIBUTED = "attributed"
+#: methods whose figures are not measurements
+NOT_MEASURED = frozenset({"estimate", ATTRIBUTED})
 
 
 @dataclass
@@ -44,7 +50,8 @@ class DomainEnergy:
 
     @property
     def is_estimate(self) -> bool:
-        return self.method == "estimate"
+        """True when the figure is not a measurement (a model's, or an attributed share)."""
+        return self.method in NOT_MEASURED
 
     @property
     def counted(self) -> bool:

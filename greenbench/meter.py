@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from greenbench.attribution import module_overlaps
 from greenbench.clock import SYSTEM, Clock
 from greenbench.measurement import DomainEnergy, Measurement
 from greenbench.sensors.base import (
@@ -83,6 +84,8 @@ class Meter:
         self.interval_s = _safe_interval(sensors, interval_s)
         self.clock = clock
         self.not_counted = {**(not_counted or {})}
+        for domain, why in module_overlaps(sensors).items():  # never added to what it contains
+            self.not_counted.setdefault(domain, why)
         if not include_constants:
             for s in sensors:
                 if s.constant:

@@ -27,12 +27,15 @@ is a collective, and ranks that disagreed would wait on each other for ever).
 from __future__ import annotations
 
 import math
+import random
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from greenbench import gpu_share
 from greenbench.measurement import Measurement
-from greenbench.meter import MIN_UPDATES_PER_WINDOW, Meter
+from greenbench.meter import CROSS_CHECK_TOLERANCE, MIN_UPDATES_PER_WINDOW, Meter
+from greenbench.polled_power import PartTimeMitigation, cross_check_flags, mitigation
 from greenbench.units import fmt_power
 
 #: warm-up ends early once the last this-many batches agree within STABLE_SPREAD
@@ -104,10 +107,17 @@ class Protocol:
             before_repeat: Callable[[], None] = lambda: None,
             after_repeat: AfterRepeat = lambda m, steps, idle: None) -> Result:
         min_s, flags = self.min_repeat_s()
+        # polled power as the measurement: the part-time-power mitigations (polled_power.py)
+        polled = mitigation(self.meter.sensors, self.meter.counted)
+        if polled is not None:
+            min_s = max(min_s, polled[0].min_window_s)
+            flags.append(polled[0].describe(polled[1], self.plan.steps is not None))
         on_phase("warmup", 0)
         w = self.meter.begin("warmup")
         if self.plan.steps is None:
             steps, step_s = self.warm_up(step, min_s)
+            if polled is not None:
+                steps = max(steps, polled[0].min_steps)
         else:
             steps = self.plan.steps
             step_s = self.timed(step, steps) / steps
@@ -120,12 +130,20 @@ class Protocol:
             on_phase("idle", 0)
             idle = self.meter.idle(self.plan.idle_s)
         repeats = []
+        watches = gpu_share.watches(self.meter.sensors, self.meter.counted, self.clock)
+        uses = []
         for i in range(self.plan.repeats):
+            if polled is not None:
+                self.rise(step, polled[0], step_s)
             before_repeat()
             on_phase("repeat", i + 1)
+            since = [(watch, watch.begin()) for watch in watches]
             m, done = self.repeat(step, steps, min_s, f"repeat {i + 1}")
+            uses += [u for watch, t in since if (u := watch.end(t, m)) is not None]
             repeats.append((m, done))
             after_repeat(m, done, idle)
+        flags += cross_check_flags([m for m, _ in repeats], CROSS_CHECK_TOLERANCE)
+        flags += gpu_share.share_flags(uses, len(repeats))
         if idle is not None and (idle_w := idle.mean_power_w) is not None:
             powers = [p for m, _ in repeats if (p := m.mean_power_w) is not None]
             if powers and idle_w > statistics.median(powers):
@@ -189,6 +207,16 @@ class Protocol:
             # close the window even when a step raises: an open window would stay in the meter
             m = self.meter.end(w)
         return m, done
+
+    #: the random pauses before repeats on the polled-power path (a test may seed its own)
+    rng = random.Random()
+
+    def rise(self, step: Step, polled: PartTimeMitigation, step_s: float) -> None:
+        """Before a repeat on polled power: a random pause (its sampled slices then fall at
+        another phase of the work), then the rise time run and discarded. The steps come from
+        the calibrated step time, so every rank of a job runs as many."""
+        self.clock.sleep(self.rng.uniform(0.0, polled.max_delay_s))
+        self.timed(step, max(1, math.ceil(polled.rise_s / step_s - 1e-9)) if step_s > 0 else 1)
 
     def timed(self, step: Step, n: int) -> float:
         """Seconds for ``n`` steps, the device sync included."""

@@ -16,10 +16,12 @@ Use::
 
 from __future__ import annotations
 
+import math
 import string
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 # Error codes as in nvidia-ml-py (pynvml.py, "NVML_ERROR_*").
@@ -54,6 +56,73 @@ NVML_CLOCK_SM = 1
 NVML_CLOCK_MEM = 2
 NVML_DEVICE_MIG_DISABLE = 0
 NVML_DEVICE_MIG_ENABLE = 1
+NVML_FEATURE_DISABLED = 0
+NVML_FEATURE_ENABLED = 1
+# field values and power scopes as in nvidia-ml-py (NVML_FI_DEV_*, NVML_POWER_SCOPE_*)
+NVML_FI_DEV_POWER_AVERAGE = 185
+NVML_FI_DEV_POWER_INSTANT = 186
+NVML_POWER_SCOPE_GPU = 0
+NVML_POWER_SCOPE_MODULE = 1
+NVML_POWER_SCOPE_MEMORY = 2
+NVML_VALUE_TYPE_UNSIGNED_INT = 1
+
+
+class PartTimeLoad:
+    """A GPU's true draw over time and what NVML makes of it, on a (virtual) clock.
+
+    - power (``nvmlDeviceGetPowerUsage``): refreshed every ``power_period_s``; each value is the
+      mean draw over only the last ``sampled_s`` of the period before it, as on A100/H100 (25 ms
+      of each 100 ms, Yang et al., SC'24): a load that changes within the period is seen in part;
+    - energy (``nvmlDeviceGetTotalEnergyConsumption``): the exact integral of the draw, published
+      in steps of ``energy_periods_s`` (cycled: NVML's counter moves every 20-100 ms).
+
+    ``true_j(a, b)`` is the energy really drawn, for tests to assert against.
+    """
+
+    def __init__(self, clock: Any, watts: Callable[[float], float], *,
+                 power_period_s: float = 0.1, sampled_s: float = 0.025,
+                 energy_periods_s: tuple[float, ...] = (0.1,), start_mj: int = 1_000_000,
+                 resolution_s: float = 0.0005) -> None:
+        self.clock, self.watts = clock, watts
+        self.power_period_s, self.sampled_s = power_period_s, sampled_s
+        self.energy_periods_s = energy_periods_s
+        self.start_mj = start_mj
+        self.resolution_s = resolution_s
+        self.t0 = clock.monotonic()
+        self._cumulative = [0.0]  # joules from t0 to t0 + k * resolution_s
+
+    def true_j(self, a: float, b: float) -> float:
+        return self._integral(b) - self._integral(a)
+
+    def power_mw(self) -> int:
+        t = self.clock.monotonic()
+        published = self.t0 + math.floor((t - self.t0) / self.power_period_s + 1e-9) * \
+            self.power_period_s
+        start = max(self.t0, published - self.sampled_s)
+        if published <= start:
+            return round(1000 * self.watts(published))
+        return round(1000 * self.true_j(start, published) / (published - start))
+
+    def energy_mj(self) -> int:
+        t = self.clock.monotonic()
+        published, k = self.t0, 0
+        while True:
+            step = self.energy_periods_s[k % len(self.energy_periods_s)]
+            if published + step > t + 1e-9:
+                break
+            published += step
+            k += 1
+        return self.start_mj + round(1000 * self._integral(published))
+
+    def _integral(self, t: float) -> float:
+        """Joules from t0 to t: the midpoint rule on a grid of ``resolution_s``, kept."""
+        h = self.resolution_s
+        k = max(0, math.floor((t - self.t0) / h + 1e-9))
+        while len(self._cumulative) <= k:
+            i = len(self._cumulative)
+            self._cumulative.append(self._cumulative[-1] + self.watts(self.t0 + (i - 0.5) * h) * h)
+        rest = t - (self.t0 + k * h)
+        return self._cumulative[k] + (self.watts(t - rest / 2) * rest if rest > 0 else 0.0)
 
 
 class NVMLError(Exception):
@@ -122,6 +191,17 @@ class FakeGpu:
     mig_uuids: list[str] = field(default_factory=list)
     #: function name -> NVML error code it raises (e.g. a lost GPU)
     errors: dict[str, int] = field(default_factory=dict)
+    #: when set, power and energy follow this draw over time (replacing power_mw, energy_mj)
+    load: PartTimeLoad | None = None
+    #: nvmlDeviceGetComputeRunningProcesses: pid -> used GPU memory in bytes
+    processes: dict[int, int] = field(default_factory=dict)
+    #: nvmlDeviceGetProcessUtilization: (pid, timestamp in us, SM %) samples
+    process_samples: list[tuple[int, int, int]] = field(default_factory=list)
+    #: nvmlDeviceGetAccountingMode (None: not supported) and, per pid, gpuUtilization in %
+    accounting_mode: int | None = NVML_FEATURE_DISABLED
+    accounting_util: dict[int, int] = field(default_factory=dict)
+    #: module power (GPU + CPU + memory, Grace Hopper) in mW; None: no module scope
+    module_power_mw: int | None = None
 
 
 @dataclass(frozen=True)
@@ -204,10 +284,70 @@ class FakePynvml(ModuleType):
         return self.gpus.index(self._gpu(handle, "nvmlDeviceGetIndex"))
 
     def nvmlDeviceGetTotalEnergyConsumption(self, handle: _Handle) -> int:
-        return self._reading(handle, "nvmlDeviceGetTotalEnergyConsumption", "energy_mj")
+        value = self._reading(handle, "nvmlDeviceGetTotalEnergyConsumption", "energy_mj")
+        load = handle.gpu.load
+        return load.energy_mj() if load is not None else value
 
     def nvmlDeviceGetPowerUsage(self, handle: _Handle) -> int:
-        return self._reading(handle, "nvmlDeviceGetPowerUsage", "power_mw")
+        value = self._reading(handle, "nvmlDeviceGetPowerUsage", "power_mw")
+        load = handle.gpu.load
+        return load.power_mw() if load is not None else value
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle: _Handle) -> list[SimpleNamespace]:
+        gpu = self._gpu(handle, "nvmlDeviceGetComputeRunningProcesses")
+        return [SimpleNamespace(pid=pid, usedGpuMemory=used, gpuInstanceId=0xFFFFFFFF,
+                                computeInstanceId=0xFFFFFFFF)
+                for pid, used in gpu.processes.items()]
+
+    def nvmlDeviceGetProcessUtilization(self, handle: _Handle, timeStamp: int
+                                        ) -> list[SimpleNamespace]:
+        """Samples newer than ``timeStamp`` (us); NotFound when there are none, as in NVML."""
+        gpu = self._gpu(handle, "nvmlDeviceGetProcessUtilization")
+        samples = [SimpleNamespace(pid=pid, timeStamp=t, smUtil=sm, memUtil=0, encUtil=0,
+                                   decUtil=0)
+                   for pid, t, sm in gpu.process_samples if t > timeStamp]
+        if not samples:
+            raise NVMLError(NVML_ERROR_NOT_FOUND)
+        return samples
+
+    def nvmlDeviceGetAccountingMode(self, handle: _Handle) -> int:
+        return self._reading(handle, "nvmlDeviceGetAccountingMode", "accounting_mode")
+
+    def nvmlDeviceGetAccountingPids(self, handle: _Handle) -> list[int]:
+        gpu = self._gpu(handle, "nvmlDeviceGetAccountingPids")
+        if gpu.accounting_mode != NVML_FEATURE_ENABLED:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        return list(gpu.accounting_util)
+
+    def nvmlDeviceGetAccountingStats(self, handle: _Handle, pid: int) -> SimpleNamespace:
+        gpu = self._gpu(handle, "nvmlDeviceGetAccountingStats")
+        if gpu.accounting_mode != NVML_FEATURE_ENABLED:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        if pid not in gpu.accounting_util:
+            raise NVMLError(NVML_ERROR_NOT_FOUND)
+        return SimpleNamespace(gpuUtilization=gpu.accounting_util[pid], memoryUtilization=0,
+                               maxMemoryUsage=gpu.processes.get(pid), time=0, startTime=0,
+                               isRunning=1)
+
+    def nvmlDeviceGetFieldValues(self, handle: _Handle, fieldIds: list[Any]
+                                 ) -> list[SimpleNamespace]:
+        """Ids or (id, scope) pairs; each value carries its own ``nvmlReturn``, as in NVML."""
+        gpu = self._gpu(handle, "nvmlDeviceGetFieldValues")
+        values = []
+        for asked in fieldIds:
+            field_id, scope = asked if isinstance(asked, tuple) else (asked, NVML_POWER_SCOPE_GPU)
+            reading: int | None = None
+            if field_id in (NVML_FI_DEV_POWER_INSTANT, NVML_FI_DEV_POWER_AVERAGE):
+                if scope == NVML_POWER_SCOPE_MODULE:
+                    reading = gpu.module_power_mw
+                elif scope == NVML_POWER_SCOPE_GPU and gpu.power_mw is not None:
+                    reading = gpu.load.power_mw() if gpu.load is not None else gpu.power_mw
+            values.append(SimpleNamespace(
+                fieldId=field_id, scopeId=scope, timestamp=0, latencyUsec=0,
+                valueType=NVML_VALUE_TYPE_UNSIGNED_INT,
+                nvmlReturn=NVML_SUCCESS if reading is not None else NVML_ERROR_NOT_SUPPORTED,
+                value=SimpleNamespace(uiVal=reading or 0)))
+        return values
 
     def nvmlDeviceGetEnforcedPowerLimit(self, handle: _Handle) -> int:
         return self._reading(handle, "nvmlDeviceGetEnforcedPowerLimit", "power_limit_mw")

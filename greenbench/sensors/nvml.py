@@ -6,7 +6,16 @@ Per visible GPU one sensor, chosen by what the GPU supports:
   millijoules since the driver loaded (Volta and newer), read here in joules. Its ``cross_check``
   is an :class:`NvmlPowerSensor` for the same GPU, which the meter integrates beside it.
 - :class:`NvmlPowerSensor` (kind ``power``): ``nvmlDeviceGetPowerUsage``, milliwatts, read here
-  in watts; used alone on GPUs without the energy counter.
+  in watts; used alone on GPUs without the energy counter, or on every GPU where
+  ``GREENBENCH_NVML_METHOD=power`` asks for polling. Used alone it carries the protocol's
+  part-time-power mitigations (:mod:`greenbench.polled_power`).
+- :class:`NvmlModulePowerSensor` (kind ``power``, domain ``module:N``): on Grace Hopper the
+  module's power (GPU, Grace CPU and their memory), NVML field ``NVML_FI_DEV_POWER_INSTANT`` at
+  scope ``NVML_POWER_SCOPE_MODULE``. It overlaps ``gpu:N`` and the CPU's domains, so it is
+  recorded beside the total, never added (:func:`greenbench.attribution.module_overlaps`).
+
+Each GPU sensor also answers who else uses its GPU (:meth:`_NvmlSensor.processes`,
+:meth:`_NvmlSensor.sm_use`), for :mod:`greenbench.gpu_share`.
 
 Domains are ``gpu:N`` where N is the index the framework sees (torch ``cuda:N``), so a measurement
 lines up with the device the work ran on. ``CUDA_VISIBLE_DEVICES`` is read the way CUDA (and
@@ -37,9 +46,17 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from greenbench.polled_power import PartTimeMitigation
 from greenbench.sensors.base import Probe, Sensor, SensorKind, SensorReadError, device_facts
 
 SOURCE = "nvml"
+
+#: ``power`` makes polled power the measurement on every GPU, counter or not
+METHOD_ENV = "GREENBENCH_NVML_METHOD"
+
+#: GPUs whose power value averages only 25 ms of each 100 ms (Yang et al., SC'24: A100, H100;
+#: the A800/H800/H200/GH200 share those chips)
+PART_TIME_MODELS = ("A100", "A800", "H100", "H800", "H200", "GH200")
 
 #: the domain of probes that concern every GPU at once (no library, no driver, none visible)
 ALL_GPUS = "gpu:*"
@@ -84,10 +101,18 @@ def gpu_facts() -> list[dict[str, Any]]:
 
     Each dict holds ``domain`` and what :meth:`NvmlEnergySensor.info` holds (name, UUID, NVML
     index, driver version, power limit in W, clocks in MHz, performance state, method); a GPU
-    that cannot be measured (MIG) still gets the facts NVML gives about it. Empty when NVML is
-    unavailable.
+    that cannot be measured (MIG) still gets the facts NVML gives about it; a GPU whose module
+    power NVML reports (Grace Hopper) has ``power_scope_module`` True (the module is one GPU,
+    not another device). Empty when NVML is unavailable.
     """
-    return device_facts(probe())
+    probes = probe()
+    modules = {"gpu:" + p.domain.removeprefix("module:") for p in probes
+               if p.domain.startswith("module:")}
+    facts = device_facts([p for p in probes if not p.domain.startswith("module:")])
+    for gpu in facts:
+        if gpu["domain"] in modules:
+            gpu["power_scope_module"] = True
+    return facts
 
 
 class _NvmlSensor(Sensor):
@@ -115,6 +140,51 @@ class _NvmlSensor(Sensor):
         return SensorReadError(
             f"{self.domain} (NVML GPU {self.nvml_index}): {what} failed: {_nvml_error_text(err)}"
         )
+
+    def processes(self) -> dict[int, int | None]:
+        """pid -> GPU memory in bytes (None: unknown) of every compute process on this GPU.
+
+        In a container NVML may list host pids, which this process cannot see as its own."""
+        try:
+            found = self._nvml.nvmlDeviceGetComputeRunningProcesses(self._handle)
+        except self._nvml.NVMLError as err:
+            raise self._read_error("listing its processes", err) from err
+        return {int(p.pid): p.usedGpuMemory for p in found}
+
+    def sm_use(self, since_us: int) -> dict[int, float] | None:
+        """pid -> mean SM utilisation (%) in NVML's per-process samples newer than
+        ``since_us`` (Unix time in microseconds); {} when there were none; None when this GPU
+        or driver keeps no per-process samples."""
+        try:
+            samples = self._nvml.nvmlDeviceGetProcessUtilization(self._handle, since_us)
+        except (self._nvml.NVMLError_NotSupported, self._nvml.NVMLError_FunctionNotFound):
+            return None
+        except self._nvml.NVMLError_NotFound:
+            return {}
+        except self._nvml.NVMLError as err:
+            raise self._read_error("reading per-process utilisation", err) from err
+        by_pid: dict[int, list[int]] = {}
+        for sample in samples:
+            by_pid.setdefault(int(sample.pid), []).append(int(sample.smUtil))
+        return {pid: sum(v) / len(v) for pid, v in by_pid.items()}
+
+    def lifetime_use(self, pids: list[int]) -> dict[int, float] | None:
+        """pid -> GPU utilisation (%) over each process's life, from NVML accounting (on where
+        ``nvidia-smi -am 1`` turned it on); None when accounting is off or unsupported."""
+        nvml = self._nvml
+        try:
+            if nvml.nvmlDeviceGetAccountingMode(self._handle) != nvml.NVML_FEATURE_ENABLED:
+                return None
+        except nvml.NVMLError:
+            return None
+        use: dict[int, float] = {}
+        for pid in pids:
+            try:
+                use[pid] = float(nvml.nvmlDeviceGetAccountingStats(self._handle, pid)
+                                 .gpuUtilization)
+            except nvml.NVMLError:
+                continue
+        return use
 
 
 class NvmlEnergySensor(_NvmlSensor):
@@ -158,6 +228,15 @@ class NvmlPowerSensor(_NvmlSensor):
     kind = SensorKind.POWER
     resolution = 1e-3  # W: one milliwatt
     method = "power"
+    #: set where this sensor is the measurement (not a counter's cross-check): what the
+    #: protocol does about the reading's part-time coverage
+    part_time: PartTimeMitigation | None = None
+
+    def info(self) -> dict[str, Any]:
+        facts = super().info()
+        if self.part_time is not None:
+            facts["polled_power"] = self.part_time.to_dict()
+        return facts
 
     def read_value(self) -> float:
         """Watts, now."""
@@ -166,6 +245,33 @@ class NvmlPowerSensor(_NvmlSensor):
         except self._nvml.NVMLError as err:
             raise self._read_error("reading power", err) from err
         return milliwatts / 1000.0
+
+
+class NvmlModulePowerSensor(_NvmlSensor):
+    """A Grace Hopper module's power in watts: GPU, Grace CPU and memory together.
+
+    ``overlaps`` names the domains this power already contains: its GPU and the host's CPU
+    and DRAM domains (a Grace Hopper module's CPU is the host's CPU, which RAPL or the CPU
+    estimate may also report). It is recorded beside totals, never added to them.
+    """
+
+    kind = SensorKind.POWER
+    resolution = 1e-3
+    method = "power (module scope)"
+
+    def __init__(self, pynvml: ModuleType, handle: Any, gpu_domain: str, nvml_index: int
+                 ) -> None:
+        super().__init__(pynvml, handle, "module:" + gpu_domain.removeprefix("gpu:"),
+                         nvml_index)
+        self.overlaps = (gpu_domain, "cpu-package:", "dram:")
+
+    def info(self) -> dict[str, Any]:
+        return {**super().info(), "power_scope": "module",
+                "overlaps": [d.rstrip(":") for d in self.overlaps]}
+
+    def read_value(self) -> float:
+        """Watts, now, for the whole module."""
+        return _module_power_mw(self._nvml, self._handle, self._read_error) / 1000.0
 
 
 # --- NVML initialisation -------------------------------------------------------------------
@@ -372,6 +478,7 @@ def _probe_visible_gpus(pynvml: Any) -> list[Probe]:
         domain = f"gpu:{framework_index}"
         try:
             found = _probe_gpu(pynvml, handles[nvml_index], domain, nvml_index)
+            module = _module_probe(pynvml, handles[nvml_index], domain, nvml_index)
         except pynvml.NVMLError as err:
             found = Probe(
                 domain,
@@ -380,9 +487,12 @@ def _probe_visible_gpus(pynvml: Any) -> list[Probe]:
                 reason=f"NVML failed on GPU {nvml_index}: {_nvml_error_text(err)}",
                 remedy="Check nvidia-smi; a GPU that is lost or needs a reset cannot be measured.",
             )
+            module = None
         if warning:
             found.details["warning"] = warning
         probes.append(found)
+        if module is not None:
+            probes.append(module)
     return probes
 
 
@@ -400,10 +510,17 @@ def _probe_gpu(pynvml: Any, handle: Any, domain: str, nvml_index: int) -> Probe:
     power: NvmlPowerSensor | None = NvmlPowerSensor(pynvml, handle, domain, nvml_index)
     if not _supported(pynvml, pynvml.nvmlDeviceGetPowerUsage, handle):
         power = None
-    if _supported(pynvml, pynvml.nvmlDeviceGetTotalEnergyConsumption, handle):
+    forced = os.environ.get(METHOD_ENV, "").strip().lower() == "power"
+    if not (forced and power is not None) and _supported(
+            pynvml, pynvml.nvmlDeviceGetTotalEnergyConsumption, handle):
         counter = NvmlEnergySensor(pynvml, handle, domain, nvml_index, cross_check=power)
         return Probe(domain, SOURCE, SensorKind.COUNTER, sensor=counter)
     if power is not None:
+        name = _text(pynvml.nvmlDeviceGetName(handle))
+        power.part_time = PartTimeMitigation(
+            reading=_part_time_reading(name),
+            why=f"{METHOD_ENV}=power asked for polled power" if forced
+            else "this GPU has no total-energy counter")
         return Probe(domain, SOURCE, SensorKind.POWER, sensor=power)
     return Probe(
         domain,
@@ -413,6 +530,38 @@ def _probe_gpu(pynvml: Any, handle: Any, domain: str, nvml_index: int) -> Probe:
         remedy="This GPU model or driver does not expose power readings; nothing to fix here.",
         details={"gpu": _device_facts(pynvml, handle)},
     )
+
+
+def _part_time_reading(name: str) -> str:
+    """What one power value covers, as far as is known for this model."""
+    if any(model in name for model in PART_TIME_MODELS):
+        return "about 25 ms of each 100 ms (A100/H100 class, Yang et al., SC'24)"
+    return "unknown share of each update (many parts average over 1 s)"
+
+
+def _module_probe(pynvml: Any, handle: Any, domain: str, nvml_index: int) -> Probe | None:
+    """The module power of a Grace Hopper GPU; None where NVML has no module scope."""
+    fields = getattr(pynvml, "NVML_FI_DEV_POWER_INSTANT", None)
+    if fields is None or not hasattr(pynvml, "nvmlDeviceGetFieldValues"):
+        return None  # an nvidia-ml-py older than the field
+    try:
+        _module_power_mw(pynvml, handle, lambda what, err: err)
+    except pynvml.NVMLError:
+        return None
+    sensor = NvmlModulePowerSensor(pynvml, handle, domain, nvml_index)
+    return Probe(sensor.domain, SOURCE, SensorKind.POWER, sensor=sensor)
+
+
+def _module_power_mw(pynvml: Any, handle: Any, error: Any) -> int:
+    """Module-scope instantaneous power in mW; raises ``error(what, NVMLError)``."""
+    try:
+        [value] = pynvml.nvmlDeviceGetFieldValues(
+            handle, [(pynvml.NVML_FI_DEV_POWER_INSTANT, pynvml.NVML_POWER_SCOPE_MODULE)])
+        if value.nvmlReturn != pynvml.NVML_SUCCESS:
+            raise pynvml.NVMLError(value.nvmlReturn)
+    except pynvml.NVMLError as err:
+        raise error("reading module power", err) from err
+    return int(value.value.uiVal)
 
 
 def _supported(pynvml: Any, query: Any, handle: Any) -> bool:

@@ -1,0 +1,241 @@
+"""Polled GPU power: the part-time-power mitigations (Yang et al., SC'24) and the counter's
+per-repeat cross-check, on the pynvml stand-in and virtual time."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from greenbench.clock import VirtualClock
+from greenbench.meter import Meter
+from greenbench.protocol import Plan, Protocol
+from greenbench.sensors import nvml
+from greenbench.sensors.base import SensorKind
+from tests.factories import make_case, make_run
+from tests.fake_pynvml import FakeGpu, PartTimeLoad, install, make_pynvml
+
+A100 = "NVIDIA A100-SXM4-80GB"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
+    monkeypatch.delenv(nvml.METHOD_ENV, raising=False)
+
+
+def gpu_sensor(monkeypatch: pytest.MonkeyPatch, gpu: FakeGpu):
+    install(monkeypatch, make_pynvml([gpu]))
+    [found] = [p for p in nvml.probe() if p.domain == "gpu:0"]
+    assert found.sensor is not None
+    return found.sensor
+
+
+class Steps:
+    """A step of ``step_s`` virtual seconds; the meter samples every 0.1 s meanwhile, as its
+    background thread would."""
+
+    def __init__(self, clock: VirtualClock, meter: Meter, step_s: float) -> None:
+        self.clock, self.meter, self.step_s = clock, meter, step_s
+        self.next_sample = clock.monotonic() + 0.1
+        self.calls = 0
+        self.starts: list[float] = []
+
+    def __call__(self) -> None:
+        self.starts.append(self.clock.monotonic())
+        end = self.clock.monotonic() + self.step_s
+        while self.next_sample <= end:
+            self.clock.advance(max(0.0, self.next_sample - self.clock.monotonic()))
+            self.meter.sample()
+            self.next_sample += 0.1
+        self.clock.advance(max(0.0, end - self.clock.monotonic()))
+        self.calls += 1
+
+
+def run(clock: VirtualClock, sensor, step_s: float, plan: Plan, seed: int = 7):
+    meter = Meter([sensor], clock=clock, sync=lambda: None, witness=None)
+    protocol = Protocol(meter, plan)
+    protocol.rng = random.Random(seed)
+    step = Steps(clock, meter, step_s)
+    return protocol.run(step), step
+
+
+def steady(clock: VirtualClock, watts: float = 300.0, **kw) -> PartTimeLoad:
+    return PartTimeLoad(clock, lambda _t: watts, **kw)
+
+
+def phase_locked(clock: VirtualClock, **kw) -> PartTimeLoad:
+    """400 W for 75 ms of every 100 ms, 100 W in the 25 ms NVML samples: the polled value
+    reads 100 W while the GPU draws 325 W on average."""
+    t0 = clock.monotonic()
+    return PartTimeLoad(clock, lambda t: 400.0 if (t - t0) % 0.1 < 0.075 else 100.0, **kw)
+
+
+# --- which path, and what it records ---------------------------------------------------------
+
+
+def test_a_gpu_without_the_counter_is_polled_with_the_part_time_mitigations(monkeypatch):
+    sensor = gpu_sensor(monkeypatch, FakeGpu(name=A100, energy_mj=None))
+
+    assert sensor.kind is SensorKind.POWER
+    assert sensor.part_time is not None
+    assert "25 ms of each 100 ms" in sensor.part_time.reading
+    assert sensor.part_time.why == "this GPU has no total-energy counter"
+    recorded = sensor.info()["polled_power"]
+    assert (recorded["min_window_s"], recorded["min_steps"]) == (5.0, 32)
+    assert (recorded["max_delay_s"], recorded["rise_s"]) == (0.1, 1.0)
+
+
+def test_a_model_not_known_to_sample_part_time_says_its_coverage_is_unknown(monkeypatch):
+    sensor = gpu_sensor(monkeypatch, FakeGpu(name="Tesla K80", energy_mj=None))
+
+    assert sensor.part_time is not None
+    assert sensor.part_time.reading.startswith("unknown share")
+
+
+def test_polling_can_be_forced_where_the_gpu_has_the_counter(monkeypatch):
+    monkeypatch.setenv(nvml.METHOD_ENV, "power")
+    sensor = gpu_sensor(monkeypatch, FakeGpu(name=A100))
+
+    assert sensor.kind is SensorKind.POWER
+    assert sensor.part_time is not None
+    assert sensor.part_time.why == "GREENBENCH_NVML_METHOD=power asked for polled power"
+
+
+def test_the_counter_is_preferred_and_its_cross_check_gets_no_mitigations(monkeypatch):
+    sensor = gpu_sensor(monkeypatch, FakeGpu(name=A100))
+
+    assert sensor.kind is SensorKind.COUNTER
+    assert sensor.cross_check is not None and sensor.cross_check.part_time is None
+    assert "polled_power" not in sensor.info()
+    assert "polled_power" not in sensor.cross_check.info()
+
+
+# --- the protocol on the polled path -----------------------------------------------------------
+
+
+def test_polled_repeats_last_five_seconds_with_random_pauses_and_the_rise_discarded(
+        monkeypatch):
+    clock = VirtualClock()
+    gpu = FakeGpu(name=A100, energy_mj=None)
+    gpu.load = steady(clock)
+    sensor = gpu_sensor(monkeypatch, gpu)
+
+    result, step = run(clock, sensor, 0.01, Plan(repeats=4, min_repeat_s=0.5, warmup_s=0.3))
+
+    windows = [m for m, _ in result.repeats]
+    assert all(m.duration_s >= 5.0 - 1e-9 for m in windows)
+    assert all(done >= 500 for _, done in result.repeats)
+    gaps = [b.start_s - a.end_s for a, b in zip(windows, windows[1:], strict=False)]
+    pauses = [gap - 1.0 for gap in gaps]  # each gap: the pause, then 1 s of rise steps
+    assert all(0.0 <= p < 0.1 + 1e-6 for p in pauses)
+    assert len({round(p, 6) for p in pauses}) == len(pauses)  # random, not one fixed delay
+    # between repeats the rise steps ran (1 s of 10 ms steps), in no window
+    for a, b in zip(windows, windows[1:], strict=False):
+        assert sum(a.end_s < t < b.start_s for t in step.starts) == 100
+    [applied] = [f for f in result.flags if f.startswith("polled power on gpu:0")]
+    assert "25 ms of each 100 ms" in applied and "Yang et al., SC'24" in applied
+    assert "at least 5 s and 32 steps" in applied and "random pause of 0-100 ms" in applied
+    assert "1 s of rise time run and discarded" in applied
+
+
+def test_polled_repeats_run_at_least_32_steps_however_long_a_step(monkeypatch):
+    clock = VirtualClock()
+    gpu = FakeGpu(name=A100, energy_mj=None)
+    gpu.load = steady(clock)
+    sensor = gpu_sensor(monkeypatch, gpu)
+
+    result, _ = run(clock, sensor, 0.5, Plan(repeats=2, min_repeat_s=0.5, warmup_s=0.1))
+
+    assert [done for _, done in result.repeats] == [32, 32]  # 5 s alone would be 10 steps
+
+
+def test_fixed_steps_say_the_step_minimum_cannot_apply(monkeypatch):
+    clock = VirtualClock()
+    gpu = FakeGpu(name=A100, energy_mj=None)
+    gpu.load = steady(clock)
+    sensor = gpu_sensor(monkeypatch, gpu)
+
+    result, _ = run(clock, sensor, 0.2, Plan(repeats=2, min_repeat_s=0.5, warmup_s=0.1,
+                                             steps=1))
+
+    [applied] = [f for f in result.flags if f.startswith("polled power on gpu:0")]
+    assert "the 32-step minimum cannot apply: the case's steps are fixed" in applied
+
+
+def test_the_counter_path_runs_no_polled_mitigations(monkeypatch):
+    clock = VirtualClock()
+    gpu = FakeGpu(name=A100)
+    gpu.load = steady(clock)
+    sensor = gpu_sensor(monkeypatch, gpu)
+
+    result, _ = run(clock, sensor, 0.01, Plan(repeats=3, min_repeat_s=0.5, warmup_s=0.3))
+
+    assert not any(f.startswith("polled power") for f in result.flags)
+    windows = [m for m, _ in result.repeats]
+    assert all(m.duration_s < 1.5 for m in windows)  # 10 updates, not 5 s
+    assert all(b.start_s - a.end_s < 0.01 for a, b in zip(windows, windows[1:], strict=False))
+
+
+# --- the counter against integrated polled power, per repeat ---------------------------------
+
+
+def test_counter_and_polled_power_agree_on_a_steady_load(monkeypatch):
+    clock = VirtualClock()
+    gpu = FakeGpu(name=A100)
+    gpu.load = steady(clock, energy_periods_s=(0.02, 0.05, 0.1))
+    sensor = gpu_sensor(monkeypatch, gpu)
+
+    result, _ = run(clock, sensor, 0.01, Plan(repeats=3, min_repeat_s=2.0, warmup_s=0.3))
+
+    for m, _ in result.repeats:
+        d = m.domain("gpu:0")
+        assert d.method == "counter"
+        assert d.energy_j == pytest.approx(gpu.load.true_j(m.start_s, m.end_s), rel=0.06)
+        assert d.energy_j / d.cross_check_energy_j == pytest.approx(1.0, abs=0.06)
+    assert not any("disagree" in f for f in result.flags)
+
+
+def test_a_load_the_part_time_samples_miss_is_flagged_per_repeat(monkeypatch):
+    clock = VirtualClock()
+    gpu = FakeGpu(name=A100)
+    gpu.load = phase_locked(clock, energy_periods_s=(0.02, 0.05, 0.1))
+    sensor = gpu_sensor(monkeypatch, gpu)
+
+    result, _ = run(clock, sensor, 0.01, Plan(repeats=3, min_repeat_s=2.0, warmup_s=0.3))
+
+    for m, _ in result.repeats:
+        d = m.domain("gpu:0")
+        # the counter is right (to its 20-100 ms steps); polled power saw 100 W of 325 W
+        assert d.energy_j == pytest.approx(gpu.load.true_j(m.start_s, m.end_s), rel=0.06)
+        assert d.energy_j / d.cross_check_energy_j == pytest.approx(3.25, rel=0.06)
+        assert any("disagree by more than 10%" in w for w in d.warnings)
+    [flag] = [f for f in result.flags if "disagree" in f]
+    assert flag.startswith("gpu:0: the energy counter and integrated polled power disagree by "
+                           "more than 10% in 3 of 3 repeats (counter/polled 3.")
+    assert "the counter is the measurement" in flag
+
+
+def test_results_show_prints_the_cross_check_and_mitigation_notes(monkeypatch, capsys, tmp_path):
+    from greenbench.store import Store
+    from tests.cli_runner import run_cli
+
+    clock = VirtualClock()
+    gpu = FakeGpu(name=A100)
+    gpu.load = phase_locked(clock)
+    sensor = gpu_sensor(monkeypatch, gpu)
+    result, _ = run(clock, sensor, 0.01, Plan(repeats=2, min_repeat_s=2.0, warmup_s=0.3))
+    record = make_run()
+    record.cases = [make_case()]
+    record.cases[0].flags = list(result.flags)  # as the worker stores them
+    store = tmp_path / "runs.sqlite"
+    with Store(store) as s:
+        s.begin_run(record)
+
+    shown = run_cli(capsys, "results", "show", "latest", "--store", str(store))
+
+    assert shown.code == 0
+    text = " ".join(shown.out.split())
+    assert "gpu:0: the energy counter and integrated polled power disagree by more than 10% " \
+           "in 2 of 2 repeats" in text
