@@ -30,8 +30,10 @@ def refuse_store(path: str | Path, option: str, store: str | Path | None = None)
     from greenbench.store import store_path
 
     target = Path(os.path.realpath(path))
-    base = Path(os.path.realpath(store_path(store)))
-    if target in {Path(f"{base}{suffix}") for suffix in _STORE_SUFFIXES} or _is_database(target):
+    chosen = store_path(store)  # a server's store (a URL) has no files here
+    base = Path(os.path.realpath(chosen)) if isinstance(chosen, Path) else None
+    companions = {Path(f"{base}{suffix}") for suffix in _STORE_SUFFIXES} if base else set()
+    if target in companions or _is_database(target):
         raise _store_error(f"{option} {path}")
 
 

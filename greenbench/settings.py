@@ -210,7 +210,7 @@ def _default(setting: Setting, cwd: Path | None) -> Any:
 
 
 def _from_env(setting: Setting, raw: str) -> Any:
-    if setting.kind == "path":
+    if setting.kind == "path" and "://" not in raw:  # a URL (a server's store) as it is
         return str(Path(raw).expanduser())
     return raw
 
@@ -219,6 +219,8 @@ def _checked(setting: Setting, raw: Any, what: str, folder: Path) -> Any:
     if setting.kind in ("path", "text"):
         if not isinstance(raw, str) or not raw.strip():
             raise SettingsError(f"{what}: expected a non-empty string, got {raw!r}")
+        if setting.kind == "path" and "://" in raw:  # a store on a server: a URL
+            return raw
         if setting.kind == "path":
             path = Path(raw).expanduser()
             return str(path if path.is_absolute() else folder / path)

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from greenbench.run_owner import DIED, this_process
-from greenbench.store import APPLICATION_ID, MIGRATIONS, Store
+from greenbench.store import APPLICATION_ID, SCHEMA_VERSION, Store
 from tests.cli_runner import run_cli
 from tests.factories import make_run
+from tests.test_store_upgrade import RELEASED_STEPS
 
 HOSTILE = str(Path(__file__).parent / "data" / "hostile_workloads.py")
 
@@ -139,7 +140,7 @@ def test_a_died_run_exports_and_imports_as_died(tmp_path: Path) -> None:
 def _schema_1_store(path: Path) -> str:
     """A store written before runs recorded their process, holding one ``running`` run."""
     con = sqlite3.connect(path)
-    con.executescript(MIGRATIONS[0])
+    con.executescript(RELEASED_STEPS[0])
     run = _here()
     con.execute(
         "INSERT INTO runs (id, created_utc, status, label, hostname, machine_key, is_estimate, "
@@ -164,7 +165,7 @@ def test_a_store_of_schema_1_reads_read_only_and_migrates_keeping_its_runs(
     with Store(path) as store:
         assert [(r.id, r.status) for r in store.list_runs()] == [(run_id, "running")]
     con = sqlite3.connect(path)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     con.close()
 
 

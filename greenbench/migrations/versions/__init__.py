@@ -1,0 +1,1 @@
+"""One Alembic revision per schema version (0001, 0002, ...)."""
