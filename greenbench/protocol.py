@@ -13,7 +13,11 @@ calibrate -> warm up -> settle -> idle -> repeats -> per-step metrics
   lag by up to a second after load, so an idle measured at once reads high (and net energy
   low). The rule: the longest ``settle_s`` of the sensors in the total (1 s for GPUs, 0 for
   counters and models that do not lag).
-- **Idle**: a window in which the process only sleeps, with the workload's state loaded.
+- **Idle**: a window in which the process only sleeps, with the workload's state loaded. Its
+  length, unless the plan fixes one: that of the shortest repeat (``min_repeat_s``, already
+  lengthened for the slowest sensor in the total), so the baseline subtracted from every
+  repeat is read at the resolution of the repeats themselves, and a 1 ms counter does not
+  idle for as long as a 100 ms one needs.
 - **Repeats**: each one window of ``steps`` steps; a repeat that ends shorter than the
   minimum (the machine got faster) runs on in small batches until long enough, unless the
   steps are fixed. Figures are per step, so repeats of unequal steps compare.
@@ -52,7 +56,8 @@ class Plan:
     repeats: int
     min_repeat_s: float
     warmup_s: float
-    idle_s: float = 0.0
+    #: 0: no idle baseline; None: as long as the shortest repeat (see the module docstring)
+    idle_s: float | None = 0.0
     #: None: the longest settle_s of the meter's counted sensors
     settle_s: float | None = None
     #: fixed steps per repeat (the workload's whole task, pytest's iterations); None: calibrate
@@ -124,11 +129,12 @@ class Protocol:
         warmup = self.meter.end(w)
         settle = self.settle_s()
         idle = None
-        if self.plan.idle_s > 0:
+        idle_s = min_s if self.plan.idle_s is None else self.plan.idle_s
+        if idle_s > 0:
             on_phase("settle", 0)
             self.clock.sleep(settle)
             on_phase("idle", 0)
-            idle = self.meter.idle(self.plan.idle_s)
+            idle = self.meter.idle(idle_s)
         repeats = []
         watches = gpu_share.watches(self.meter.sensors, self.meter.counted, self.clock)
         uses = []

@@ -43,7 +43,8 @@ class RunConfig:
     repeats: int = 6
     min_duration_s: float = 0.5
     warmup_s: float = 2.0
-    idle_s: float = 1.0
+    #: None: as long as the shortest repeat (greenbench.protocol); 0: no idle baseline
+    idle_s: float | None = None
     interval_s: float = 0.1
     timeout_s: float = 600.0
     cpu_tdp_w: float | None = None
@@ -70,7 +71,7 @@ class RunConfig:
         if self.repeats < 1:
             raise UserError(f"--repeats {self.repeats}: use at least 1 (3 or more for a CI)")
         for name, value in (("--min-duration", self.min_duration_s),
-                            ("--warmup", self.warmup_s), ("--idle", self.idle_s),
+                            ("--warmup", self.warmup_s), ("--idle", self.idle_s or 0.0),
                             ("--settle", self.settle_s or 0.0)):
             if value < 0:
                 raise UserError(f"{name} {value}: use a number of seconds >= 0")
@@ -100,7 +101,11 @@ def plan(
     suite: str | None,
     device: str,
 ) -> list[CaseSpec]:
-    """The cases to run: named workloads over the -p grid, or a suite's cases."""
+    """The cases to run: named workloads over the -p grid, or a suite's cases; crossed with
+    the GPU power limits of ``-p power_limit_w`` (greenbench.gpu.limits), once checked."""
+    from greenbench.gpu.limits import POWER_LIMIT, check_limits, take_axis
+
+    overrides, limits_w = take_axis(overrides)
     specs: list[CaseSpec] = []
     if suite is not None or not workloads:
         s = registry.suite(suite or "quick")
@@ -120,6 +125,10 @@ def plan(
         wl.check(spec.params, device)
     if not specs:
         raise UserError("nothing to run: the grid is empty")
+    if limits_w is not None:
+        check_limits(device, limits_w)
+        specs = [CaseSpec(s.workload, {**s.params, POWER_LIMIT: w}) for s in specs
+                 for w in limits_w]
     return specs
 
 
@@ -284,6 +293,7 @@ def _run_worker(spec: CaseSpec, config: RunConfig, on_event: Event,
         outcome, stderr_tail, leftovers = _follow(proc, read_fd, config.timeout_s, on_event)
     except KeyboardInterrupt:
         _kill(proc)
+        _restore_limits(spec, proc.pid)
         raise
     finally:
         os.close(read_fd)
@@ -291,7 +301,19 @@ def _run_worker(spec: CaseSpec, config: RunConfig, on_event: Event,
         spec.workload, spec.params, "failed", error=outcome, error_detail=stderr_tail or None)
     if leftovers:
         case.flags.append(leftovers)
+    case.flags.extend(_restore_limits(spec, proc.pid))
     return case
+
+
+def _restore_limits(spec: CaseSpec, pid: int) -> list[str]:
+    """Put back the GPU power limit of a worker that could not (killed, timed out)."""
+    from greenbench.gpu.limits import POWER_LIMIT, restore_left
+
+    if POWER_LIMIT not in spec.params:
+        return []
+    done, failed = restore_left(pid)
+    return ([f"power limit: the worker could not put it back itself; {d}" for d in done]
+            + [f"power limit: {f}; run greenbench gpu restore" for f in failed])
 
 
 #: Python 3.10 has no -P: the worker module is run from -c after dropping the '' (the current

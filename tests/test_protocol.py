@@ -170,3 +170,28 @@ def test_repeats_are_lengthened_for_the_slowest_counted_sensor_only() -> None:
     min_s, flags = Protocol(meter, Plan(repeats=1, min_repeat_s=0.2, warmup_s=0.1)
                             ).min_repeat_s()
     assert min_s == pytest.approx(1.0) and flags
+
+
+@pytest.mark.parametrize(("update_period_s", "min_repeat_s", "idle_s"), [
+    (0.001, 0.5, 0.5),  # a RAPL-like counter: the idle window is the shortest repeat
+    (0.1, 0.5, 1.0),    # an NVML-like counter: both lengthened to 10 of its updates
+])
+def test_an_automatic_idle_lasts_as_long_as_the_shortest_repeat(
+        update_period_s: float, min_repeat_s: float, idle_s: float) -> None:
+    clock = VirtualClock()
+    sensor = SteppedCounter(clock, "cpu-package:0", constant(20.0),
+                            update_period_s=update_period_s)
+    meter = meter_on(clock, sensor)
+    result = Protocol(meter, Plan(repeats=2, min_repeat_s=min_repeat_s, warmup_s=0.1,
+                                  idle_s=None)).run(Workload(clock, lambda i: 0.01))
+    assert result.idle is not None
+    assert result.idle.duration_s == pytest.approx(idle_s, abs=update_period_s)
+    assert result.idle.energy_j == pytest.approx(20.0 * idle_s, rel=0.05)
+    assert all(m.duration_s >= idle_s * (1 - 1e-9) for m, _ in result.repeats)
+
+
+def test_an_idle_of_zero_takes_no_baseline_and_no_settle() -> None:
+    clock = VirtualClock()
+    result = Protocol(meter_on(clock), Plan(repeats=1, min_repeat_s=0.2, warmup_s=0.1,
+                                            idle_s=0.0)).run(Workload(clock, lambda i: 0.01))
+    assert result.idle is None

@@ -66,6 +66,23 @@ POSITIVE_SECONDS = Number(0, above=True)
 FINITE = Number()
 
 
+class SecondsOrAuto(Number):
+    """Seconds >= 0, or ``auto`` (given to the command as None)."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.name = "seconds or auto"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+            return None
+        return super().convert(value, param, ctx)
+
+
+SECONDS_OR_AUTO = SecondsOrAuto()
+
+
 class OutputPath(click.ParamType):
     """A path to write (a file, or a folder with ``folder=True``) that is never an option,
     and, for a file, not a folder.

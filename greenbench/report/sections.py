@@ -190,11 +190,14 @@ def procedure_text(config: dict[str, Any]) -> str:
 
     interval_s = config.get("interval_s")
     rate = f" ({1 / interval_s:g} Hz)" if interval_s else ""
-    idle_s = config.get("idle_s") or 0
+    idle_s = config.get("idle_s", 0)  # None: as long as the shortest repeat
+    idle_for = ("a window as long as the shortest repeat" if idle_s is None
+                else f"{idle_s:g} s")
     idle = (f"After warm-up and a settle period (1 s where a GPU is metered, whose power "
-            f"readings lag), {idle_s:g} s with the case's state loaded and no work measured "
+            f"readings lag), {idle_for} with the case's state loaded and no work measured "
             "the idle baseline; net energy = gross energy - idle mean power x repeat duration."
-            if idle_s else "No idle baseline was measured (--idle 0): no net energy.")
+            if idle_s is None or idle_s else
+            "No idle baseline was measured (--idle 0): no net energy.")
     return (
         f"Each case ran in its own worker process on device {config.get('device', '?')}. "
         f"Power was sampled every {_num(interval_s)} s{rate}; energy counters were read at "
