@@ -21,7 +21,13 @@ from greenbench.commands._common import (
     sensor_options,
     writable_file,
 )
-from greenbench.commands._options import OUTPUT_FILE, POSITIVE_SECONDS, SECONDS, Number
+from greenbench.commands._options import (
+    OUTPUT_FILE,
+    POSITIVE_SECONDS,
+    SECONDS,
+    SECONDS_OR_AUTO,
+    Number,
+)
 from greenbench.commands._phase_times import PhaseTimes
 from greenbench.commands._progress import Eta, LiveProgress, short_names
 from greenbench.commands._runs import store_option
@@ -47,8 +53,9 @@ EXIT_CASES_FAILED = 1
               metavar="S", help="Shortest repeat; raised to suit the slowest sensor.")
 @click.option("--warmup", "warmup_s", type=SECONDS, default=2.0, show_default=True, metavar="S",
               help="Longest warm-up (ends early once step times are stable).")
-@click.option("--idle", "idle_s", type=SECONDS, default=1.0, show_default=True, metavar="S",
-              help="Idle baseline with the case's state loaded (0 to skip).")
+@click.option("--idle", "idle_s", type=SECONDS_OR_AUTO, default="auto", show_default=True,
+              metavar="S|auto", help="Idle baseline with the case's state loaded (0 to skip; "
+              "auto: as long as the shortest repeat).")
 @click.option("--timeout", "timeout_s", type=POSITIVE_SECONDS, default=600.0, show_default=True,
               metavar="S", help="A case running longer than this fails.")
 @click.option("--workload-file", "workload_files", multiple=True, metavar="FILE.py",
@@ -98,7 +105,7 @@ def run(
     repeats: int,
     min_duration_s: float,
     warmup_s: float,
-    idle_s: float,
+    idle_s: float | None,
     timeout_s: float,
     workload_files: tuple[str, ...],
     store_path: str | None,
@@ -186,7 +193,8 @@ def run(
         for line in sensor_lines(probes):
             err.print(f"[dim]greenbench: {escape(line)}[/dim]")
     progress = None if quiet() else LiveProgress(
-        err, Eta(len(specs), repeats, processes, idle_s, min_duration_s), short_names(specs))
+        err, Eta(len(specs), repeats, processes,
+                 min_duration_s if idle_s is None else idle_s, min_duration_s), short_names(specs))
     phases = PhaseTimes(err) if verbose() else None
     with stop_signals() as stopped, progress or contextlib.nullcontext():
         record = run_cases(specs, config, registry, store,
