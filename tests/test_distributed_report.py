@@ -91,3 +91,89 @@ def test_compare_of_two_jobs_on_the_same_hosts_says_nothing_of_host_sets(
     a = saved(two_host_run(), tmp_path / "a.json")
     done = run_cli(capsys, "compare", a, saved(two_host_run(), tmp_path / "b.json"))
     assert "ratio 1.000" in done.out and "host sets differ" not in done.out
+
+
+# --------------------------------------------------------------------------- plot and report
+
+def host_panel(fig):  # noqa: ANN001, ANN201
+    (ax,) = [a for a in fig.axes if a.get_xlabel() == "Energy by host, whole job (J)"]
+    return ax
+
+
+def bar_sums(ax) -> dict[str, float]:  # noqa: ANN001
+    """Each row's stacked length, by its tick label."""
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    sums = dict.fromkeys(labels, 0.0)
+    for bar in ax.patches:
+        row = round(bar.get_y() + bar.get_height() / 2)
+        sums[labels[row]] += bar.get_width()
+    return sums
+
+
+def test_breakdown_plot_draws_each_host_stacked_by_domain() -> None:
+    pytest.importorskip("matplotlib")
+    from greenbench.plots import PlotRequest, render
+    from tests.test_plots import layout_problems, legend_labels
+
+    (_, fig), = render([two_host_run()], PlotRequest("breakdown"))
+    ax = host_panel(fig)
+    assert bar_sums(ax) == pytest.approx({"node-a": 34.0, "node-b": 72.0})
+    widths = sorted(round(b.get_width(), 6) for b in ax.patches if b.get_width() > 0)
+    assert widths == [2.0, 4.0, 20.0, 30.0, 50.0]  # node-b's GPU is one 50 J part
+    assert {"CPU", "DRAM", "GPU"} <= set(legend_labels(fig))
+    assert layout_problems(fig) == []
+
+
+def test_breakdown_plot_names_a_partial_jobs_missing_host_beside_another_job() -> None:
+    pytest.importorskip("matplotlib")
+    from greenbench.plots import PlotRequest, render
+    from tests.test_plots import layout_problems, texts
+
+    partial, other = two_host_run(missing=True), other_job_run()
+    (_, fig), = render([partial, other], PlotRequest("breakdown"))
+    p, o = (r.id.rsplit("-", 1)[-1] for r in (partial, other))
+    assert bar_sums(host_panel(fig)) == pytest.approx({
+        f"{p}: node-a": 34.0, f"{p}: node-b (no report)": 0.0, f"{o}: node-a": 30.0,
+        f"{o}: node-c": 42.0})
+    assert any("no report from node-b; no job total" in t for t in texts(fig))
+    assert layout_problems(fig) == []
+
+
+def test_a_run_on_one_host_gets_no_host_panel() -> None:
+    pytest.importorskip("matplotlib")
+    from greenbench.plots import PlotRequest, render
+    from tests.plot_factories import single_case_run
+
+    (_, fig), = render([single_case_run()], PlotRequest("breakdown"))
+    assert not [a for a in fig.axes if "host" in a.get_xlabel()]
+
+
+def test_report_has_a_hosts_section_with_each_host_and_who_read_what(tmp_path: Path) -> None:
+    from greenbench.report.write import write_report
+
+    write_report([two_host_run()], tmp_path / "report.md")
+    text = (tmp_path / "report.md").read_text()
+    hosts = text.split("## Hosts", 1)[1].split("\n## ", 1)[0]
+    assert "A job of 3 rank(s) on 2 host(s), Slurm job 4242; 2 reported. Job energy: 106 J" \
+        in hosts
+    assert "| node-a | node-a.cluster | key-node-a | 0, 1 | 34 J | 32% | energy counter |" \
+        in hosts
+    assert "| node-b | gpu:0 | GPU-b0 | 50 J | energy counter | nvml | 2 | yes |" in hosts
+
+
+def test_report_of_a_partial_job_says_it_has_no_total(tmp_path: Path) -> None:
+    from greenbench.report.build import build_report
+    from greenbench.report.markdown import render_markdown
+
+    text, _ = render_markdown(build_report([two_host_run(missing=True)], figures=False), "f")
+    assert "Job energy: no total: the job is partial" in text
+    assert "| node-b | - | - | - | - | - | no report in time |" in text
+    assert "Partial: no report from host(s) node-b (rank(s) 2) in time" in text
+
+
+def test_a_report_of_runs_on_one_host_has_no_hosts_section() -> None:
+    from greenbench.report.build import build_report
+    from tests.plot_factories import single_case_run
+
+    doc = build_report([single_case_run()], figures=False)
+    assert "Hosts" not in [s.title for s in doc.sections]

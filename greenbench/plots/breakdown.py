@@ -1,10 +1,11 @@
 """``breakdown``: where each case's energy went, and what it emitted.
 
-Up to three panels share the cases as rows:
+Up to four panels; the cases are the rows of all but the hosts' panel:
 
 1. energy per unit by domain family (CPU packages, DRAM, GPUs), stacked: the gross figure;
 2. the same gross figure split into the idle baseline's share and the net energy above it;
-3. emissions per case, operational and embodied (gCO2e), when carbon data was recorded: a
+3. for a multi-host run, each host's energy by domain family (greenbench.plots.hosts);
+4. emissions per case, operational and embodied (gCO2e), when carbon data was recorded: a
    total over the case's measured repeats, not per unit like the panels above, as its axis
    label says.
 
@@ -133,6 +134,14 @@ def plot_breakdown(runs: Sequence[RunRecord], *, selector: str | None = None,
         (energy_labels, _idle_parts(energy, factor),
          axis_label(f"Energy per {unit}, idle and net", shown), rows_title),
     ]
+    from greenbench.plots.hosts import host_notes, host_rows
+
+    hosts = host_rows(runs)  # multi-host runs: a panel of their hosts
+    if hosts:
+        h_factor, h_unit = si_scale([r.gross_j for r in hosts], "J")
+        panels.append(([style.wrap(r.label, label_width) for r in hosts],
+                       _domain_parts(hosts, h_factor),
+                       axis_label("Energy by host, whole job", h_unit), "host"))
     if emissions:
         g_factor, g_unit = si_scale([r.operational_g + (r.embodied_g or 0.0)
                                      for r in emissions], "gCO2e")
@@ -158,7 +167,7 @@ def plot_breakdown(runs: Sequence[RunRecord], *, selector: str | None = None,
         axes[1].sharex(axes[0])
         if not energy:
             style.say_empty(axes[0], "no case recorded a gross energy figure")
-        style.add_note(fig, _notes(refs, energy, emissions))
+        style.add_note(fig, _notes(refs, energy, emissions) + host_notes(runs))
         style.fit_height(fig, dict(zip(axes, wants, strict=True)))
     return fig
 

@@ -469,8 +469,9 @@ def domain_facts(run: RunRecord, case: CaseRecord) -> dict[str, DomainFact]:
 
 
 def domain_family(domain: str) -> str:
-    """``cpu-package:0`` -> CPU, ``dram:1`` -> DRAM, ``gpu:0`` -> GPU; others keep their name."""
-    head = domain.split(":")[0].lower()
+    """``cpu-package:0`` -> CPU, ``dram:1`` -> DRAM, ``gpu:0`` -> GPU; others keep their name.
+    A multi-host run's ``host/domain`` is of its domain's family."""
+    head = domain.rsplit("/", 1)[-1].split(":")[0].lower()
     if head.startswith("cpu") or head.startswith("package"):
         return "CPU"
     if head in ("dram", "ram", "memory"):

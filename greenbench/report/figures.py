@@ -91,7 +91,9 @@ def _breakdown(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureB
                        "the idle baseline's share and the net energy above it (hatched: "
                        "estimated with a power model), and, where carbon data was recorded, "
                        "emissions (operational and embodied) in total over each case's "
-                       "measured repeats, not per unit.", fig)
+                       "measured repeats, not per unit."
+                       + (" For a multi-host run, each host's energy over the job's window, "
+                          "by domain." if any(r.job is not None for r in runs) else ""), fig)
 
 
 def _trace(runs: Sequence[RunRecord], refs: Any, width_in: float) -> FigureBlock:
