@@ -77,7 +77,8 @@ def _entry(run: RunRecord, case: CaseRecord) -> Entry | None:
     low, high = median_interval(ENERGY, energy)
     throughput = case.summary.get(THROUGHPUT)
     method = energy_method(case, run.is_estimate)
-    sources = sorted({d.source for r in case.repeats for d in r.measurement.top_level()})
+    sources = sorted({d.source.removeprefix("estimate:") for r in case.repeats
+                      for d in r.measurement.top_level()})
     precision = next((str(case.params[p]) for p in PRECISION_PARAMS if p in case.params),
                      NOT_STATED)
     return Entry(
