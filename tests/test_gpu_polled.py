@@ -239,3 +239,17 @@ def test_results_show_prints_the_cross_check_and_mitigation_notes(monkeypatch, c
     text = " ".join(shown.out.split())
     assert "gpu:0: the energy counter and integrated polled power disagree by more than 10% " \
            "in 2 of 2 repeats" in text
+
+
+def test_greenbench_sensors_says_what_the_polled_path_does(monkeypatch, capsys):
+    from tests.cli_runner import run_cli
+
+    install(monkeypatch, make_pynvml([FakeGpu(name=A100, energy_mj=None)]))
+    monkeypatch.setenv("COLUMNS", "200")
+
+    shown = run_cli(capsys, "sensors")
+
+    assert "polled power (this GPU has no total-energy counter): one reading covers about " \
+           "25 ms of each 100 ms (A100/H100 class, Yang et al., SC'24); repeats of at least " \
+           "5 s and 32 steps, random pauses and the rise time discarded" \
+        in " ".join(shown.out.split())

@@ -42,6 +42,8 @@ def sensors(as_json: bool, cpu_tdp: float | None) -> None:
             info = p.sensor.info() if p.sensor is not None else {}
             note = note or ", ".join(f"{k}={info[k]}" for k in ("name", "zone", "power_limit_w")
                                      if k in info)
+            if p.details.get("note"):  # how the sensor is used (polled power, module scope)
+                note += f"\n{p.details['note']}"
             note = escape(note)
         else:
             mark = "[red]no[/red]"

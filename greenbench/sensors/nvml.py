@@ -521,7 +521,10 @@ def _probe_gpu(pynvml: Any, handle: Any, domain: str, nvml_index: int) -> Probe:
             reading=_part_time_reading(name),
             why=f"{METHOD_ENV}=power asked for polled power" if forced
             else "this GPU has no total-energy counter")
-        return Probe(domain, SOURCE, SensorKind.POWER, sensor=power)
+        note = (f"polled power ({power.part_time.why}): one reading covers "
+                f"{power.part_time.reading}; repeats of at least 5 s and 32 steps, random "
+                "pauses and the rise time discarded")
+        return Probe(domain, SOURCE, SensorKind.POWER, sensor=power, details={"note": note})
     return Probe(
         domain,
         SOURCE,
@@ -549,7 +552,9 @@ def _module_probe(pynvml: Any, handle: Any, domain: str, nvml_index: int) -> Pro
     except pynvml.NVMLError:
         return None
     sensor = NvmlModulePowerSensor(pynvml, handle, domain, nvml_index)
-    return Probe(sensor.domain, SOURCE, SensorKind.POWER, sensor=sensor)
+    note = (f"module power: {domain}, the Grace CPU and their memory in one figure; shown "
+            "beside totals, never added to them")
+    return Probe(sensor.domain, SOURCE, SensorKind.POWER, sensor=sensor, details={"note": note})
 
 
 def _module_power_mw(pynvml: Any, handle: Any, error: Any) -> int:
