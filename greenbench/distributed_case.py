@@ -142,9 +142,10 @@ def run_case(spec: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> Ca
 
     def after_repeat(m: Measurement, steps: int, idle: Measurement | None) -> None:
         quality = wl.quality(state)
+        metrics = per_step_metrics(m, idle, steps, units_per_step, quality, wl.metrics(state),
+                                   [])
         repeats.append(Repeat(steps=steps, units=steps * units_per_step, measurement=m,
-                              metrics=per_step_metrics(m, idle, steps, units_per_step,
-                                                       quality, wl.metrics(state), []),
+                              metrics={**metrics, **_net(m, idle, steps, units_per_step)},
                               quality=quality))
 
     notes = wl.notes(state)
@@ -163,6 +164,19 @@ def run_case(spec: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> Ca
                       settle_s=result.settle_s),
         flags=[*notes, *result.flags, job.layout()],
         quality_metric=wl.quality_metric, quality_higher_is_better=wl.quality_higher_is_better)
+
+
+def _net(m: Measurement, idle: Measurement | None, steps: int, units_per_step: float
+         ) -> dict[str, float | None]:
+    """Net energy per step and per unit, each host's idle power subtracted: a host's idle
+    domains' mean powers, each over its own reader's idle window (the job's idle window is
+    the longest rank's, which would dilute the others')."""
+    gross = m.energy_j
+    powers = [d.mean_power_w for d in idle.top_level()] if idle is not None else [None]
+    if gross is None or not powers or any(p is None for p in powers):
+        return {"net_energy_j": None, "net_energy_per_unit_j": None}
+    net = gross - sum(p for p in powers if p is not None) * m.duration_s
+    return {"net_energy_j": net / steps, "net_energy_per_unit_j": net / (steps * units_per_step)}
 
 
 def _rank_device(device: str) -> str:
