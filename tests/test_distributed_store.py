@@ -182,3 +182,14 @@ def test_the_in_process_api_stores_each_window_on_rank_0_where_asked(tmp_path: P
         {"host-a": 34.0, "host-b": 22.0})
     assert run.cases[0].params == {"window": "train"}
     assert run.cases[0].repeats[0].metrics["energy_j"] == pytest.approx(56.0, abs=1e-6)
+
+
+def test_a_reader_of_version_1_refuses_a_version_2_document_asking_to_upgrade(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import greenbench.results_format as results_format
+
+    doc = to_document(two_host_run())
+    monkeypatch.setattr(results_format, "FORMAT_VERSION", 1)
+    with pytest.raises(UserError, match=r"job.json: written by a newer greenbench "
+                                        r"\(format 2 > 1\): upgrade greenbench to read it"):
+        results_format.from_document(doc, "job.json")
