@@ -253,3 +253,21 @@ def test_greenbench_sensors_says_what_the_polled_path_does(monkeypatch, capsys):
            "25 ms of each 100 ms (A100/H100 class, Yang et al., SC'24); repeats of at least " \
            "5 s and 32 steps, random pauses and the rise time discarded" \
         in " ".join(shown.out.split())
+
+
+def test_an_amd_gpu_without_the_accumulator_gets_the_same_mitigations(monkeypatch):
+    from greenbench.sensors import amdgpu
+    from tests.fake_amdsmi import FakeAmdGpu, make_amdsmi
+    from tests.fake_amdsmi import install as install_amd
+
+    install_amd(monkeypatch, make_amdsmi([FakeAmdGpu(energy_ticks=None)]))
+    [found] = amdgpu.probe()
+    clock = VirtualClock()
+    sensor = found.sensor
+
+    result, _ = run(clock, sensor, 0.01, Plan(repeats=2, min_repeat_s=0.5, warmup_s=0.1))
+
+    assert sensor.part_time is not None and "polled_power" in sensor.info()
+    assert all(m.duration_s >= 5.0 - 1e-9 for m, _ in result.repeats)
+    [applied] = [f for f in result.flags if f.startswith("polled power on gpu:0")]
+    assert "this GPU has no energy accumulator" in applied

@@ -445,7 +445,8 @@ def test_gpu_facts_cover_every_visible_gpu_including_mig(monkeypatch):
 def test_the_stand_in_has_the_real_pynvml_shape():
     real = pytest.importorskip("pynvml")
     for name in dir(fake_pynvml):
-        if name.startswith(("NVML_ERROR_", "NVML_CLOCK_", "NVML_DEVICE_MIG_")):
+        if name.startswith(("NVML_ERROR_", "NVML_CLOCK_", "NVML_DEVICE_MIG_", "NVML_FI_DEV_",
+                            "NVML_POWER_SCOPE_", "NVML_FEATURE_", "NVML_VALUE_TYPE_")):
             assert getattr(real, name) == getattr(fake_pynvml, name), name
         if name.startswith("NVMLError_"):
             assert issubclass(getattr(real, name), real.NVMLError), name

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from greenbench.polled_power import PartTimeMitigation
 from greenbench.sensors.base import Probe, Sensor, SensorKind, SensorReadError, device_facts
 
 SOURCE = "amdsmi"
@@ -222,6 +223,9 @@ class AmdSmiPowerSensor(_AmdSmiSensor):
     kind = SensorKind.POWER
     resolution = 1.0  # W: AMD SMI reports integers
     method = "power"
+    #: set where this sensor is the measurement (not a counter's cross-check): the protocol's
+    #: polled-power mitigations (greenbench.polled_power)
+    part_time: PartTimeMitigation | None = None
 
     def __init__(
         self, amdsmi: ModuleType, handle: Any, domain: str, amdsmi_index: int, power_field: str
@@ -245,6 +249,8 @@ class AmdSmiPowerSensor(_AmdSmiSensor):
     def info(self) -> dict[str, Any]:
         facts = super().info()
         facts["power_field"] = self.power_field
+        if self.part_time is not None:
+            facts["polled_power"] = self.part_time.to_dict()
         return facts
 
 
@@ -410,6 +416,13 @@ def _probe_gpu(amdsmi: Any, handle: Any, domain: str, amdsmi_index: int) -> Prob
         )
         return Probe(domain, SOURCE, SensorKind.COUNTER, sensor=counter, details=details)
     if power is not None:
+        # what one reading covers is not published for AMD parts: the polled path's
+        # mitigations apply as on NVIDIA's
+        power.part_time = PartTimeMitigation(
+            reading=f"unknown share of each update ({power_field})",
+            why="this GPU has no energy accumulator")
+        details["note"] = (f"polled power ({power.part_time.why}): repeats of at least 5 s "
+                           "and 32 steps, random pauses and the rise time discarded")
         return Probe(domain, SOURCE, SensorKind.POWER, sensor=power, details=details)
     return Probe(
         domain,
