@@ -27,6 +27,9 @@ DOCUMENT = sa.JSON(none_as_null=True)
 #: JSON queried by value: jsonb on PostgreSQL
 QUERIED = sa.JSON(none_as_null=True).with_variant(JSONB(), "postgresql")
 
+#: a Unix time: double precision (PostgreSQL's REAL, 4 bytes, would round it to a minute)
+TIME = sa.Double().with_variant(sa.REAL(), "sqlite")
+
 metadata = sa.MetaData()
 
 
@@ -52,7 +55,7 @@ runs = sa.Table(
     sa.Column("footprint", DOCUMENT, info=_since(1)),
     # the process writing a run (greenbench.run_owner); NULL for imported runs
     sa.Column("pid", sa.Integer, info=_since(2)),
-    sa.Column("pid_started", sa.REAL, info=_since(2)),
+    sa.Column("pid_started", TIME, info=_since(2)),
     # the distributed job of a multi-host run; NULL on one host
     sa.Column("job", DOCUMENT, info=_since(3)),
     # sha256 of the run's export document, where it came as one (import, push, pull)

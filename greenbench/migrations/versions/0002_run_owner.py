@@ -14,4 +14,6 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("runs", sa.Column("pid", sa.Integer))
-    op.add_column("runs", sa.Column("pid_started", sa.REAL))
+    # a Unix time: double precision (PostgreSQL's REAL would round it to a minute)
+    op.add_column("runs", sa.Column("pid_started",
+                                    sa.Double().with_variant(sa.REAL(), "sqlite")))
