@@ -28,7 +28,7 @@ DOCUMENT = sa.JSON(none_as_null=True)
 QUERIED = sa.JSON(none_as_null=True).with_variant(JSONB(), "postgresql")
 
 #: a Unix time: double precision (PostgreSQL's REAL, 4 bytes, would round it to a minute)
-TIME = sa.Double().with_variant(sa.REAL(), "sqlite")
+TIME: sa.types.TypeEngine[float] = sa.Double().with_variant(sa.REAL(), "sqlite")
 
 metadata = sa.MetaData()
 
