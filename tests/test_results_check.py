@@ -213,3 +213,17 @@ def test_check_of_an_unknown_run_is_one_line_without_a_traceback(
     result = run_cli(capsys, "results", "check", "nosuchrun", "--store", str(store_file))
     assert result.code == 2
     assert result.err.count("\n") == 1 and "Traceback" not in result.err
+
+
+def test_check_of_a_file_that_is_not_an_export_is_one_line_exit_2(
+        capsys, tmp_path: Path) -> None:
+    other = tmp_path / "other.json"
+    other.write_text('{"name": "not a run"}')
+    result = run_cli(capsys, "results", "check", str(other))
+    assert result.code == 2
+    assert result.err.count("\n") == 1 and "not a greenbench run export" in result.err
+
+
+def test_results_help_names_check(capsys) -> None:
+    result = run_cli(capsys, "results", "--help")
+    assert "check" in result.out and "Check that a run may be pooled" in result.out

@@ -1,4 +1,4 @@
-"""``greenbench results``: list, show, export, import and delete stored runs."""
+"""``greenbench results``: list, show, check, export, import and delete stored runs."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ DEFAULT_LIST_LIMIT = 50
 
 @click.group()
 def results() -> None:
-    """List, show, export, import and delete stored runs.
+    """List, show, check, export, import and delete stored runs.
 
     RUN is a run id, a unique prefix of one, latest or latest~N (N runs before the latest).
     """
