@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from greenbench.distributed.combine import combine
+from greenbench.distributed.combine import combine, window_part
 from greenbench.distributed.election import elect
 from greenbench.distributed.stored import job_run
+from greenbench.measurement import DomainEnergy, Measurement
 from greenbench.records import RunRecord
 from greenbench.results_format import dumps_document, to_document
 from tests.cli_runner import run_cli
@@ -177,3 +178,39 @@ def test_a_report_of_runs_on_one_host_has_no_hosts_section() -> None:
 
     doc = build_report([single_case_run()], figures=False)
     assert "Hosts" not in [s.title for s in doc.sections]
+
+
+def estimated_run_out_of_step() -> RunRecord:
+    """node-a measured (30 J package), node-b without RAPL: a 12 J TDP estimate, its clock
+    5 s ahead."""
+    ids = [identity(0, "node-a", PKG), identity(1, "node-b", PKG)]
+    est = Measurement("command", 0.0, 2.0, [DomainEnergy("cpu-package:0", 12.0, "estimate",
+                                                         "estimate:cpu-tdp", 6.0, None, 4)],
+                      start_wall_s=1005.0)
+    parts = {0: part(0, [("cpu-package:0", 30.0)]), 1: window_part(1, est, 1007.0)}
+    job = combine("command", parts, ids)
+    return job_run(job, ids, elect(ids), workload="command", params={"command": "x"},
+                   unit="runs", sensors=[], config={})
+
+
+def test_show_marks_an_estimated_host_and_flags_clocks_out_of_step(
+        capsys, tmp_path: Path) -> None:
+    done = run_cli(capsys, "results", "show",
+                   saved(estimated_run_out_of_step(), tmp_path / "job.json"))
+    rows = table_rows(done.out)
+    assert rows["node-a"][-1] == "counter (rapl)"
+    assert rows["node-b"][2:] == ["12 J", "29%", "ESTIMATE (cpu-tdp)"]
+    assert rows["total"] == ["42 J", "mixed (some ESTIMATED)"]
+    assert "clocks: the ranks' wall clocks differed by 5 s at the same window edge" in \
+        " ".join(done.out.split())
+
+
+def test_report_says_an_estimated_host_makes_the_job_an_estimate() -> None:
+    from greenbench.report.build import build_report
+    from greenbench.report.markdown import render_markdown
+
+    text, _ = render_markdown(build_report([estimated_run_out_of_step()], figures=False), "f")
+    assert "| node-b | node-b.cluster | key-node-b | 1 | 12 J | 29% | ESTIMATE (power model) |" \
+        in text
+    assert "the job's total is then an estimate too" in text
+    assert "wall clocks differed by 5 s" in text
