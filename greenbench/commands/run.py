@@ -134,7 +134,7 @@ def run(
     """Run workloads under the meter and store the results.
 
     With no workload and no --suite, runs the `quick` suite, a smoke test: one small case
-    each of attention, sparse-matmul and transformer (3 of the 14 built-in workloads),
+    each of attention, sparse-matmul and transformer (3 of the 16 built-in workloads),
     about 40 s on a 2-core CPU.
 
     The table of results goes to standard output; the progress line, notes and warnings
