@@ -193,3 +193,26 @@ def test_a_reader_of_version_1_refuses_a_version_2_document_asking_to_upgrade(
     with pytest.raises(UserError, match=r"job.json: written by a newer greenbench "
                                         r"\(format 2 > 1\): upgrade greenbench to read it"):
         results_format.from_document(doc, "job.json")
+
+
+@pytest.mark.timeout(60)
+def test_a_store_that_cannot_be_written_is_one_line_after_the_job_is_shown_and_written(
+        tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from tests.test_distributed import REPO, free_port
+
+    (tmp_path / "a-file").write_text("")
+    env = {**os.environ, "GREENBENCH_HOST_ID": "solo", "PYTHONPATH": str(REPO),
+           "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "greenbench", "measure", "--distributed", "--nnodes", "1",
+         "--node-rank", "0", "--master-addr", "127.0.0.1", "--agent-port", str(free_port()),
+         "--store", str(tmp_path / "a-file" / "store.sqlite"), "-o", str(tmp_path / "job.json"),
+         "--", sys.executable, "-c", "pass"],
+        env=env, capture_output=True, text=True, timeout=50)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("greenbench: error: ")
+    assert "Traceback" not in done.stderr and "job: 1 host(s)" in done.stdout
+    assert json.loads((tmp_path / "job.json").read_text())["hosts"][0]["host_id"] == "solo"
