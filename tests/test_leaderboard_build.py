@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -155,6 +156,20 @@ def test_rows_are_grouped_by_hardware_class_and_ranked_by_energy_within_each(
     assert [r["cells"][1] for r in xeon] == ["seq_len=256, precision=bf16",
                                              "seq_len=256, precision=fp32",
                                              "seq_len=1024, precision=fp32"]
+
+
+def test_a_multi_host_run_is_its_own_hardware_class() -> None:
+    from greenbench.leaderboard.entries import run_entries
+
+    run = lab_run(H100, [("attention", "tokens", {"seq_len": 256}, 0.1)], device="cuda")
+    assert run_entries(run)[0].hardware == "1 x NVIDIA H100"
+    run.job = {"world_size": 8, "hosts": [{"host_id": "a", "ranks": [0, 1, 2, 3]},
+                                          {"host_id": "b", "ranks": [4, 5, 6, 7]}]}
+    for r in run.cases[0].repeats:  # the job's window: each host's GPUs under its id
+        r.measurement = window("repeat", 1.0, r.measurement.energy_j, domain="a/gpu:0")
+        r.measurement.domains += [replace(r.measurement.domains[0], domain=f"{h}/gpu:{i}")
+                                  for h, i in (("a", 1), ("b", 0), ("b", 1))]
+    assert run_entries(run)[0].hardware == "2 hosts of 2 x NVIDIA H100"
 
 
 def test_each_row_has_energy_with_its_interval_method_throughput_and_its_report(

@@ -227,3 +227,11 @@ def test_check_of_a_file_that_is_not_an_export_is_one_line_exit_2(
 def test_results_help_names_check(capsys) -> None:
     result = run_cli(capsys, "results", "--help")
     assert "check" in result.out and "Check that a run may be pooled" in result.out
+
+
+def test_a_multi_host_run_missing_an_expected_host_fails_even_with_every_rank_listed() -> None:
+    run = good_run()
+    run.job = {"world_size": 2, "expected_hosts": ["a", "b"],
+               "hosts": [{"host_id": "a", "ranks": [0, 1]}]}
+    failure = next(f for f in check_run(run) if f.rule == "complete-hosts")
+    assert "missing b" in str(failure)

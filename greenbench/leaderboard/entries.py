@@ -54,14 +54,22 @@ def report_path(run_id: str) -> str:
 
 def hardware_class(run: RunRecord, case: CaseRecord) -> str:
     """What the case ran on: its GPUs (``1 x NVIDIA H100``) when it ran on a GPU, else the
-    CPU (``CPU: AMD EPYC, 2 threads``)."""
+    CPU (``CPU: AMD EPYC, 2 threads``); a multi-host job's adds its hosts (``4 hosts of 8 x
+    NVIDIA H100``, after the run's machine)."""
+    hosts = len((run.job or {}).get("hosts") or [])
+    one = _one_machine(run, case, max(hosts, 1))
+    return f"{hosts} hosts of {one}" if hosts > 1 else one
+
+
+def _one_machine(run: RunRecord, case: CaseRecord, hosts: int) -> str:
     gpus = [g for g in run.machine.get("gpus") or [] if isinstance(g, dict)]
     device = str(run.config.get("device") or "cpu")
     if gpus and not device.startswith("cpu"):
+        # a job's window names each host's domains <host id>/<domain>
         counted = {d.domain for r in case.repeats[:1] for d in r.measurement.top_level()
-                   if d.domain.startswith("gpu")}
+                   if d.domain.rsplit("/", 1)[-1].startswith("gpu")}
         names = sorted({str(g.get("name") or "GPU") for g in gpus})
-        return f"{len(counted) or 1} x {' / '.join(names)}"
+        return f"{max(len(counted) // hosts, 1)} x {' / '.join(names)}"
     threads = run.machine.get("cpu_logical")
     shown = f", {threads} threads" if threads else ""
     return f"CPU: {run.machine.get('cpu_model') or 'unknown model'}{shown}"

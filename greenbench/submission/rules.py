@@ -231,16 +231,18 @@ def complete_hosts(run: RunRecord) -> tuple[Status, str]:
     job = run.job
     if job is None:
         return "n/a", "one host"
+    hosts = [h for h in job.get("hosts") or [] if isinstance(h, dict)]
+    reported = {h.get("host_id") for h in hosts}
     missing = [str(h) for h in job.get("missing_hosts") or []]
-    ranks = {r for h in job.get("hosts") or [] if isinstance(h, dict)
-             for r in h.get("ranks") or []}
+    missing += [str(h) for h in job.get("expected_hosts") or [] if h not in reported]
+    ranks = {r for h in hosts for r in h.get("ranks") or []}
     world = job.get("world_size")
     if isinstance(world, int) and ranks and len(ranks) < world:
         missing.append(f"{world - len(ranks)} of {world} rank(s)")
     missing += [f"rank {r}" for r in job.get("missing_ranks") or []]
     if missing or job.get("partial"):
         return "fail", f"missing {', '.join(dict.fromkeys(missing)) or 'part of the job'}"
-    return "pass", f"{len(job.get('hosts') or [])} host(s) reported"
+    return "pass", f"{len(hosts)} host(s) reported"
 
 
 # --------------------------------------------------------------------------- helpers
