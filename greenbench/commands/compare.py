@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -116,7 +117,7 @@ def compare(
 # --------------------------------------------------------------------------- rendering
 
 
-def _print(result: Any, job_lines: list[str]) -> None:
+def _print(result: Any, job_lines: Sequence[str] = ()) -> None:
     from rich.markup import escape
 
     from greenbench.commands._width import Col, named_rows, print_lines
