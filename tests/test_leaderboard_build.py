@@ -233,3 +233,14 @@ def test_build_into_a_file_is_refused_in_one_line(capsys, tmp_path: Path) -> Non
                      "--no-figures")
     assert result.code == 2 and "Traceback" not in result.err
     assert target.read_text() == "mine"
+
+
+def test_stored_text_is_shown_as_text_never_run_as_markup(tmp_path: Path) -> None:
+    hostile = "<script>alert(1)</script>"
+    run = lab_run(XEON, [("attention", "tokens", {"note": hostile}, 1.0)], label=hostile)
+    run.machine["cpu_model"] = '"><img src=x onerror=alert(1)>'
+    build_site([run], tmp_path / "site", figures=False)
+    text = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in text and "<img" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert text.count("<script") == 1  # the page's own script
