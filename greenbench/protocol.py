@@ -21,6 +21,10 @@ calibrate -> warm up -> settle -> idle -> repeats -> per-step metrics
 - **Repeats**: each one window of ``steps`` steps; a repeat that ends shorter than the
   minimum (the machine got faster) runs on in small batches until long enough, unless the
   steps are fixed. Figures are per step, so repeats of unequal steps compare.
+- **GPUs**: where polled power is the measurement, repeats of at least 5 s and 32 steps, each
+  after a random pause and a discarded rise time (greenbench.polled_power, Yang et al.,
+  SC'24); around each repeat, who else used a measured GPU (greenbench.gpu_share); the case is
+  flagged where a counter disagreed with its polled cross-check.
 
 Every decision that sets how many steps run (end calibration, end warm-up, the steps per
 repeat, top a repeat up) goes through ``agree``: the value itself on one process; in a

@@ -192,8 +192,8 @@ def test_counter_and_polled_power_agree_on_a_steady_load(monkeypatch):
     for m, _ in result.repeats:
         d = m.domain("gpu:0")
         assert d.method == "counter"
-        assert d.energy_j == pytest.approx(gpu.load.true_j(m.start_s, m.end_s), rel=0.06)
-        assert d.energy_j / d.cross_check_energy_j == pytest.approx(1.0, abs=0.06)
+        assert d.energy_j == pytest.approx(gpu.load.true_j(m.start_s, m.end_s), rel=0.03)
+        assert d.energy_j / d.cross_check_energy_j == pytest.approx(1.0, abs=0.03)
     assert not any("disagree" in f for f in result.flags)
 
 
