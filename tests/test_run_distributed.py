@@ -52,12 +52,12 @@ def per_step(case: dict, metric: str) -> list[float]:
     return [r["metrics"][metric] for r in case["repeats"]]
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(60)
 def test_two_ranks_on_one_host_count_its_counters_once(tmp_path: Path) -> None:
     a = Host(tmp_path, "host-a")
     proc = greenbench_run(tmp_path, "a", ["counter-steps", "--nproc-per-node", "2", *SHORT],
                           node_env(a))
-    (code, err), = finish([proc], wait=28)
+    (code, err), = finish([proc], wait=55)
     assert code == 0, err[-1500:]
     case = the_case(tmp_path, "a")
     assert case["status"] == "ok"
@@ -186,3 +186,17 @@ def test_an_unreachable_node_0_is_one_line_within_the_job_timeout() -> None:
     assert f"cannot reach node 0 at 127.0.0.1:{port} within 1 s" in done.stderr
     assert "Traceback" not in done.stderr
     assert time.monotonic() - t0 < 20
+
+
+@pytest.mark.timeout(60)
+def test_transformer_ddp_trains_on_two_ranks_as_one_job(tmp_path: Path) -> None:
+    proc = greenbench_run(tmp_path, "ddp", [
+        "transformer-ddp", "-p", "seq_len=16", "-p", "batch=2", "-p", "vocab=64",
+        "--nproc-per-node", "2", *SHORT], {"GREENBENCH_HOST_ID": "host-a"})
+    (code, err), = finish([proc], wait=55)
+    assert code == 0, err[-1500:]
+    case = the_case(tmp_path, "ddp")
+    assert case["status"] == "ok" and len(case["repeats"]) == 2
+    assert case["units_per_step"] == 2 * 2 * 16  # two ranks' batches of 2 x 16 tokens a step
+    assert all(r["quality"]["loss"] > 0 for r in case["repeats"])
+    assert any(f.startswith("job: 2 rank(s) on 1 host(s)") for f in case["flags"])
