@@ -165,6 +165,8 @@ def run_cli(*args: str, timeout_s: float = 25) -> subprocess.CompletedProcess[st
      "--nproc-per-node 0: use 1 or more ranks per node"),
     (["counter-steps", "--nproc-per-node", "1", "--nnodes", "2", "--node-rank", "2"],
      "--node-rank 2: use 0 to 1 for --nnodes 2"),
+    (["counter-steps", "--nnodes", "2"],
+     "--nnodes and --node-rank place the ranks of --nproc-per-node N: give it too"),
     (["one-process", "--nproc-per-node", "2"],
      "workload one-process is not distributed: it cannot run on 2 ranks"),
 ])

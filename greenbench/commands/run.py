@@ -173,6 +173,9 @@ def run(
         overrides.setdefault(name, []).extend(values)
     registry = discover(workload_files)
     specs = plan(registry, workload_names, overrides, suite, device)
+    if nproc_per_node is None and (nnodes, node_rank) != (1, 0):
+        raise UserError("--nnodes and --node-rank place the ranks of --nproc-per-node N: "
+                        "give it too (docs/distributed.md)")
     if nproc_per_node is not None:
         from greenbench.distributed import launch
 
