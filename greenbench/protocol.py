@@ -223,10 +223,11 @@ class Protocol:
 
     def rise(self, step: Step, polled: PartTimeMitigation, step_s: float) -> None:
         """Before a repeat on polled power: a random pause (its sampled slices then fall at
-        another phase of the work), then the rise time run and discarded. The steps come from
-        the calibrated step time, so every rank of a job runs as many."""
+        another phase of the work), then the rise time run and discarded. Its steps are agreed
+        (rank 0's count in a job), so every rank runs as many."""
         self.clock.sleep(self.rng.uniform(0.0, polled.max_delay_s))
-        self.timed(step, max(1, math.ceil(polled.rise_s / step_s - 1e-9)) if step_s > 0 else 1)
+        n = max(1, math.ceil(polled.rise_s / step_s - 1e-9)) if step_s > 0 else 1
+        self.timed(step, int(self.agree(n)))  # type: ignore[call-overload]
 
     def timed(self, step: Step, n: int) -> float:
         """Seconds for ``n`` steps, the device sync included."""

@@ -271,3 +271,21 @@ def test_an_amd_gpu_without_the_accumulator_gets_the_same_mitigations(monkeypatc
     assert all(m.duration_s >= 5.0 - 1e-9 for m, _ in result.repeats)
     [applied] = [f for f in result.flags if f.startswith("polled power on gpu:0")]
     assert "this GPU has no energy accumulator" in applied
+
+
+def test_every_rank_of_a_job_runs_the_rise_steps_rank_0_counted(monkeypatch):
+    clock = VirtualClock()
+    gpu = FakeGpu(name=A100, energy_mj=None)
+    gpu.load = steady(clock)
+    sensor = gpu_sensor(monkeypatch, gpu)
+    meter = Meter([sensor], clock=clock, sync=lambda: None, witness=None)
+
+    def rank_0s(value: object) -> object:  # rank 0 counted 7 rise steps; decisions pass
+        return 7 if type(value) is int else value
+
+    protocol = Protocol(meter, Plan(repeats=2, min_repeat_s=0.5, warmup_s=0.1), agree=rank_0s)
+    step = Steps(clock, meter, 0.01)
+    result = protocol.run(step)
+
+    (a, _), (b, _) = result.repeats
+    assert sum(a.end_s < t < b.start_s for t in step.starts) == 7
