@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -27,8 +28,12 @@ def config(as_json: bool, store: str | None, region: str | None, cpu_tdp: float 
     the default. Give an option here to see what a command given it would use.
     """
     from greenbench.settings import project_file, resolve, user_file
+    from greenbench.store.location import shown_location
 
-    values = resolve({"store": store, "region": region, "cpu-tdp": cpu_tdp, "pue": pue})
+    values = [replace(v, value=shown_location(v.value))  # a store's URL: no password
+              if v.setting.key == "store" and isinstance(v.value, str) else v
+              for v in resolve({"store": store, "region": region, "cpu-tdp": cpu_tdp,
+                                "pue": pue})]
     project, user = project_file(), user_file()
     if as_json:
         doc: dict[str, Any] = {

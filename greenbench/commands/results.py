@@ -1,4 +1,5 @@
-"""``greenbench results``: list, show, check, export, import and delete stored runs."""
+"""``greenbench results``: list, show, check, export, import, push, pull and delete stored
+runs."""
 
 from __future__ import annotations
 
@@ -273,6 +274,87 @@ def import_(files: tuple[str, ...], skip_existing: bool, store_path: str | None)
                 err.print(escape(f"skipped run {run.id} from {path}: already in {store.path}"))
             else:
                 err.print(escape(f"imported run {run_id} from {path} into {store.path}"))
+
+
+# --------------------------------------------------------------------------- push / pull
+
+
+@results.command()
+@click.argument("run")
+@click.option("--to", "target", required=True, metavar="STORE",
+              help="The store to copy the run to: a file path, or postgresql://user@host/db "
+                   "(the password from PGPASSWORD, PGPASSFILE or "
+                   "$GREENBENCH_STORE_PASSWORD_FILE).")
+@click.option("--no-check", is_flag=True,
+              help="Push without `greenbench results check`'s rules first.")
+@store_option
+def push(run: str, target: str, no_check: bool, store_path: str | None) -> None:
+    """Copy a run from the store to another (a lab's shared one), as it is.
+
+    The run must pass `greenbench results check` first (each failed rule named, exit 1)
+    unless --no-check. A run the other store already holds is recognised (its content hash)
+    and not copied twice.
+    """
+    from greenbench.store import Store
+
+    with Store(store_path, readonly=True) as source:
+        record = source.get_run(run)
+        where = str(source.path)
+    if not no_check:
+        _refuse_failing(record)
+    _copy(record, where, target, create=True)
+
+
+@results.command()
+@click.argument("run")
+@click.option("--from", "origin", required=True, metavar="STORE",
+              help="The store to copy the run from: a file path, or "
+                   "postgresql://user@host/db.")
+@store_option
+def pull(run: str, origin: str, store_path: str | None) -> None:
+    """Copy a run from another store (a lab's shared one) into the store, as it is.
+
+    RUN is a run id, a unique prefix of one, latest or latest~N in that other store.
+    """
+    from greenbench.store import Store
+
+    with Store(origin, readonly=True) as source:
+        record = source.get_run(run)
+        where = str(source.path)
+    _copy(record, where, store_path, create=True)
+
+
+def _refuse_failing(record: RunRecord) -> None:
+    """Each rule ``record`` fails, one a line, and exit 1 (``results check``'s rules)."""
+    from greenbench.printable import printable
+    from greenbench.submission import check_run
+
+    failures = check_run(record)
+    if failures:
+        for failure in failures:
+            click.echo(printable(str(failure)), err=True)
+        click.echo(printable(f"run {record.id} fails {len(failures)} rule(s) of `greenbench "
+                             "results check`: not pushed (--no-check pushes it anyway)"),
+                   err=True)
+        sys.exit(1)
+
+
+def _copy(record: RunRecord, source: str, target: str | None, *, create: bool) -> None:
+    from rich.markup import escape
+
+    from greenbench.printable import printable
+    from greenbench.store import Store
+
+    err = console(stderr=True)
+    with Store(target, create=create) as store:
+        copied = store.put_run(record, source)
+        where = str(store.path)
+    if copied:
+        err.print(escape(printable(f"copied run {record.id} ({len(record.cases)} case(s)) "
+                                   f"from {source} to {where}")), soft_wrap=True)
+    else:
+        err.print(escape(printable(f"run {record.id} is already in {where} (the same "
+                                   "content): nothing copied")), soft_wrap=True)
 
 
 @results.command()

@@ -283,6 +283,28 @@ class Store:
 
         return self._write(insert, duplicate_again=True)
 
+    def put_run(self, run: RunRecord, source: str) -> bool:
+        """Store a finished run copied from the store ``source`` (push, pull); False where
+        this store already holds it (the same content hash). Another run under its id is
+        refused, and so is a run still running (it would read ``running`` here for ever)."""
+        if run.status == "running":
+            raise UserError(f"run {run.id} in {source} is still running; copy it when it has "
+                            "finished")
+        digest = content_hash(run)
+
+        def put(con: sa.Connection) -> bool:
+            same = self._same_content(con, run.id, digest)
+            if same is None:
+                self._insert_run(con, run, content=digest)
+                return True
+            if not same:
+                raise UserError(f"run {run.id} of {source} is in {self.path} already, with "
+                                "other content (another run under the same id); nothing "
+                                "copied")
+            return False
+
+        return self._write(put, duplicate_again=True)
+
     def stored_hash(self, run_id: str) -> str:
         """The content hash of a stored run (as imported, or of its export document)."""
         return self._read(lambda con: self._hash_of(con, run_id))

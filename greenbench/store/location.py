@@ -111,6 +111,11 @@ def is_url(text: str) -> bool:
     return "://" in text
 
 
+def shown_location(text: str) -> str:
+    """A store as it may be printed: a URL without its password, a path as it is."""
+    return str(ServerURL(text)) if is_url(text) else text
+
+
 def store_path(option: str | Path | ServerURL | None = None) -> Path | ServerURL:
     """The store to use: the ``--store`` option, else $GREENBENCH_STORE, else the default.
     A path for an SQLite store, a :class:`ServerURL` for a PostgreSQL one; a URL of another
