@@ -14,6 +14,10 @@ end adds ``epoch_energy_j``, and the final log (with ``train_runtime``) ``train_
 the whole training. ``attach`` puts the callback first, because the Trainer hands the same
 logs to its callbacks in order and the reporting ones come before any passed in
 ``callbacks=``. When training ends the run is stored (``store=`` or ``$GREENBENCH_STORE``).
+
+Under torch.distributed (the Trainer launched by torchrun or accelerate) the figures are the
+job's, every host counted once, logged and stored by rank 0 alone (see
+greenbench.integrations.training); the callback must be attached on every rank.
 """
 
 from __future__ import annotations
@@ -47,8 +51,7 @@ class GreenbenchCallback(TrainerCallback):
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         device = self._device or _device(args)
-        rank = args.process_index if getattr(args, "world_size", 1) > 1 else None
-        self.meter = TrainingMeter("huggingface", device=device, rank=rank, **self._options)
+        self.meter = TrainingMeter("huggingface", device=device, **self._options)
         self.meter.start()
 
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -72,6 +75,8 @@ class GreenbenchCallback(TrainerCallback):
             added |= Interval(total, steps, samples).logs("train_energy")
         else:
             added |= self.meter.log(steps, samples).logs()
+        if not self.meter.logs_here:  # the job's figures, logged by rank 0 alone
+            return
         logs.update(added)
         if state.log_history:  # the Trainer recorded a copy of the logs before calling us
             state.log_history[-1].update(added)

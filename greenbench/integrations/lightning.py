@@ -10,7 +10,9 @@ Every ``log_every_n_steps`` optimizer steps the interval's ``energy_j``, ``energ
 and ``energy_per_step_j`` go to every logger of the trainer (CSV, TensorBoard, MLflow, ...)
 at that step; each epoch's end logs ``epoch_energy_j``, the fit's end ``train_energy_j``.
 How each figure was obtained is in the stored run (``store=`` or ``$GREENBENCH_STORE``)
-and in ``callback.meter``; loggers take numbers only.
+and in ``callback.meter``; loggers take numbers only. Under a DDP strategy (several ranks)
+the figures are the job's, every host counted once, logged and stored by rank 0 alone (see
+greenbench.integrations.training).
 """
 
 from __future__ import annotations
@@ -38,8 +40,7 @@ class GreenbenchCallback(Callback):
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         device = self._device or _device(pl_module)
-        rank = trainer.global_rank if trainer.world_size > 1 else None
-        self.meter = TrainingMeter("lightning", device=device, rank=rank, **self._options)
+        self.meter = TrainingMeter("lightning", device=device, **self._options)
         self.meter.start()
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
@@ -54,25 +55,27 @@ class GreenbenchCallback(Callback):
         step = trainer.global_step
         if step - self._logged_at >= max(1, trainer.log_every_n_steps):
             self._logged_at = step
-            _log(trainer, self.meter.log(step, self._samples).logs(), step)
+            self._log(trainer, self.meter.log(step, self._samples).logs(), step)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if self.meter is not None and (m := self.meter.epoch_end()) is not None \
                 and m.energy_j is not None:
-            _log(trainer, {"epoch_energy_j": m.energy_j}, trainer.global_step)
+            self._log(trainer, {"epoch_energy_j": m.energy_j}, trainer.global_step)
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         if self.meter is None:
             return
         total = self.meter.finish(trainer.global_step, self._samples)
-        _log(trainer, Interval(total, trainer.global_step, self._samples).logs("train_energy"),
-             trainer.global_step)
+        self._log(trainer,
+                  Interval(total, trainer.global_step, self._samples).logs("train_energy"),
+                  trainer.global_step)
 
-
-def _log(trainer: Any, figures: dict[str, float | str], step: int) -> None:
-    numbers = {k: float(v) for k, v in figures.items() if not isinstance(v, str)}
-    for logger in trainer.loggers:
-        logger.log_metrics(numbers, step=step)
+    def _log(self, trainer: Any, figures: dict[str, float | str], step: int) -> None:
+        if self.meter is None or not self.meter.logs_here:  # the job's: rank 0 logs them
+            return
+        numbers = {k: float(v) for k, v in figures.items() if not isinstance(v, str)}
+        for logger in trainer.loggers:
+            logger.log_metrics(numbers, step=step)
 
 
 def _device(pl_module: Any) -> str:
