@@ -101,3 +101,18 @@ def test_lightning_under_ddp_counts_the_host_of_two_ranks_once(tmp_path: Path) -
     assert h["host_id"] == "host-a" and h["ranks"] == [0, 1]
     assert {d["domain"]: d["read_by"] for d in h["domains"]} == \
         {"cpu-package:0": [0], "dram:0": [0]}
+
+
+def test_a_window_a_rank_did_not_report_to_logs_no_energy_and_names_the_missing() -> None:
+    from greenbench.distributed.combine import combine
+    from greenbench.integrations.job_windows import job_measurement
+    from greenbench.integrations.training import Interval
+    from tests.test_distributed import PKG, ident, part
+
+    job = combine("interval 1", {0: part(0, [("cpu-package:0", 30.0, "counter")])},
+                  [ident(0, "a", PKG), ident(1, "b", PKG)], missing=[1])
+    m = job_measurement(job)
+    assert m.energy_j is None  # not host a's 30 J: the job's energy is not known
+    assert m.domain("a/cpu-package:0").energy_j == 30.0
+    assert "no report from rank(s) 1" in (m.domain("b/unreported").error or "")
+    assert Interval(m, steps=2, samples=8.0).logs() == {"energy_method": "none"}

@@ -45,7 +45,9 @@ class Interval:
     def logs(self, prefix: str = "energy") -> dict[str, float | str]:
         """What a training tool logs for it (energy in J, its method, mean power in W)."""
         m = self.measurement
-        out: dict[str, float | str] = {f"{prefix}_method": m.method}
+        # no energy (a failed read, a rank that did not report): no method either
+        out: dict[str, float | str] = {
+            f"{prefix}_method": m.method if m.energy_j is not None else "none"}
         if m.energy_j is not None:
             out[f"{prefix}_j"] = m.energy_j
         if m.mean_power_w is not None:
