@@ -265,16 +265,24 @@ def _footprint(footprint: Any, path: str) -> None:
 def _job(job: Any, path: str) -> None:
     """A multi-host run's job as greenbench.distributed.record writes it: each host's and
     domain's declared types, energies that are not negative, then read back."""
-    from greenbench.distributed.record import HostDomain, JobHost, JobRecord
+    from greenbench.distributed.record import DERIVED, HostDomain, JobHost, JobRecord
+
+    def known(value: Mapping[str, Any], cls: type, derived: str, where: str) -> None:
+        unknown = sorted(set(value) - {f.name for f in fields(cls)} - set(DERIVED[derived]))
+        if unknown:
+            raise _Bad(where, f"unknown field {unknown[0]!r} (a newer format?)")
 
     j = _object(job, path)
+    known(j, JobRecord, "job", path)
     _declared(j, JobRecord, path, nested={"hosts", "election"})
     for i, host in enumerate(_list(j.get("hosts", []), f"{path}.hosts")):
         hpath = f"{path}.hosts[{i}]"
         h = _object(host, hpath)
+        known(h, JobHost, "host", hpath)
         _declared(h, JobHost, hpath, nested={"domains"})
         for k, domain in enumerate(_list(h.get("domains", []), f"{hpath}.domains")):
             d = _object(domain, f"{hpath}.domains[{k}]")
+            known(d, HostDomain, "domain", f"{hpath}.domains[{k}]")
             _declared(d, HostDomain, f"{hpath}.domains[{k}]")
             _optional(d.get("energy_j"), f"{hpath}.domains[{k}].energy_j", _nonnegative)
     try:

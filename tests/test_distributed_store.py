@@ -132,6 +132,8 @@ def test_a_document_newer_than_this_reader_is_refused_with_the_upgrade_message()
      r"run.job.hosts\[0\].domains\[0\].energy_j: -1.0 is negative"),
     (lambda j: j["hosts"][1].update(ranks="2"), r"run.job.hosts\[1\].ranks"),
     (lambda j: j["election"][0].update(who=1), r"run.job: not a job greenbench can read"),
+    (lambda j: j["hosts"][0].update(watts=3), r"run.job.hosts\[0\]: unknown field 'watts'"),
+    (lambda j: j.update(hostz=[]), r"run.job: unknown field 'hostz'"),
 ])
 def test_a_malformed_job_is_refused_naming_the_field(change, message) -> None:  # noqa: ANN001
     doc = to_document(two_host_run())

@@ -21,6 +21,10 @@ from greenbench.distributed.combine import CLOCK_TOLERANCE_S, JobMeasurement
 from greenbench.distributed.election import Duty, Election
 from greenbench.distributed.identity import RankIdentity
 
+#: the derived figures each record writes beside its fields (recomputed on reading)
+DERIVED = {"job": ("reporting_hosts", "partial", "energy_j", "estimate"),
+           "host": ("energy_j", "method", "estimate"), "domain": ("counted",)}
+
 
 @dataclass
 class HostDomain:
