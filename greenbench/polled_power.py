@@ -94,6 +94,6 @@ def cross_check_flags(repeats: Sequence[Measurement], tolerance: float) -> list[
             flags.append(
                 f"{domain}: the energy counter and integrated polled power disagree by more "
                 f"than {tolerance:.0%} in {bad} of {len(repeats)} repeats{shown}; the counter "
-                "is the measurement (polled power may see only part of each update: "
-                f"{CITATION})")
+                "is used: a counter that stands still or runs wrong (AMD SMI on some parts), "
+                f"or polled power that sees only part of each update ({CITATION}), explains it")
     return flags

@@ -17,6 +17,7 @@ Use::
 from __future__ import annotations
 
 import math
+import os
 import string
 import sys
 from collections.abc import Callable
@@ -65,6 +66,10 @@ NVML_POWER_SCOPE_GPU = 0
 NVML_POWER_SCOPE_MODULE = 1
 NVML_POWER_SCOPE_MEMORY = 2
 NVML_VALUE_TYPE_UNSIGNED_INT = 1
+
+#: in FakeGpu.processes and process_samples: the process that asks NVML (a worker whose pid a
+#: test cannot know in advance)
+SELF_PID = -1
 
 
 class PartTimeLoad:
@@ -295,7 +300,7 @@ class FakePynvml(ModuleType):
 
     def nvmlDeviceGetComputeRunningProcesses(self, handle: _Handle) -> list[SimpleNamespace]:
         gpu = self._gpu(handle, "nvmlDeviceGetComputeRunningProcesses")
-        return [SimpleNamespace(pid=pid, usedGpuMemory=used, gpuInstanceId=0xFFFFFFFF,
+        return [SimpleNamespace(pid=_pid(pid), usedGpuMemory=used, gpuInstanceId=0xFFFFFFFF,
                                 computeInstanceId=0xFFFFFFFF)
                 for pid, used in gpu.processes.items()]
 
@@ -303,7 +308,7 @@ class FakePynvml(ModuleType):
                                         ) -> list[SimpleNamespace]:
         """Samples newer than ``timeStamp`` (us); NotFound when there are none, as in NVML."""
         gpu = self._gpu(handle, "nvmlDeviceGetProcessUtilization")
-        samples = [SimpleNamespace(pid=pid, timeStamp=t, smUtil=sm, memUtil=0, encUtil=0,
+        samples = [SimpleNamespace(pid=_pid(pid), timeStamp=t, smUtil=sm, memUtil=0, encUtil=0,
                                    decUtil=0)
                    for pid, t, sm in gpu.process_samples if t > timeStamp]
         if not samples:
@@ -386,6 +391,11 @@ class FakePynvml(ModuleType):
         if value is None:
             raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
         return int(value)
+
+
+def _pid(pid: int | str) -> int:
+    """A pid as NVML reports it (a JSON round trip makes dict keys text)."""
+    return os.getpid() if int(pid) == SELF_PID else int(pid)
 
 
 def make_pynvml(

@@ -214,7 +214,9 @@ def test_a_load_the_part_time_samples_miss_is_flagged_per_repeat(monkeypatch):
     [flag] = [f for f in result.flags if "disagree" in f]
     assert flag.startswith("gpu:0: the energy counter and integrated polled power disagree by "
                            "more than 10% in 3 of 3 repeats (counter/polled 3.")
-    assert "the counter is the measurement" in flag
+    assert flag.endswith("the counter is used: a counter that stands still or runs wrong (AMD "
+                         "SMI on some parts), or polled power that sees only part of each update "
+                         "(Yang et al., SC'24), explains it")
 
 
 def test_results_show_prints_the_cross_check_and_mitigation_notes(monkeypatch, capsys, tmp_path):

@@ -192,3 +192,61 @@ def test_a_gpu_the_case_does_not_run_on_is_not_watched(monkeypatch):
 
     assert not any("shared" in f for f in result.flags)
     assert all("gpu:0:share" not in [d.domain for d in m.domains] for m, _ in result.repeats)
+
+
+WORKLOAD = '''
+import time
+import greenbench
+
+
+@greenbench.workload
+def busy():
+    time.sleep(0.002)
+'''
+
+SHIM = '''import json, os, sys
+from tests.fake_pynvml import FakeGpu, FakePynvml
+gpus = json.loads(open(os.environ["GREENBENCH_TEST_STATIC_GPUS"]).read())
+sys.modules[__name__] = FakePynvml([FakeGpu(**gpu) for gpu in gpus])
+'''
+
+
+def test_a_run_on_a_shared_gpu_says_so_and_results_show_prints_it(monkeypatch, capsys,
+                                                                   tmp_path):
+    """Real worker processes, each seeing the stand-in GPU through a pynvml on PYTHONPATH:
+    the worker itself (SELF_PID) and another process use it."""
+    import json
+    from pathlib import Path
+
+    from tests.cli_runner import run_cli
+    from tests.fake_amdsmi import install as install_amd
+    from tests.fake_pynvml import SELF_PID
+
+    gpus = [{"processes": {SELF_PID: 1 << 30, OTHER: 1 << 30},
+             "process_samples": [[SELF_PID, LATER_US, 45], [OTHER, LATER_US, 15]]}]
+    (tmp_path / "gpus.json").write_text(json.dumps(gpus))
+    shim = tmp_path / "nvml-standin"
+    shim.mkdir()
+    (shim / "pynvml.py").write_text(SHIM)
+    repo = Path(__file__).resolve().parent.parent
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(shim), str(repo), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    monkeypatch.setenv("GREENBENCH_TEST_STATIC_GPUS", str(tmp_path / "gpus.json"))
+    install(monkeypatch, make_pynvml([FakeGpu(**gpus[0])]))  # the run's own probe
+    install_amd(monkeypatch, None)
+    # this machine's torch has no CUDA; the workload needs none
+    monkeypatch.setattr("greenbench.runner.check_device", lambda device: None)
+    monkeypatch.setenv("COLUMNS", "200")
+    (tmp_path / "busy.py").write_text(WORKLOAD)
+    store = str(tmp_path / "runs.sqlite")
+
+    ran = run_cli(capsys, "run", "busy", "--workload-file", str(tmp_path / "busy.py"),
+                  "--device", "cuda:0", "--repeats", "2", "--min-duration", "0.2",
+                  "--warmup", "0.1", "--idle", "0", "--store", store)
+    shown = run_cli(capsys, "results", "show", "latest", "--store", store)
+
+    assert ran.code == 0, ran.err
+    expected = (f"gpu:0 shared with other processes in 2 of 2 repeats: pid {OTHER} (not visible "
+                "here); the measured energy is the whole GPU's; this case's share by SM "
+                "utilisation during the repeat: 75%, in gpu:0:share (attributed, not measured)")
+    assert expected in " ".join(shown.out.split())
