@@ -2,10 +2,10 @@
 
 Debian's postgresql package (``/usr/lib/postgresql/<version>/bin``) or binaries on PATH; where
 there are none, the tests that need a server are skipped with that reason. The server listens
-on 127.0.0.1 at a free port, with its data in a temporary folder (owned by the ``postgres``
+on 127.0.0.1 at a free port, with its data in a temporary folder (run as the ``postgres``
 system user when the tests run as root: initdb refuses root), and asks TCP clients for a
 password (scram-sha-256), so that the tests of credentials are real. Each test gets a database
-of its own; the server goes away with the session.
+of its own; the server goes away with the session, and with the test process if it is killed.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,37 +72,91 @@ class Server:
         self.sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def _as_server_user() -> Callable[[], None] | None:
+    """Where the tests run as root: a ``preexec_fn`` that runs the child as the ``postgres``
+    user (initdb and postgres refuse root)."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    user = pwd.getpwnam("postgres")
+
+    def drop() -> None:
+        os.setgid(user.pw_gid)
+        os.setuid(user.pw_uid)
+
+    return drop
+
+
+def _dies_with_us(then: Callable[[], None] | None) -> Callable[[], None]:
+    """A ``preexec_fn``: ``then``, and the child gets SIGQUIT (PostgreSQL's immediate
+    shutdown) when the test process dies, so that a killed session leaves no server behind."""
+    prctl = None
+    if sys.platform == "linux":  # looked up here: the child only calls it
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def prepare() -> None:
+        if then is not None:
+            then()
+        if prctl is not None:
+            prctl(1, int(signal.SIGQUIT))  # PR_SET_PDEATHSIG
+
+    return prepare
+
+
 def _start() -> Iterator[Server]:
     folder_bin = binaries()
     if folder_bin is None:
-        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl, postgres) on this machine: "
-                    "install Debian's postgresql package to run the server-store tests")
+        pytest.skip("no PostgreSQL binaries (initdb, postgres) on this machine: install "
+                    "Debian's postgresql package to run the server-store tests")
+    as_user = _as_server_user()
     folder = Path(tempfile.mkdtemp(prefix="greenbench-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: the server runs as the postgres user
+    if as_user is not None:
         shutil.chown(folder, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data = folder / "data"
-    secret = folder / "pw"
+    data, secret = folder / "data", folder / "pw"
     secret.write_text(PASSWORD + "\n")
-    if as_user:
+    if as_user is not None:
         shutil.chown(secret, "postgres", "postgres")
-    subprocess.run([*as_user, str(folder_bin / "initdb"), "-D", str(data), "-U", USER,
-                    "--pwfile", str(secret), "--auth-local=trust",
-                    "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C"],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run([str(folder_bin / "initdb"), "-D", str(data), "-U", USER, "--pwfile",
+                    str(secret), "--auth-local=trust", "--auth-host=scram-sha-256", "-E",
+                    "UTF8", "--locale=C"],
+                   check=True, capture_output=True, timeout=300, preexec_fn=as_user)
     port = _free_port()
-    options = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-    subprocess.run([*as_user, str(folder_bin / "pg_ctl"), "-D", str(data), "-o", options,
-                    "-l", str(folder / "log"), "-w", "-t", "120", "start"],
-                   check=True, capture_output=True, timeout=180)
+    with open(folder / "log", "wb") as log:
+        server = subprocess.Popen(
+            [str(folder_bin / "postgres"), "-D", str(data), "-p", str(port), "-k", str(folder),
+             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c",
+             "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
+             "max_connections=200"],
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_dies_with_us(as_user))
+    running = Server(port=port, folder=folder)
     try:
-        yield Server(port=port, folder=folder)
+        _wait_until_it_answers(running, server, folder / "log")
+        yield running
     finally:
-        subprocess.run([*as_user, str(folder_bin / "pg_ctl"), "-D", str(data), "-m",
-                        "immediate", "stop"], capture_output=True, timeout=120, check=False)
+        server.send_signal(signal.SIGQUIT)  # immediate shutdown: the data is thrown away
+        try:
+            server.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=60)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_until_it_answers(running: Server, server: subprocess.Popen, log: Path) -> None:
+    import psycopg
+
+    for _ in range(600):  # up to a minute on a loaded machine, then say why
+        if server.poll() is not None:
+            raise RuntimeError(f"postgres exited: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            running.sql("SELECT 1")
+            return
+        except psycopg.OperationalError:
+            time.sleep(0.1)
+    raise RuntimeError(f"postgres did not answer: {log.read_text(errors='replace')[-2000:]}")
 
 
 @pytest.fixture(scope="session")
