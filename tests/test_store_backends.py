@@ -158,7 +158,7 @@ from greenbench.store import Store
 
 location, tag, _, shared = sys.argv[1:5]
 with Store(location) as store:
-    for i in range(15):
+    for i in range(10):
         run = make_run(0, run_id=f"{tag}-{i:03d}", status="running")
         store.begin_run(run)
         store.add_case(run.id, 0, make_case(params={"i": i}))
@@ -186,7 +186,7 @@ def test_writers_in_several_processes_lose_no_run_and_duplicate_none(
     with Store(location, readonly=True) as s:
         runs = s.list_runs()
     ids = [r.id for r in runs]
-    assert len(ids) == len(set(ids)) == 3 * 15 + 1
+    assert len(ids) == len(set(ids)) == 3 * 10 + 1
     assert {r.status for r in runs} == {"complete"}
     assert all(r.cases == 1 for r in runs)
 

@@ -42,23 +42,25 @@ def closed_port() -> int:
 
 
 def test_run_stores_into_a_server_and_every_reading_command_reads_it(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         postgres_url: str, tmp_path: Path) -> None:  # noqa: F811
     ran = gb("run", "spin", "--workload-file", FILE, "--repeats", "2", "--min-duration",
              "0.05", "--warmup", "0.05", "--idle", "0", "--store", postgres_url, cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     shown_url = postgres_url.replace(f":{PASSWORD}@", "@")
     assert "stored run " in ran.stderr and shown_url in " ".join(ran.stderr.split())
-    env = {"GREENBENCH_STORE": postgres_url}  # the environment works as --store does
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GREENBENCH_STORE", postgres_url)  # as --store does
     outputs = [ran.stdout, ran.stderr]
     for args in (["results", "list"], ["results", "show", "latest"],
                  ["results", "export", "latest", "-o", "run.json"],
                  ["compare", "latest", "latest"],
                  ["report", "latest", "-o", "report.md", "--no-figures"],
                  ["-v", "results", "show", "latest", "--json"]):
-        done = gb(*args, cwd=tmp_path, env=env)
-        assert done.returncode in (0, 3), (args, done.stderr)  # compare: 3, nothing changed
-        assert "Traceback" not in done.stderr, (args, done.stderr)
-        outputs += [done.stdout, done.stderr]
+        done = run_cli(capsys, *args)
+        assert done.code in (0, 3), (args, done.err)  # compare: 3, nothing comparable
+        assert "Traceback" not in done.err, (args, done.err)
+        outputs += [done.out, done.err]
     exported = (tmp_path / "run.json").read_text()
     assert json.loads(exported)["run"]["cases"][0]["workload"] == "spin"
     report = (tmp_path / "report.md").read_text()
