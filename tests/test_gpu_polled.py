@@ -291,3 +291,44 @@ def test_every_rank_of_a_job_runs_the_rise_steps_rank_0_counted(monkeypatch):
 
     (a, _), (b, _) = result.repeats
     assert sum(a.end_s < t < b.start_s for t in step.starts) == 7
+
+
+def phase_trial(monkeypatch, mitigate: bool, seed: int) -> list[float]:
+    """Polled energy over true energy per repeat, for 100 ms steps that draw 400 W for their
+    first 30 ms and 100 W after (190 W on average; 50 W between steps)."""
+    import bisect
+
+    clock = VirtualClock()
+    gpu = FakeGpu(name=A100, energy_mj=None)
+    sensor = gpu_sensor(monkeypatch, gpu)
+    if not mitigate:
+        sensor.part_time = None  # as before the mitigations
+    meter = Meter([sensor], clock=clock, sync=lambda: None, witness=None)
+    step = Steps(clock, meter, 0.1)
+
+    def watts(t: float) -> float:
+        i = bisect.bisect_right(step.starts, t) - 1
+        if i < 0 or t >= step.starts[i] + 0.1:
+            return 50.0
+        return 400.0 if t - step.starts[i] < 0.03 else 100.0
+
+    gpu.load = PartTimeLoad(clock, watts)
+    protocol = Protocol(meter, Plan(repeats=6, min_repeat_s=0.5, warmup_s=0.5))
+    protocol.rng = random.Random(seed)
+    result = protocol.run(step)
+    return [m.domain("gpu:0").energy_j / gpu.load.true_j(m.start_s, m.end_s)
+            for m, _ in result.repeats]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_pauses_turn_a_hidden_phase_bias_into_visible_spread(monkeypatch, seed):
+    # without the pauses every repeat samples the same slice of the step: 47% low, and the
+    # repeats agree, so no CV shows it
+    before = phase_trial(monkeypatch, mitigate=False, seed=seed)
+    assert max(before) - min(before) < 1e-6
+    assert before[0] == pytest.approx(100 / 190, rel=0.01)
+    # with them the repeats sample different slices: they straddle the truth, and their mean
+    # is within 10% of it
+    after = phase_trial(monkeypatch, mitigate=True, seed=seed)
+    assert min(after) < 1.0 < max(after)
+    assert sum(after) / len(after) == pytest.approx(1.0, abs=0.1)
