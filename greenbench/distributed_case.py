@@ -25,10 +25,11 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+from greenbench.distributed.combine import JobMeasurement
 from greenbench.distributed.meter import DistributedMeter
 from greenbench.errors import UserError
 from greenbench.measurement import Measurement
@@ -48,6 +49,8 @@ class JobMeter:
         self.counted = meter.meter.counted
         self.sync = meter.meter.sync
         self._agreed = 0
+        #: the job's windows, by name
+        self.windows: dict[str, JobMeasurement] = {}
 
     def begin(self, name: str) -> Any:
         window = self.job.window(name)
@@ -63,6 +66,7 @@ class JobMeter:
             raise UserError(f"window {job.name}: no report from host(s) "
                             f"{', '.join(job.missing_hosts)} within "
                             f"{self.job.timeout_s:g} s; the case has no job total")
+        self.windows[job.name] = job
         return job_window(job)
 
     def idle(self, seconds: float, name: str = "idle") -> Measurement:
@@ -85,6 +89,13 @@ class JobMeter:
                             "s (did it fail?)") from None
         return json.loads(store.get(key))
 
+    def record(self, names: Sequence[str]) -> dict[str, Any]:
+        """The job (greenbench.distributed.record) over the windows ``names`` together."""
+        from greenbench.distributed.record import job_record
+
+        return summed([job_record(self.windows[n], self.job.identities,
+                                  self.job.election).to_dict() for n in names])
+
     def layout(self) -> str:
         """Who ran where and who read what, in one line for the case's flags."""
         hosts: dict[str, list[int]] = {}
@@ -100,8 +111,43 @@ class JobMeter:
                 "every figure is the job's, each host's counters read once")
 
 
+def summed(jobs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Several windows of one job (``run.job`` documents) as one: every host's domains
+    summed over them (None where one failed to read, never a 0 for it), the durations added;
+    the hosts, ranks and election are the job's."""
+    from greenbench.distributed.record import HostDomain, JobHost, JobRecord
+
+    records = [JobRecord.from_dict(j) for j in jobs]
+    first = records[0]
+    hosts: dict[str, JobHost] = {}
+    for record in records:
+        for h in record.hosts:
+            mine = hosts.setdefault(h.host_id, JobHost(h.host_id, h.hostname, h.machine_key,
+                                                       list(h.ranks)))
+            mine.ranks = sorted({*mine.ranks, *h.ranks})
+            for d in h.domains:
+                same = next((m for m in mine.domains if m.domain == d.domain), None)
+                if same is None:
+                    mine.domains.append(HostDomain.from_dict(d.to_dict()))
+                else:
+                    same.energy_j = (None if same.energy_j is None or d.energy_j is None
+                                     else same.energy_j + d.energy_j)
+                    same.error = same.error or d.error
+    return JobRecord(
+        world_size=max(r.world_size for r in records),
+        expected_hosts=list(dict.fromkeys(h for r in records for h in r.expected_hosts)),
+        hosts=list(hosts.values()),
+        missing_ranks=sorted({m for r in records for m in r.missing_ranks}),
+        missing_hosts=list(dict.fromkeys(h for r in records for h in r.missing_hosts)),
+        election=first.election, duration_s=sum(r.duration_s for r in records),
+        clock_spread_s=max(r.clock_spread_s for r in records),
+        clock_spread_flagged=any(r.clock_spread_flagged for r in records),
+        slurm_job_id=first.slurm_job_id).to_dict()
+
+
 def run_case(spec: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> CaseRecord:
-    """This rank's part of the case; rank 0's record is the job's."""
+    """This rank's part of the case; rank 0's record is the job's, and rank 0 emits the
+    job's breakdown over the repeats (a ``job`` event) before its result."""
     import torch.distributed as dist
 
     from greenbench.protocol import Plan, Protocol
@@ -156,6 +202,9 @@ def run_case(spec: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> Ca
     finally:
         wl.teardown(state)
         meter.close()
+    if meter.rank == 0:  # node 0 stores the job
+        emit({"event": "job",
+              "job": job.record([f"repeat {i + 1}" for i in range(len(repeats))])})
     return CaseRecord(
         workload=wl.name, params=params, status="ok", unit=wl.unit,
         units_per_step=units_per_step, variants=[p.name for p in wl.params if p.variant],
@@ -212,7 +261,7 @@ def main() -> int:
 
     spec = json.loads(os.environ[CASE_ENV])
     try:
-        case = run_case(spec, emit if rank == 0 else lambda event: None)
+        case = run_case(spec, emit)
         import torch.distributed as dist
 
         dist.barrier()  # no rank leaves while another may still need the job's store

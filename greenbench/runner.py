@@ -167,11 +167,22 @@ def run(
         label=label,
     )
     store.begin_run(record)
+    jobs: list[dict[str, Any]] = []  # a distributed case's job, each host's part
+
+    def on(event: dict[str, Any]) -> None:
+        if event["event"] == "job":
+            jobs.append(event["job"])
+        on_event(event)
+
     try:
-        _run_cases(specs, config, store, record, on_event, carbon)
+        _run_cases(specs, config, store, record, on, carbon)
         if carbon is not None:
             record.footprint = run_footprint(record, carbon)
-        store.finish_run(record.id, record.status, footprint=record.footprint)
+        if jobs:
+            from greenbench.distributed_case import summed
+
+            record.job = summed(jobs)
+        store.finish_run(record.id, record.status, footprint=record.footprint, job=record.job)
     except BaseException as exc:
         # A full disk, a second Ctrl-C, a bug: the run keeps its stored cases and is marked
         # as ended, never left "running".

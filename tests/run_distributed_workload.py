@@ -6,8 +6,8 @@ opened its window; the one after keeps a reader from closing its window before e
 of its host has added its joules. So each repeat's energy is exact.
 
 Reads from the environment: ``T_PACKAGE``, the counter file (micro-joules) of the host the
-rank plays; ``T_VERSION``, a greenbench version this node says it runs (a node with another
-install, for the refusal of ranks that disagree).
+rank plays; ``T_VERSION``, a greenbench version the rank ``T_VERSION_RANK`` says it runs (a
+rank with another install, for the refusal of ranks that disagree).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import greenbench
 from greenbench.workload import Param, Workload
 
-if os.environ.get("T_VERSION"):
+if os.environ.get("T_VERSION") and os.environ.get("T_VERSION_RANK") == os.environ.get("RANK"):
     greenbench.__version__ = os.environ["T_VERSION"]
 
 

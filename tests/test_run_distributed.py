@@ -86,7 +86,7 @@ class IdlePower:
             last = now
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(120)
 def test_two_nodes_add_their_hosts_and_subtract_each_hosts_idle(tmp_path: Path) -> None:
     a, b = Host(tmp_path, "node-a"), Host(tmp_path, "node-b")
     idle = IdlePower({a.dram: 5.0, b.dram: 20.0})
@@ -98,7 +98,7 @@ def test_two_nodes_add_their_hosts_and_subtract_each_hosts_idle(tmp_path: Path) 
             "counter-steps", "-p", "joules=1", "--nproc-per-node", "1", "--nnodes", "2",
             "--node-rank", str(node), "--master-port", str(port), *SHORT], node_env(host))
             for node, (name, host) in enumerate([("a", a), ("b", b)])]
-        for code, err in finish(procs, wait=55):
+        for code, err in finish(procs, wait=110):
             assert code == 0, err[-1500:]
     finally:
         idle.stop.set()
@@ -120,35 +120,49 @@ def test_two_nodes_add_their_hosts_and_subtract_each_hosts_idle(tmp_path: Path) 
         assert m["net_energy_j"] == pytest.approx(
             m["energy_j"] - sum(idle_w.values()) * m["time_s"], rel=1e-9)
         assert m["net_energy_j"] == pytest.approx(2.0, rel=0.05)
+    # the run keeps the job: each host's part over the measured repeats, who read what
+    job = json.loads((tmp_path / "a.json").read_text())["run"]["job"]
+    steps = sum(r["steps"] for r in case["repeats"])
+    assert job["world_size"] == 2 and job["expected_hosts"] == ["node-a", "node-b"]
+    for rank, host in enumerate(job["hosts"]):
+        package = next(d for d in host["domains"] if d["domain"] == "cpu-package:0")
+        assert package["energy_j"] == pytest.approx(1.0 * steps, abs=1e-9)
+        assert host["ranks"] == package["read_by"] == [rank]
     # node 1 took part and says who stores the figures
     other = the_case(tmp_path, "b")
     assert other["status"] == "skipped" and "node 0 stores" in other["error"]
 
 
-@pytest.mark.timeout(60)
-@pytest.mark.parametrize(("node_b", "named"), [
-    ({"args": ["-p", "joules=2"]},
-     "the ranks disagree on the workload (rank 0: counter-steps[joules=1.0]; rank 1: "
-     "counter-steps[joules=2.0])"),
-    ({"env": {"T_VERSION": "0.0.1"}}, "the ranks disagree on the greenbench version"),
-])
-def test_nodes_that_disagree_are_refused_with_both_named(
-        tmp_path: Path, node_b: dict, named: str) -> None:
+@pytest.mark.timeout(120)
+def test_nodes_that_disagree_on_the_workload_are_refused_with_both_named(
+        tmp_path: Path) -> None:
     a, b = Host(tmp_path, "node-a"), Host(tmp_path, "node-b")
     port = free_port()
     procs = [greenbench_run(tmp_path, name, [
-        "counter-steps", *(node_b.get("args", ["-p", "joules=1"]) if node else
-                           ["-p", "joules=1"]),
-        "--nproc-per-node", "1", "--nnodes", "2", "--node-rank", str(node), "--master-port",
-        str(port), *SHORT],
-        {**node_env(host), **(node_b.get("env", {}) if node else {})})
-        for node, (name, host) in enumerate([("a", a), ("b", b)])]
-    finish(procs, wait=55)
+        "counter-steps", "-p", f"joules={joules}", "--nproc-per-node", "1", "--nnodes", "2",
+        "--node-rank", str(node), "--master-port", str(port), *SHORT], node_env(host))
+        for node, (name, host, joules) in enumerate([("a", a, 1), ("b", b, 2)])]
+    finish(procs, wait=110)
     for name in ("a", "b"):
         case = the_case(tmp_path, name)
-        assert case["status"] == "failed" and named in case["error"], case["error"]
-    if "version" in named:
-        assert "0.0.1" in the_case(tmp_path, "a")["error"]
+        assert case["status"] == "failed", case
+        assert ("the ranks disagree on the workload (rank 0: counter-steps[joules=1.0]; "
+                "rank 1: counter-steps[joules=2.0])") in case["error"]
+
+
+@pytest.mark.timeout(60)
+def test_ranks_that_disagree_on_the_greenbench_version_are_refused_with_both_named(
+        tmp_path: Path) -> None:
+    from greenbench import __version__
+
+    a = Host(tmp_path, "host-a")
+    proc = greenbench_run(tmp_path, "a", ["counter-steps", "--nproc-per-node", "2", *SHORT],
+                          {**node_env(a), "T_VERSION": "0.0.1", "T_VERSION_RANK": "1"})
+    finish([proc], wait=55)
+    case = the_case(tmp_path, "a")
+    assert case["status"] == "failed"
+    assert (f"the ranks disagree on the greenbench version (rank 0: {__version__}; "
+            "rank 1: 0.0.1)") in case["error"]
 
 
 # --------------------------------------------------------------------------- bad input

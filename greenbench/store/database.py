@@ -133,12 +133,15 @@ class Store:
 
         self._write(insert)
 
-    def finish_run(self, run_id: str, status: str, footprint: dict[str, Any] | None = None
-                   ) -> None:
-        """Set the final status (and the footprint, when given) of a run."""
+    def finish_run(self, run_id: str, status: str, footprint: dict[str, Any] | None = None,
+                   job: dict[str, Any] | None = None) -> None:
+        """Set the final status (and the footprint and the distributed job, when given) of
+        a run."""
         values: dict[str, Any] = {"status": status}
         if footprint is not None:
             values["footprint"] = footprint
+        if job is not None:
+            values["job"] = job
 
         def update(con: sa.Connection) -> None:
             self._require(con, run_id)
