@@ -250,3 +250,16 @@ def test_a_run_on_a_shared_gpu_says_so_and_results_show_prints_it(monkeypatch, c
                 "here); the measured energy is the whole GPU's; this case's share by SM "
                 "utilisation during the repeat: 75%, in gpu:0:share (attributed, not measured)")
     assert expected in " ".join(shown.out.split())
+
+
+def test_no_samples_reported_as_success_by_nvidia_ml_py_count_as_none(monkeypatch):
+    # nvidia-ml-py raises NVMLError(NVML_SUCCESS) when the driver has no sample to give
+    gpu = FakeGpu(processes={ME: 1, OTHER: 1},
+                  errors={"nvmlDeviceGetProcessUtilization": 0})
+    watch = ShareWatch(gpu_sensor(monkeypatch, gpu), own=lambda: {ME})
+    m = gpu_window()
+
+    use = watch.end(watch.begin(), m)
+
+    assert use is not None and use.ours is None
+    assert not any("cannot tell" in w for w in m.warnings)

@@ -162,6 +162,8 @@ class _NvmlSensor(Sensor):
         except self._nvml.NVMLError_NotFound:
             return {}
         except self._nvml.NVMLError as err:
+            if getattr(err, "value", None) == self._nvml.NVML_SUCCESS:
+                return {}  # nvidia-ml-py raises "success" when the count is 0: no samples
             raise self._read_error("reading per-process utilisation", err) from err
         by_pid: dict[int, list[int]] = {}
         for sample in samples:
