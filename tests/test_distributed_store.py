@@ -142,7 +142,7 @@ def test_a_malformed_job_is_refused_naming_the_field(change, message) -> None:  
         from_document(doc, "job.json")
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(120)
 def test_measure_distributed_stores_the_job_as_a_run_on_node_0(tmp_path: Path) -> None:
     from tests.test_distributed import Host, finish, free_port
     from tests.test_distributed_agents import ADVANCE, agent
@@ -153,7 +153,7 @@ def test_measure_distributed_stores_the_job_as_a_run_on_node_0(tmp_path: Path) -
                    f"{a.package}=30", f"{a.dram}=4"),
              agent(b, 1, 2, port, tmp_path / "b.json", sys.executable, "-c", ADVANCE,
                    f"{b.package}=20", f"{b.dram}=2")]
-    errors = [err for _, err in finish(procs, wait=50)]
+    errors = [err for _, err in finish(procs, wait=110)]
     assert "stored run" in errors[0] and "stored run" not in errors[1]
     with Store(tmp_path / "store.sqlite", readonly=True) as store:
         (summary,) = store.list_runs()
@@ -167,7 +167,7 @@ def test_measure_distributed_stores_the_job_as_a_run_on_node_0(tmp_path: Path) -
     assert case.repeats[0].measurement.energy_j == pytest.approx(56.0, abs=1e-6)
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(60)
 def test_the_in_process_api_stores_each_window_on_rank_0_where_asked(tmp_path: Path) -> None:
     from tests.test_distributed import Host, advancing, run_job
 
@@ -197,7 +197,7 @@ def test_a_reader_of_version_1_refuses_a_version_2_document_asking_to_upgrade(
         results_format.from_document(doc, "job.json")
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(120)
 def test_a_store_that_cannot_be_written_is_one_line_after_the_job_is_shown_and_written(
         tmp_path: Path) -> None:
     import os
@@ -213,7 +213,7 @@ def test_a_store_that_cannot_be_written_is_one_line_after_the_job_is_shown_and_w
          "--node-rank", "0", "--master-addr", "127.0.0.1", "--agent-port", str(free_port()),
          "--store", str(tmp_path / "a-file" / "store.sqlite"), "-o", str(tmp_path / "job.json"),
          "--", sys.executable, "-c", "pass"],
-        env=env, capture_output=True, text=True, timeout=50)
+        env=env, capture_output=True, text=True, timeout=110)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("greenbench: error: ")
     assert "Traceback" not in done.stderr and "job: 1 host(s)" in done.stdout

@@ -117,7 +117,9 @@ def measure_job(command: Sequence[str], place: JobPlace, sensors: Sequence[Any],
     if place.node_rank == 0 and job is not None:
         doc = {"command": list(command), "exit_code": code, "interrupted": interrupted,
                **job.to_dict(), "election": meter.election.to_dict()}
-        print_job(doc)
+        from greenbench.distributed.record import job_record
+
+        print_job(doc, job_record(job, meter.identities, meter.election).to_dict())
         if output is not None:
             from greenbench.output_file import write_atomically
 
@@ -151,7 +153,9 @@ def _store(command: Sequence[str], code: int, interrupted: bool, job: Any, meter
         console(stderr=True).print(escape(f"stored run {run_id}"))
 
 
-def print_job(doc: dict[str, Any]) -> None:
+def print_job(doc: dict[str, Any], job: dict[str, Any]) -> None:
+    """Node 0's report of the job: its total, the per-host breakdown (as ``results show``
+    prints a stored one: ``job`` is its run.job), then the window's warnings."""
     from rich.markup import escape
 
     from greenbench.commands._common import console
@@ -162,15 +166,7 @@ def print_job(doc: dict[str, Any]) -> None:
     total = "no total (partial)" if doc["energy_j"] is None else fmt_energy(doc["energy_j"])
     out.print(escape(f"job: {len(doc['expected_hosts'])} host(s), "
                      f"{fmt_duration(doc['duration_s'])}, {total}{mark}"))
-    for host in doc["hosts"]:
-        energy = "-" if host["energy_j"] is None else fmt_energy(host["energy_j"])
-        out.print(escape(f"  {host['host_id']}: {energy}"
-                         + (" (estimate)" if host["estimate"] else "")))
-        for d in host["domains"]:
-            beside = f"  [{d['not_counted']}]" if d.get("not_counted") else ""
-            energy = "-" if d["energy_j"] is None else fmt_energy(d["energy_j"])
-            out.print(escape(f"    {d['domain']:<16} {energy:>10}  {d['method']} "
-                             f"({d['source']}){beside}"))
+    print_hosts(out, job, notes=False)  # the warnings below say the same
     for warning in doc["warnings"]:
         err.print(f"[yellow]warning: {escape(warning)}[/yellow]")
 
@@ -184,10 +180,11 @@ def _int_env(name: str, option: str | None) -> int:
     raise UserError(f"--distributed: give {option} (or set ${name})")
 
 
-def print_hosts(out: Any, job_doc: dict[str, Any]) -> None:
+def print_hosts(out: Any, job_doc: dict[str, Any], notes: bool = True) -> None:
     """A stored multi-host run's breakdown (``run.job``): a row per host (its machine key,
     ranks, energy, share of the job and how it was measured), its domains under it with the
-    rank that read each (and a GPU's UUID), then what a reader must know: partial, clocks."""
+    rank that read each (and a GPU's UUID), then (``notes``) what a reader must know:
+    partial, clocks."""
     from rich.markup import escape
 
     from greenbench.commands._width import Col, label_tokens, print_table, words
@@ -212,31 +209,37 @@ def print_hosts(out: Any, job_doc: dict[str, Any]) -> None:
         sources = ", ".join(dict.fromkeys(d.source for d in host.domains if d.counted))
         row(label_tokens(host.host_id), [host.machine_key or "?"],
             [f"{r}, " for r in host.ranks[:-1]] + [str(host.ranks[-1])] if host.ranks else [],
-            [fmt_energy(e)], [share], [method_label(host.method, sources)])
+            [fmt_energy(e)], [share], words(method_label(host.method, sources)))
         for d in host.domains:
             beside = "" if d.counted else (f" [in {d.part_of}]" if d.part_of
                                            else " [beside: not counted]")
             how = method_label(d.method, d.source) + (f", {d.uuid}" if d.uuid else "")
             row(label_tokens("  " + d.domain), [""],
-                ["read by ", ", ".join(map(str, d.read_by))],
+                _readers(d.read_by),
                 [fmt_energy(d.energy_j)], [""], words(how + beside), style="dim")
     for host_id in job.missing_hosts:
         ranks = [i.rank for i in job.election if i.host_id == host_id] or job.missing_ranks
         row(label_tokens(host_id), ["?"], [", ".join(map(str, sorted(set(ranks))))],
             ["-"], ["-"], ["no ", "report ", "in ", "time"], style="red")
     row(["total"], [""], [""], [fmt_energy(total)], [""],
-        ["no total: partial"] if job.partial else [method_label(_methods(job), "")])
+        words("no total: partial" if job.partial else method_label(_methods(job), "")))
     print_table(out, cols)
-    if job.partial:
+    if notes and job.partial:
         out.print("[red]" + escape(f"partial: no report from host(s) "
                                    f"{', '.join(job.missing_hosts)} (rank(s) "
                                    f"{', '.join(map(str, job.missing_ranks))}) in time; the "
                                    "job has no total (one over fewer hosts would understate "
                                    "it)") + "[/red]")
-    if job.clock_spread_flagged:
+    if notes and job.clock_spread_flagged:
         out.print(f"[yellow]clocks: the ranks' wall clocks differed by "
                   f"{job.clock_spread_s:.3g} s at the same window edge: synchronise them "
                   "(NTP)[/yellow]")
+
+
+def _readers(ranks: list[int]) -> list[str]:
+    """``read by 0`` unbroken, further ranks as tokens of their own: ``1, ``, ``2``."""
+    shown = [f"{r}, " for r in ranks[:-1]] + [str(r) for r in ranks[-1:]]
+    return [f"read by {shown[0]}", *shown[1:]] if shown else ["-"]
 
 
 def _methods(job: Any) -> str:
