@@ -7,7 +7,8 @@ of its host has added its joules. So each repeat's energy is exact.
 
 Reads from the environment: ``T_PACKAGE``, the counter file (micro-joules) of the host the
 rank plays; ``T_VERSION``, a greenbench version the rank ``T_VERSION_RANK`` says it runs (a
-rank with another install, for the refusal of ranks that disagree).
+rank with another install, for the refusal of ranks that disagree); ``T_DIE_RANK``, a
+rank that dies in its 20th step.
 """
 
 from __future__ import annotations
@@ -45,12 +46,16 @@ class CounterSteps(Workload):
     def setup(self, params: Mapping[str, Any], device: str) -> dict[str, Any]:
         import torch
 
+        dies = os.environ.get("T_DIE_RANK") == os.environ["RANK"]
         return {"path": os.environ["T_PACKAGE"], "joules": params["joules"],
-                "tensor": torch.zeros(1)}
+                "tensor": torch.zeros(1), "steps": 0, "dies": dies}
 
     def step(self, state: dict[str, Any]) -> None:
         import torch.distributed as dist
 
+        state["steps"] += 1
+        if state["dies"] and state["steps"] == 20:
+            os._exit(3)
         dist.all_reduce(state["tensor"])
         advance(state["path"], state["joules"])
         dist.all_reduce(state["tensor"])

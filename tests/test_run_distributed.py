@@ -165,6 +165,18 @@ def test_ranks_that_disagree_on_the_greenbench_version_are_refused_with_both_nam
             "rank 1: 0.0.1)") in case["error"]
 
 
+@pytest.mark.timeout(60)
+def test_a_rank_that_dies_fails_the_case_in_time_and_is_named(tmp_path: Path) -> None:
+    a = Host(tmp_path, "host-a")
+    proc = greenbench_run(tmp_path, "a", ["counter-steps", "--nproc-per-node", "2", *SHORT],
+                          {**node_env(a), "T_DIE_RANK": "1"})
+    (code, err), = finish([proc], wait=55)
+    assert code == 1, err[-1500:]  # a failed case, stored
+    case = the_case(tmp_path, "a")
+    assert case["status"] == "failed" and not case["repeats"]
+    assert case["error"].startswith("rank 1 exited with code 3 during the case")
+
+
 # --------------------------------------------------------------------------- bad input
 
 def run_cli(*args: str, timeout_s: float = 25) -> subprocess.CompletedProcess[str]:

@@ -16,12 +16,14 @@ torchrun's static rendezvous at ``A:P``, every node running the same ``greenbenc
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from greenbench.errors import UserError
@@ -118,10 +120,27 @@ def main(argv: Sequence[str]) -> int:
     try:
         torchrun(list(argv))
     except ChildFailedError as exc:
-        print(f"greenbench: a rank failed: {exc.get_first_failure()[1].message}",
-              file=sys.stderr)
+        died = died_ranks({rank: f.exitcode for rank, f in exc.failures.items()})
+        if died:  # the cause: the ranks that report their own errors exit with 1
+            line = json.dumps({"event": "error", "error": died}) + "\n"
+            os.write(1, line.encode())
         return 1
     return 0
+
+
+def died_ranks(exit_codes: Mapping[int, int]) -> str | None:
+    """What ended a job whose ranks failed: the ranks that died (a signal, or an exit code
+    other than the 1 of a rank that reported its error itself), or None."""
+    died = []
+    for rank, code in sorted(exit_codes.items()):
+        if code < 0:
+            died.append(f"rank {rank} was killed by {signal.Signals(-code).name}")
+        elif code != 1:
+            died.append(f"rank {rank} exited with code {code}")
+    if not died:
+        return None
+    return (f"{'; '.join(died)} during the case, and the job stopped (its output is in the "
+            "case's error detail)")
 
 
 if __name__ == "__main__":
