@@ -85,7 +85,7 @@ class RunConfig:
             from greenbench.distributed.launch import check_placement
 
             check_placement(self.nproc_per_node, self.nnodes, self.node_rank,
-                            self.master_port, self.job_timeout_s)
+                            self.master_port, self.job_timeout_s, self.device)
 
 
 @dataclass

@@ -1,10 +1,15 @@
 """The protocol's decisions on how many steps run are rank 0's on every rank of a job
 (greenbench.protocol's ``agree``), on virtual time: ranks whose steps take different times
-still run the same steps, as a DDP step's collectives need."""
+still run the same steps, as a DDP step's collectives need. And the placement of ranks on
+GPUs, checked before anything runs."""
 
 from __future__ import annotations
 
+import pytest
+
 from greenbench.clock import VirtualClock
+from greenbench.distributed.launch import check_placement
+from greenbench.errors import UserError
 from greenbench.meter import Meter
 from greenbench.protocol import Agree, Plan, Protocol, Result
 from tests.standins import SteppedCounter, constant
@@ -46,3 +51,20 @@ def test_alone_the_slower_rank_would_run_other_steps() -> None:
     steps_0, first = run_rank(0.010, lambda value: value)
     steps_1, alone = run_rank(0.013, lambda value: value)
     assert steps_1 != steps_0 and alone.steps != first.steps
+
+
+# --------------------------------------------------------------------------- GPUs per node
+
+@pytest.mark.parametrize(("device", "gpus", "message"), [
+    ("cuda:1", 8, "--device cuda:1 names one GPU, and with --nproc-per-node each rank "
+                  "computes on its own (cuda:LOCAL_RANK): use --device cuda"),
+    ("cuda", 2, "--nproc-per-node 4 with --device cuda: one GPU a rank, and this node has 2"),
+])
+def test_ranks_on_gpus_need_one_gpu_each(device: str, gpus: int, message: str) -> None:
+    with pytest.raises(UserError) as caught:
+        check_placement(4, 1, 0, 29500, 30.0, device, gpus=lambda: gpus)
+    assert str(caught.value) == message
+
+
+def test_four_ranks_on_four_gpus_pass() -> None:
+    check_placement(4, 1, 0, 29500, 30.0, "cuda", gpus=lambda: 4)

@@ -23,7 +23,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from greenbench.errors import UserError
@@ -41,10 +41,20 @@ def is_distributed(config: Any) -> bool:
 
 
 def check_placement(nproc_per_node: int, nnodes: int, node_rank: int, master_port: int,
-                    job_timeout_s: float) -> None:
-    """One line for each placement that cannot work, before anything runs."""
+                    job_timeout_s: float, device: str = "cpu",
+                    gpus: Callable[[], int] | None = None) -> None:
+    """One line for each placement that cannot work, before anything runs (``gpus``: how
+    many CUDA devices this node has; torch's count by default)."""
     if nproc_per_node < 1:
         raise UserError(f"--nproc-per-node {nproc_per_node}: use 1 or more ranks per node")
+    if device.startswith("cuda:"):
+        raise UserError(f"--device {device} names one GPU, and with --nproc-per-node each rank "
+                        "computes on its own (cuda:LOCAL_RANK): use --device cuda")
+    if device == "cuda":
+        count = gpus() if gpus is not None else _cuda_devices()
+        if nproc_per_node > count:
+            raise UserError(f"--nproc-per-node {nproc_per_node} with --device cuda: one GPU "
+                            f"a rank, and this node has {count}")
     if nnodes < 1:
         raise UserError(f"--nnodes {nnodes}: use 1 or more nodes")
     if not 0 <= node_rank < nnodes:
@@ -53,6 +63,12 @@ def check_placement(nproc_per_node: int, nnodes: int, node_rank: int, master_por
         raise UserError(f"--master-port {master_port}: use a TCP port from 1 to 65535")
     if job_timeout_s <= 0:
         raise UserError(f"--job-timeout {job_timeout_s:g}: use a positive number of seconds")
+
+
+def _cuda_devices() -> int:
+    import torch
+
+    return int(torch.cuda.device_count())
 
 
 def check_workloads(names: Sequence[str], registry: Any, world_size: int) -> None:
