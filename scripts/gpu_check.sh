@@ -81,13 +81,12 @@ greenbench run attention --device cuda:0 -p mechanism=sdpa "${case_p[@]}" --repe
 kill "$other" 2>/dev/null; wait "$other" 2>/dev/null
 
 log "6. power limits: a two-point sweep, set and put back"
-limits=""
+skip=""
 if [ -n "${GPU_CHECK_NO_LIMITS:-}" ]; then
-    echo "skipped: GPU_CHECK_NO_LIMITS is set"
+    skip="GPU_CHECK_NO_LIMITS is set"
 elif ! python3 -c "import greenbench.gpu.limits" 2>/dev/null; then
-    echo "skipped: this greenbench has no power-limit support (greenbench.gpu.limits)"
-else
-    limits=$(python3 - <<'PY'
+    skip="this greenbench has no power-limit support (greenbench.gpu.limits)"
+elif ! limits=$(python3 - 2>&1 <<'PY'
 import pynvml
 pynvml.nvmlInit()
 h = pynvml.nvmlDeviceGetHandleByIndex(0)
@@ -95,7 +94,12 @@ low, high = pynvml.nvmlDeviceGetPowerManagementLimitConstraints(h)
 default = pynvml.nvmlDeviceGetPowerManagementDefaultLimit(h)
 print(max(low, round(0.6 * default / 1000) * 1000) // 1000, default // 1000)
 PY
-)
+); then
+    skip="NVML gives no power-limit range here: ${limits##*$'\n'}"
+fi
+if [ -n "$skip" ]; then
+    echo "skipped: $skip"
+else
     read -r low default <<< "$limits"
     python3 -c "
 import pynvml; pynvml.nvmlInit()
@@ -159,7 +163,10 @@ counter = per_unit.get(("counter", "sdpa", None))
 polled = per_unit.get(("polled", "sdpa", None))
 if counter and polled:
     print(f"sdpa energy/unit, polled power over counter: {polled[0] / counter[0]:.4f}")
-if (out / "limit_before.txt").exists():
+if (out / "limits.txt").exists() and "limits" not in runs:
+    said = (out / "limits.txt").read_text().strip().splitlines()
+    print("power limits: no run stored:", said[-1] if said else "no output")
+elif (out / "limit_before.txt").exists():
     before = (out / "limit_before.txt").read_text().strip()
     after = (out / "limit_after.txt").read_text().strip() \
         if (out / "limit_after.txt").exists() else "?"
