@@ -108,7 +108,7 @@ class JobMeter:
                           f"{', '.join(map(str, sorted(readers.get(h, ())))) or 'none'}"
                           for h, ranks in hosts.items())
         return (f"job: {self.job.world_size} rank(s) on {len(hosts)} host(s) ({shown}); "
-                "every figure is the job's, each host's counters read once")
+                "every figure is the job's, each host counted once")
 
 
 def summed(jobs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
