@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from greenbench import gpu_share
 from greenbench.measurement import Measurement
 from greenbench.meter import CROSS_CHECK_TOLERANCE, MIN_UPDATES_PER_WINDOW, Meter
-from greenbench.polled_power import PartTimeMitigation, cross_check_flags, mitigation
+from greenbench.polled_power import CITATION, PartTimeMitigation, cross_check_flags, mitigation
 from greenbench.units import fmt_power
 
 #: warm-up ends early once the last this-many batches agree within STABLE_SPREAD
@@ -98,10 +98,16 @@ class Protocol:
         self.agree = agree
 
     def min_repeat_s(self) -> tuple[float, list[str]]:
-        """The shortest repeat: the plan's, or longer for the slowest sensor in the total."""
+        """The shortest repeat: the plan's, or longer for the slowest sensor in the total, or
+        for polled GPU power's minimum window (greenbench.polled_power)."""
         slowest = max((s.update_period_s for s in self.meter.sensors if self.meter.counted(s)),
                       default=0.0)
         needed = MIN_UPDATES_PER_WINDOW * slowest
+        polled = mitigation(self.meter.sensors, self.meter.counted)
+        if polled is not None and polled[0].min_window_s > max(needed, self.plan.min_repeat_s):
+            return polled[0].min_window_s, [
+                f"repeats lengthened to {polled[0].min_window_s:g} s for polled power on "
+                f"{', '.join(polled[1])} (part-time readings, {CITATION})"]
         if needed > self.plan.min_repeat_s:
             return needed, [f"repeats lengthened to {needed:g} s for the slowest sensor"]
         return self.plan.min_repeat_s, []
@@ -119,7 +125,6 @@ class Protocol:
         # polled power as the measurement: the part-time-power mitigations (polled_power.py)
         polled = mitigation(self.meter.sensors, self.meter.counted)
         if polled is not None:
-            min_s = max(min_s, polled[0].min_window_s)
             flags.append(polled[0].describe(polled[1], self.plan.steps is not None))
         on_phase("warmup", 0)
         w = self.meter.begin("warmup")

@@ -332,3 +332,17 @@ def test_random_pauses_turn_a_hidden_phase_bias_into_visible_spread(monkeypatch,
     after = phase_trial(monkeypatch, mitigate=True, seed=seed)
     assert min(after) < 1.0 < max(after)
     assert sum(after) / len(after) == pytest.approx(1.0, abs=0.1)
+
+
+def test_the_minimum_window_is_part_of_the_shortest_repeat_every_caller_asks_for(monkeypatch):
+    # the pytest fixture runs warm_up and repeat itself: it asks min_repeat_s
+    clock = VirtualClock()
+    sensor = gpu_sensor(monkeypatch, FakeGpu(name=A100, energy_mj=None))
+    meter = Meter([sensor], clock=clock, sync=lambda: None, witness=None)
+
+    shortest, flags = Protocol(meter, Plan(repeats=2, min_repeat_s=0.5, warmup_s=0.1)
+                               ).min_repeat_s()
+
+    assert shortest == 5.0
+    assert flags == ["repeats lengthened to 5 s for polled power on gpu:0 (part-time readings, "
+                     "Yang et al., SC'24)"]
