@@ -244,3 +244,11 @@ def test_stored_text_is_shown_as_text_never_run_as_markup(tmp_path: Path) -> Non
     assert "<script>alert" not in text and "<img" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert text.count("<script") == 1  # the page's own script
+
+
+def test_a_parameter_some_cases_lack_does_not_stop_the_page(tmp_path: Path) -> None:
+    run = lab_run(XEON, [("attention", "tokens", {"seq_len": 256}, 1.0),
+                         ("attention", "tokens", {"seq_len": 256, "window": None}, 2.0)])
+    build_site([run], tmp_path / "site", figures=False)
+    text = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "Every row: seq_len=256, window=None." in text

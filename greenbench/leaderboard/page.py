@@ -197,7 +197,7 @@ def _split_params(rows: list[Entry]) -> tuple[list[str], dict[str, Any]]:
     """The parameters that vary among rows (shown per row), and those every row shares."""
     keys = list(dict.fromkeys(k for e in rows for k in e.params))
     varying = [k for k in keys if len({repr(e.params.get(k)) for e in rows}) > 1]
-    constant = {k: rows[0].params[k] for k in keys if k not in varying}
+    constant = {k: rows[0].params.get(k) for k in keys if k not in varying}
     return varying, constant
 
 
