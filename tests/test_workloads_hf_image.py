@@ -60,6 +60,27 @@ def test_each_denoising_step_runs_the_unet_once_more(monkeypatch: pytest.MonkeyP
     assert len(calls) == 3 + 5
 
 
+def test_guidance_above_one_runs_the_unet_on_twice_the_batch() -> None:
+    batches: list[int] = []
+    for guidance in (1.0, 7.5):
+        wl, full = case(steps=1, guidance=guidance, batch=3, resolution=32)
+        state = wl.setup(full, "cpu")
+        state["pipe"].unet.register_forward_pre_hook(
+            lambda module, args, kwargs: batches.append(int(
+                (args[0] if args else kwargs["sample"]).shape[0])), with_kwargs=True)
+        wl.step(state)
+    assert batches == [3, 6]
+
+
+def test_bf16_generates_under_autocast() -> None:
+    import torch
+
+    wl, full = case(precision="bf16", **SMALL)
+    state = wl.setup(full, "cpu")
+    wl.step(state)
+    assert state["images"].dtype == torch.bfloat16
+
+
 def test_a_saved_pipeline_uses_its_weights_and_says_nothing_about_random_ones(
         tmp_path: Path) -> None:
     from greenbench_workloads import _hf_diffusers
