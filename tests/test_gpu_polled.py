@@ -252,8 +252,8 @@ def test_greenbench_sensors_says_what_the_polled_path_does(monkeypatch, capsys):
     shown = run_cli(capsys, "sensors")
 
     assert "polled power (this GPU has no total-energy counter): one reading covers about " \
-           "25 ms of each 100 ms (A100/H100 class, Yang et al., SC'24); repeats of at least " \
-           "5 s and 32 steps, random pauses and the rise time discarded" \
+           "25 ms of each 100 ms (A100/H100 class); repeats of at least 5 s and 32 steps, " \
+           "random pauses and the rise time discarded (Yang et al., SC'24)" \
         in " ".join(shown.out.split())
 
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from greenbench.polled_power import PartTimeMitigation
+from greenbench.polled_power import CITATION, PartTimeMitigation
 from greenbench.sensors.base import Probe, Sensor, SensorKind, SensorReadError, device_facts
 
 SOURCE = "amdsmi"
@@ -422,7 +422,8 @@ def _probe_gpu(amdsmi: Any, handle: Any, domain: str, amdsmi_index: int) -> Prob
             reading=f"unknown share of each update ({power_field})",
             why="this GPU has no energy accumulator")
         details["note"] = (f"polled power ({power.part_time.why}): repeats of at least 5 s "
-                           "and 32 steps, random pauses and the rise time discarded")
+                           "and 32 steps, random pauses and the rise time discarded "
+                           f"({CITATION})")
         return Probe(domain, SOURCE, SensorKind.POWER, sensor=power, details=details)
     return Probe(
         domain,

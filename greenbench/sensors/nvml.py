@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from greenbench.polled_power import PartTimeMitigation
+from greenbench.polled_power import CITATION, PartTimeMitigation
 from greenbench.sensors.base import Probe, Sensor, SensorKind, SensorReadError, device_facts
 
 SOURCE = "nvml"
@@ -525,7 +525,7 @@ def _probe_gpu(pynvml: Any, handle: Any, domain: str, nvml_index: int) -> Probe:
             else "this GPU has no total-energy counter")
         note = (f"polled power ({power.part_time.why}): one reading covers "
                 f"{power.part_time.reading}; repeats of at least 5 s and 32 steps, random "
-                "pauses and the rise time discarded")
+                f"pauses and the rise time discarded ({CITATION})")
         return Probe(domain, SOURCE, SensorKind.POWER, sensor=power, details={"note": note})
     return Probe(
         domain,
@@ -540,7 +540,7 @@ def _probe_gpu(pynvml: Any, handle: Any, domain: str, nvml_index: int) -> Probe:
 def _part_time_reading(name: str) -> str:
     """What one power value covers, as far as is known for this model."""
     if any(model in name for model in PART_TIME_MODELS):
-        return "about 25 ms of each 100 ms (A100/H100 class, Yang et al., SC'24)"
+        return "about 25 ms of each 100 ms (A100/H100 class)"
     return "unknown share of each update (many parts average over 1 s)"
 
 
