@@ -85,8 +85,12 @@ class ShareWatch:
         return int(self.clock.wall() * 1e6)
 
     def end(self, since_us: int, m: Measurement) -> GpuUse | None:
-        """Record in ``m`` who else used the GPU since ``since_us``; None when nobody did."""
+        """Record in ``m`` who else used the GPU since ``since_us``; None when nobody did, or
+        when ``m`` does not hold the GPU under its own name (a distributed job's window names
+        each host's domains ``host/domain``)."""
         domain = self.sensor.domain
+        if domain not in {d.domain for d in m.domains}:
+            return None
         try:
             running = self.sensor.processes()
             use = self.sensor.sm_use(since_us)

@@ -263,3 +263,14 @@ def test_no_samples_reported_as_success_by_nvidia_ml_py_count_as_none(monkeypatc
 
     assert use is not None and use.ours is None
     assert not any("cannot tell" in w for w in m.warnings)
+
+
+def test_a_window_without_the_gpu_under_its_own_name_is_left_alone(monkeypatch):
+    # a distributed job's window names each host's domains host/domain
+    gpu = FakeGpu(processes={ME: 1, OTHER: 1}, process_samples=[(OTHER, LATER_US, 70)])
+    watch = ShareWatch(gpu_sensor(monkeypatch, gpu), own=lambda: {ME})
+    m = Measurement("repeat 1", 0.0, 10.0, [
+        DomainEnergy("host-a/gpu:0", 100.0, "counter", "nvml", 10.0, 300.0, 100)])
+
+    assert watch.end(watch.begin(), m) is None
+    assert [d.domain for d in m.domains] == ["host-a/gpu:0"] and m.warnings == []
