@@ -82,8 +82,8 @@ def cross_check_flags(repeats: Sequence[Measurement], tolerance: float) -> list[
     for domain in domains:
         ratios, bad = [], 0
         for m in repeats:
-            d = m.domain(domain)
-            if d.energy_j is None or d.cross_check_energy_j is None:
+            d = next((x for x in m.domains if x.domain == domain), None)
+            if d is None or d.energy_j is None or d.cross_check_energy_j is None:
                 continue
             if d.cross_check_energy_j > 0:
                 ratios.append(d.energy_j / d.cross_check_energy_j)

@@ -346,3 +346,19 @@ def test_the_minimum_window_is_part_of_the_shortest_repeat_every_caller_asks_for
     assert shortest == 5.0
     assert flags == ["repeats lengthened to 5 s for polled power on gpu:0 (part-time readings, "
                      "Yang et al., SC'24)"]
+
+
+def test_the_cross_check_flag_counts_only_repeats_that_hold_the_domain():
+    from greenbench.measurement import DomainEnergy, Measurement
+    from greenbench.polled_power import cross_check_flags
+
+    def window(domains):
+        return Measurement("r", 0.0, 2.0, domains)
+
+    off = DomainEnergy("gpu:0", 50.0, "counter", "nvml", 25.0, None, 20,
+                       cross_check_energy_j=100.0)
+    flags = cross_check_flags([window([off]), window([])], 0.10)
+
+    assert flags[0].startswith("gpu:0: the energy counter and integrated polled power disagree "
+                               "by more than 10% in 1 of 2 repeats (counter/polled "
+                               "0.500-0.500)")
