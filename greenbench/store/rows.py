@@ -55,15 +55,18 @@ def case_values(run_id: str, index: int, case: CaseRecord) -> dict[str, Any]:
 
 def run_from_row(row: Any, case_rows: list[Any]) -> RunRecord:
     """The RunRecord of a ``runs`` row and its ``cases`` rows (``record``, ``trace``). Fields
-    in ``extra`` this greenbench does not know (a newer one stored them) are left out."""
+    in ``extra`` this greenbench does not know (a newer one stored them) are left out; a field
+    in both (given a column since) is read from its column."""
     cases = []
     for record, blob in case_rows:
         record = dict(record)
         record["trace"] = None if blob is None else json.loads(zlib.decompress(blob))
         cases.append(CaseRecord.from_dict(record))
-    extra = {k: v for k, v in (row.extra or {}).items() if k in _RUN_FIELDS}
-    return RunRecord(**{name: getattr(row, name) for name in RUN_COLUMNS}, **extra,
-                     cases=cases)
+    values = {name: getattr(row, name) for name in RUN_COLUMNS}
+    for name, value in (row.extra or {}).items():
+        if name in _RUN_FIELDS and values.get(name) is None:  # a column, where it has one
+            values[name] = value
+    return RunRecord(**values, cases=cases)
 
 
 _FIXED_COLUMNS = ("run_id", "created_utc", "machine", "machine_key", "label", "run_status",
