@@ -59,6 +59,7 @@ def stored_run(store: Path, run_id: str):  # noqa: ANN201
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_trainer_under_ddp_on_two_hosts_logs_the_jobs_energy_once(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
     (zero, one), store = train(tmp_path, "huggingface", ("host-a", "host-b"))
     # 6 steps, a log every 2: three intervals of 2 steps, each 2 x (3 J on host-a + 1 J on
     # host-b): the job's, not rank 0's host alone
@@ -84,6 +85,7 @@ def test_a_trainer_under_ddp_on_two_hosts_logs_the_jobs_energy_once(tmp_path: Pa
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_lightning_under_ddp_counts_the_host_of_two_ranks_once(tmp_path: Path) -> None:
+    pytest.importorskip("lightning")
     (zero, one), store = train(tmp_path, "lightning", ("host-a", "host-a"))
     # 32 samples over 2 ranks in batches of 4: 4 steps, a log every 2; both ranks read the
     # host's counters, rank 0 alone for the job (both counting would make it twice the truth)
