@@ -141,7 +141,8 @@ def test_a_missing_requirement_fails_before_any_work() -> None:
     with pytest.raises(UserError, match="needs no_such_module_xyz, which is not installed"):
         NeedsMissing().check_requirements()
     registry = discover(entry_points=True)
-    # every built-in declares torch; the Hugging Face family transformers too
+    # every built-in declares torch; the Hugging Face family transformers too, and its
+    # image generation diffusers
     assert all(wl.requires[0] == "torch" for wl in registry.workloads.values())
     assert {wl.requires for wl in registry.workloads.values()} == {
-        ("torch",), ("torch", "transformers")}
+        ("torch",), ("torch", "transformers"), ("torch", "diffusers", "transformers")}
