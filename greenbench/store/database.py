@@ -477,8 +477,9 @@ class Store:
         def once() -> _T:
             with self._engine.connect() as con:
                 if isinstance(self.path, ServerURL):
-                    con.execution_options(isolation_level="READ COMMITTED" if write
-                                          else "REPEATABLE READ")
+                    con.execution_options(**({"isolation_level": "READ COMMITTED"} if write
+                                             else {"isolation_level": "REPEATABLE READ",
+                                                   "postgresql_readonly": True}))
                 else:
                     con.execution_options(greenbench_write=write)
                 with con.begin():
