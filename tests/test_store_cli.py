@@ -169,3 +169,20 @@ def test_config_shows_a_store_url_without_its_password(
         assert result.code == 0
         assert "secret-pw" not in result.out
         assert "postgresql://lab@db.example/results" in result.out
+
+
+def test_a_store_url_in_the_project_settings_reaches_the_commands_as_written(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        postgres_url: str, tmp_path: Path) -> None:  # noqa: F811
+    with Store(postgres_url) as store:
+        run_id = store.begin_run(make_run(1))
+    (tmp_path / "pyproject.toml").write_text(
+        f"[project]\nname = 'demo'\n\n[tool.greenbench]\nstore = '{postgres_url}'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GREENBENCH_STORE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-user-config"))
+    listed = run_cli(capsys, "results", "list")
+    assert listed.code == 0, listed.err
+    assert run_id in listed.out
+    shown = run_cli(capsys, "config")
+    assert postgres_url.replace(f":{PASSWORD}@", "@") in shown.out and PASSWORD not in shown.out
