@@ -88,6 +88,20 @@ class RunConfig:
                             self.master_port, self.job_timeout_s, self.device)
 
 
+#: RunConfig's fields that place the ranks of a distributed case
+_PLACEMENT = ("nproc_per_node", "nnodes", "node_rank", "master_addr", "master_port",
+              "job_timeout_s")
+
+
+def stored_config(config: RunConfig) -> dict[str, Any]:
+    """The configuration a run stores: a run on one process leaves out the placement of
+    ranks it did not have."""
+    d = asdict(config)
+    if config.nproc_per_node is None:
+        d = {k: v for k, v in d.items() if k not in _PLACEMENT}
+    return d
+
+
 @dataclass
 class CaseSpec:
     workload: str
@@ -162,7 +176,8 @@ def run(
         status="running",
         machine=describe_machine(),
         software=describe_software(),
-        config={**asdict(config), **({"carbon": carbon.describe()} if carbon else {})},
+        config={**stored_config(config),
+                **({"carbon": carbon.describe()} if carbon else {})},
         sensors=sensors,
         label=label,
     )

@@ -1,7 +1,7 @@
 """The protocol's decisions on how many steps run are rank 0's on every rank of a job
 (greenbench.protocol's ``agree``), on virtual time: ranks whose steps take different times
 still run the same steps, as a DDP step's collectives need. And the placement of ranks on
-GPUs, checked before anything runs."""
+GPUs, checked before anything runs, and the placement a run stores."""
 
 from __future__ import annotations
 
@@ -68,3 +68,11 @@ def test_ranks_on_gpus_need_one_gpu_each(device: str, gpus: int, message: str) -
 
 def test_four_ranks_on_four_gpus_pass() -> None:
     check_placement(4, 1, 0, 29500, 30.0, "cuda", gpus=lambda: 4)
+
+
+def test_a_run_on_one_process_stores_no_placement_of_ranks() -> None:
+    from greenbench.runner import RunConfig, stored_config
+
+    assert "nnodes" not in stored_config(RunConfig())
+    placed = stored_config(RunConfig(nproc_per_node=2))
+    assert (placed["nproc_per_node"], placed["nnodes"], placed["master_port"]) == (2, 1, 29500)
