@@ -367,3 +367,17 @@ def test_a_password_in_the_environment_url_is_never_printed(
     with Store() as store:
         assert str(store.path) == server_url.replace(f":{PASSWORD}@", "@")
     assert os.environ["GREENBENCH_STORE"] == server_url
+
+
+def test_a_url_whose_port_is_not_a_number_is_one_line_without_the_password() -> None:
+    with pytest.raises(UserError, match="the port is not a number") as info:
+        Store("postgresql://me:hunter2-pw@db.example:five/results")
+    assert "hunter2-pw" not in str(info.value)
+
+
+def test_a_password_is_scrubbed_as_written_and_decoded() -> None:
+    from greenbench.store import store_path
+
+    url = store_path("postgresql://me:p%40ss-word@db.example:5432/r?password=q-pw&sslmode=require")
+    assert str(url) == "postgresql://me@db.example:5432/r?sslmode=require"
+    assert url.scrub("p@ss-word, p%40ss-word and q-pw") == "***, *** and ***"

@@ -102,10 +102,6 @@ class Store:
         """Close the connections; on SQLite the last one out folds the WAL into the file."""
         self._engine.dispose()
 
-    @property
-    def is_server(self) -> bool:
-        return isinstance(self.path, ServerURL)
-
     # -- writing a run as it happens
 
     def begin_run(self, run: RunRecord) -> str:

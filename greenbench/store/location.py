@@ -32,19 +32,23 @@ class ServerURL:
     records); :meth:`sqlalchemy_url` gives what the driver connects with."""
 
     def __init__(self, text: str) -> None:
-        from urllib.parse import parse_qsl, urlsplit
+        from urllib.parse import parse_qsl, unquote, urlsplit
 
         self._text = text
         parts = urlsplit(text)
-        self.scheme = parts.scheme.lower()
-        self._password = parts.password
-        query = dict(parse_qsl(parts.query))
-        self._query_password = query.get("password")
+        self._passwords = [p for p in (parts.password, unquote(parts.password or ""),
+                                       dict(parse_qsl(parts.query)).get("password")) if p]
         shown_query = "&".join(f"{k}={v}" for k, v in parse_qsl(parts.query)
                                if k != "password")
         netloc = parts.hostname or ""
-        if parts.port is not None:
-            netloc = f"{netloc}:{parts.port}"
+        try:
+            port = parts.port
+        except ValueError:
+            raise UserError(f"results store URL {parts.scheme}://{netloc}/...: the port is not "
+                            "a number; write it as postgresql://user@host:port/database"
+                            ) from None
+        if port is not None:
+            netloc = f"{netloc}:{port}"
         if parts.username:
             netloc = f"{parts.username}@{netloc}"
         self._shown = f"postgresql://{netloc}{parts.path}" + (f"?{shown_query}"
@@ -56,16 +60,9 @@ class ServerURL:
     def __repr__(self) -> str:
         return f"ServerURL({self._shown!r})"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ServerURL) and other._text == self._text
-
-    def __hash__(self) -> int:
-        return hash(self._text)
-
     def secrets(self) -> list[str]:
         """Every password this URL may connect with, to scrub from any message."""
-        found = [self._password, self._query_password, os.environ.get("PGPASSWORD"),
-                 _password_from_file()]
+        found = [*self._passwords, os.environ.get("PGPASSWORD"), _password_from_file()]
         return [s for s in found if s]
 
     def scrub(self, text: str) -> str:

@@ -90,12 +90,12 @@ def retry(url: ServerURL, fn: Callable[[], _T], attempts: int = RETRIES) -> _T:
             code = getattr(exc.orig, "sqlstate", None)
             again = exc.connection_invalidated or code in ("40001", "40P01")
             if not again or attempt == attempts - 1:
-                raise unreachable(url, exc) from None
+                raise server_error(url, exc) from None
             time.sleep(0.1 * 2**attempt)
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
-def unreachable(url: ServerURL, exc: BaseException) -> UserError:
+def server_error(url: ServerURL, exc: BaseException) -> UserError:
     """One line for a failure of the server or the connection to it, without any password."""
     orig = getattr(exc, "orig", None) or exc
     lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
