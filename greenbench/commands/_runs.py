@@ -19,8 +19,9 @@ def store_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--store", "store_path", type=OUTPUT_FILE,
         default=option_default("store"), metavar="PATH",
-        help="Results store (default: $GREENBENCH_STORE, else store in the settings files, "
-             "else results/greenbench.sqlite; see greenbench config).",
+        help="Results store: a file, or postgresql://user@host/db (default: "
+             "$GREENBENCH_STORE, else store in the settings files, else "
+             "results/greenbench.sqlite; see greenbench config).",
     )(f)
 
 

@@ -24,7 +24,7 @@ DEFAULT_LIST_LIMIT = 50
 
 @click.group()
 def results() -> None:
-    """List, show, check, export, import and delete stored runs.
+    """List, show, check, export, import, push, pull and delete stored runs.
 
     RUN is a run id, a unique prefix of one, latest or latest~N (N runs before the latest).
     """
