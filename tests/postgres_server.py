@@ -119,41 +119,57 @@ def _start() -> Iterator[Server]:
     secret.write_text(PASSWORD + "\n")
     if as_user is not None:
         shutil.chown(secret, "postgres", "postgres")
-    subprocess.run([str(folder_bin / "initdb"), "-D", str(data), "-U", USER, "--pwfile",
-                    str(secret), "--auth-local=trust", "--auth-host=scram-sha-256", "-E",
-                    "UTF8", "--locale=C"],
-                   check=True, capture_output=True, timeout=300, preexec_fn=as_user)
-    port = _free_port()
-    with open(folder / "log", "wb") as log:
-        server = subprocess.Popen(
-            [str(folder_bin / "postgres"), "-D", str(data), "-p", str(port), "-k", str(folder),
-             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c",
-             "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
-             "max_connections=200"],
-            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_dies_with_us(as_user))
-    running = Server(port=port, folder=folder)
+    server: subprocess.Popen | None = None
     try:
-        _wait_until_it_answers(running, server, folder / "log")
+        subprocess.run([str(folder_bin / "initdb"), "-D", str(data), "-U", USER, "--pwfile",
+                        str(secret), "--auth-local=trust", "--auth-host=scram-sha-256", "-E",
+                        "UTF8", "--locale=C"],
+                       check=True, capture_output=True, timeout=300, preexec_fn=as_user)
+        for _ in range(5):  # a free port can be taken by another test process meanwhile
+            running = Server(port=_free_port(), folder=folder)
+            server = _launch(folder_bin, data, running, as_user)
+            if _answers(running, server, folder / "log"):
+                break
+        else:
+            raise RuntimeError("postgres found no free port: "
+                               f"{(folder / 'log').read_text(errors='replace')[-2000:]}")
         yield running
     finally:
-        server.send_signal(signal.SIGQUIT)  # immediate shutdown: the data is thrown away
-        try:
-            server.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=60)
+        if server is not None and server.poll() is None:
+            server.send_signal(signal.SIGQUIT)  # immediate shutdown: the data is thrown away
+            try:
+                server.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=60)
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _wait_until_it_answers(running: Server, server: subprocess.Popen, log: Path) -> None:
+def _launch(folder_bin: Path, data: Path, running: Server,
+            as_user: Callable[[], None] | None) -> subprocess.Popen:
+    with open(running.folder / "log", "wb") as log:
+        return subprocess.Popen(
+            [str(folder_bin / "postgres"), "-D", str(data), "-p", str(running.port), "-k",
+             str(running.folder), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c",
+             "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
+             "max_connections=200"],
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_dies_with_us(as_user))
+
+
+def _answers(running: Server, server: subprocess.Popen, log: Path) -> bool:
+    """True once the server answers; False if it stopped because its port was taken."""
     import psycopg
 
-    for _ in range(600):  # up to a minute on a loaded machine, then say why
+    deadline = time.monotonic() + 180  # a start-up guard for a loaded machine, not a test
+    while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"postgres exited: {log.read_text(errors='replace')[-2000:]}")
+            text = log.read_text(errors="replace")
+            if "could not bind" in text or "already in use" in text:
+                return False
+            raise RuntimeError(f"postgres exited: {text[-2000:]}")
         try:
             running.sql("SELECT 1")
-            return
+            return True
         except psycopg.OperationalError:
             time.sleep(0.1)
     raise RuntimeError(f"postgres did not answer: {log.read_text(errors='replace')[-2000:]}")
