@@ -296,9 +296,13 @@ def test_a_newer_schema_on_the_server_is_refused_unchanged(
     assert postgres_server.sql("SELECT count(*) FROM runs", database) == [(1,)]
 
 
-def test_an_empty_database_is_no_store_to_read(server_url: str) -> None:
-    with pytest.raises(UserError, match="no results store at .*nothing has been stored"):
-        Store(server_url, readonly=True)
+def test_an_empty_database_is_no_store_to_read_or_delete_from(
+        postgres_server: Server, server_url: str) -> None:  # noqa: F811
+    for options in ({"readonly": True}, {"create": False}):
+        with pytest.raises(UserError, match="no results store at .*nothing has been stored"):
+            Store(server_url, **options)  # type: ignore[arg-type]
+    database = server_url.rsplit("/", 1)[1]
+    assert postgres_server.sql("SELECT to_regclass('runs') IS NULL", database) == [(True,)]
 
 
 def test_a_database_with_another_programs_runs_table_is_refused(

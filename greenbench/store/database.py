@@ -87,7 +87,8 @@ class Store:
                 self._columns = self._transaction(self._open_for_reading, write=False,
                                                   attempts=1)
             else:
-                self._transaction(self._migrate, write=True, attempts=1)
+                self._transaction(lambda con: self._migrate(con, create), write=True,
+                                  attempts=1)
         except BaseException:
             self._engine.dispose()
             raise
@@ -347,11 +348,15 @@ class Store:
             return server.present_columns(con)
         return sqlite_file.present_columns(con)
 
-    def _migrate(self, con: sa.Connection) -> None:
+    def _migrate(self, con: sa.Connection, create: bool) -> None:
         """Bring the schema to SCHEMA_VERSION, inside the write lock (SQLite's, or the
-        server's advisory lock), so that two processes opening a fresh store migrate it once."""
+        server's advisory lock), so that two processes opening a fresh store migrate it once.
+        An empty database is made a store only with ``create`` (a file is checked before)."""
         if isinstance(self.path, ServerURL):
             found = server.version(con, self.path, lock=True)
+            if found == 0 and not create:
+                raise UserError(f"no results store at {self.path}: nothing has been stored "
+                                f"there yet (pass --store or set {STORE_ENV})")
             if found < SCHEMA_VERSION:
                 upgrade(con, found, stamped=found > 0)
             return
