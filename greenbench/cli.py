@@ -36,6 +36,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                     "Build a static leaderboard page from pooled runs."),
     "config": ("greenbench.commands.config", "config",
                "Show every setting, its value and where it came from."),
+    "gpu": ("greenbench.commands.gpu", "gpu", "GPU power limits; restore a killed run's."),
+    "optimize": ("greenbench.commands.optimize", "optimize",
+                 "Sweep power limit and batch; recommend the setting to run at."),
 }
 
 

@@ -53,30 +53,36 @@ def main() -> int:
 
 def run_case(spec: dict[str, Any], emit: Any) -> CaseRecord:
     from greenbench.attribution import not_counted
+    from greenbench.gpu.limits import applied, workload_params
     from greenbench.sensors.registry import available_sensors, probe_all
 
     wl = load_workload(spec["workload"], spec.get("workload_files", []))
-    params = spec["params"]
+    params, limit_w = workload_params(spec["params"])  # the power limit is the worker's
     device = spec["device"]
     cfg = spec["config"]
     # asked here, not in the parent: on a GPU the answer starts CUDA, which the parent
     # must not hold while the workers measure
     reason = wl.skip_reason(params, device)
     if reason is not None:
-        return CaseRecord(wl.name, params, "skipped", unit=wl.unit, error=reason,
+        return CaseRecord(wl.name, spec["params"], "skipped", unit=wl.unit, error=reason,
                           variants=[p.name for p in wl.params if p.variant])
-    sensors = available_sensors(probe_all(cpu_tdp_w=cfg.get("cpu_tdp_w"),
-                                          scope=cfg.get("scope", "process")))
-    meter = Meter(sensors, interval_s=cfg["interval_s"],
-                  not_counted=not_counted([s.domain for s in sensors], device),
-                  include_constants=bool(cfg.get("include_constants", False))).start()
-    stop_power = _report_power(meter, emit)
-    try:
-        with activate(meter):
-            return _measure(wl, params, device, cfg, meter, emit)
-    finally:
-        stop_power.set()
-        meter.stop()
+    with applied(device, limit_w) as limit:  # set before the sensors, put back after all
+        sensors = available_sensors(probe_all(cpu_tdp_w=cfg.get("cpu_tdp_w"),
+                                              scope=cfg.get("scope", "process")))
+        meter = Meter(sensors, interval_s=cfg["interval_s"],
+                      not_counted=not_counted([s.domain for s in sensors], device),
+                      include_constants=bool(cfg.get("include_constants", False))).start()
+        stop_power = _report_power(meter, emit)
+        try:
+            with activate(meter):
+                case = _measure(wl, params, device, cfg, meter, emit)
+        finally:
+            stop_power.set()
+            meter.stop()
+    case.params = spec["params"]
+    if limit is not None:
+        case.flags.append(limit.note())
+    return case
 
 
 def _measure(

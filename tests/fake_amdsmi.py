@@ -90,6 +90,14 @@ class FakeAmdGpu:
     )
     #: amdsmi_get_power_cap_info's power_cap, µW
     power_cap_uw: int | None = 750_000_000
+    #: amdsmi_get_power_cap_info's range and default, µW
+    min_power_cap_uw: int = 0
+    max_power_cap_uw: int = 750_000_000
+    default_power_cap_uw: int = 750_000_000
+    #: whether amdsmi_set_power_cap is allowed (root); else ERR_NO_PERM
+    may_set_cap: bool = False
+    #: every cap set, µW, in order (power_cap_uw holds the last)
+    caps_set: list[int] = field(default_factory=list)
     gfx_clock_mhz: int | None = 2100
     memory_clock_mhz: int | None = 1300
     driver_version: str = "6.8.5"
@@ -171,8 +179,21 @@ class FakeAmdSmi(ModuleType):
         gpu = self._gpu(handle, "amdsmi_get_power_cap_info")
         if gpu.power_cap_uw is None:
             raise AmdSmiLibraryException(AmdSmiRetCode.ERR_NOT_SUPPORTED)
-        return {"power_cap": gpu.power_cap_uw, "default_power_cap": gpu.power_cap_uw,
-                "dpm_cap": 0, "min_power_cap": 0, "max_power_cap": gpu.power_cap_uw}
+        return {"power_cap": gpu.power_cap_uw, "default_power_cap": gpu.default_power_cap_uw,
+                "dpm_cap": 0, "min_power_cap": gpu.min_power_cap_uw,
+                "max_power_cap": gpu.max_power_cap_uw}
+
+    def amdsmi_set_power_cap(self, handle: Any, sensor_ind: int, cap: int) -> None:
+        """As AMD SMI: root only (ERR_NO_PERM), and within the range (ERR_INVAL)."""
+        gpu = self._gpu(handle, "amdsmi_set_power_cap")
+        if gpu.power_cap_uw is None:
+            raise AmdSmiLibraryException(AmdSmiRetCode.ERR_NOT_SUPPORTED)
+        if not gpu.may_set_cap:
+            raise AmdSmiLibraryException(AmdSmiRetCode.ERR_NO_PERM)
+        if not isinstance(cap, int) or not gpu.min_power_cap_uw <= cap <= gpu.max_power_cap_uw:
+            raise AmdSmiLibraryException(AmdSmiRetCode.ERR_INVAL)
+        gpu.power_cap_uw = cap
+        gpu.caps_set.append(cap)
 
     def amdsmi_get_clock_info(self, handle: Any, clock_type: AmdSmiClkType) -> dict[str, Any]:
         gpu = self._gpu(handle, "amdsmi_get_clock_info")

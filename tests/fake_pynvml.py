@@ -196,6 +196,14 @@ class FakeGpu:
     mig_uuids: list[str] = field(default_factory=list)
     #: function name -> NVML error code it raises (e.g. a lost GPU)
     errors: dict[str, int] = field(default_factory=dict)
+    #: nvmlDeviceGetPowerManagementLimitConstraints, mW (None: limits not supported)
+    limit_range_mw: tuple[int, int] | None = (100_000, 400_000)
+    #: nvmlDeviceGetPowerManagementDefaultLimit, mW
+    default_limit_mw: int = 400_000
+    #: whether nvmlDeviceSetPowerManagementLimit is allowed (root); else NO_PERMISSION
+    may_set_limit: bool = False
+    #: every limit set, mW, in order (power_limit_mw holds the last)
+    limits_set: list[int] = field(default_factory=list)
     #: when set, power and energy follow this draw over time (replacing power_mw, energy_mj)
     load: PartTimeLoad | None = None
     #: nvmlDeviceGetComputeRunningProcesses: pid -> used GPU memory in bytes
@@ -356,6 +364,32 @@ class FakePynvml(ModuleType):
 
     def nvmlDeviceGetEnforcedPowerLimit(self, handle: _Handle) -> int:
         return self._reading(handle, "nvmlDeviceGetEnforcedPowerLimit", "power_limit_mw")
+
+    def nvmlDeviceGetPowerManagementLimit(self, handle: _Handle) -> int:
+        return self._reading(handle, "nvmlDeviceGetPowerManagementLimit", "power_limit_mw")
+
+    def nvmlDeviceGetPowerManagementDefaultLimit(self, handle: _Handle) -> int:
+        return self._reading(handle, "nvmlDeviceGetPowerManagementDefaultLimit",
+                             "default_limit_mw")
+
+    def nvmlDeviceGetPowerManagementLimitConstraints(self, handle: _Handle) -> list[int]:
+        gpu = self._gpu(handle, "nvmlDeviceGetPowerManagementLimitConstraints")
+        if gpu.limit_range_mw is None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        return list(gpu.limit_range_mw)
+
+    def nvmlDeviceSetPowerManagementLimit(self, handle: _Handle, limit: int) -> None:
+        """As NVML: root only (NO_PERMISSION), and within the constraints (INVALID_ARGUMENT)."""
+        gpu = self._gpu(handle, "nvmlDeviceSetPowerManagementLimit")
+        if gpu.limit_range_mw is None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        if not gpu.may_set_limit:
+            raise NVMLError(NVML_ERROR_NO_PERMISSION)
+        low, high = gpu.limit_range_mw
+        if not isinstance(limit, int) or not low <= limit <= high:
+            raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+        gpu.power_limit_mw = limit
+        gpu.limits_set.append(limit)
 
     def nvmlDeviceGetClockInfo(self, handle: _Handle, clock_type: int) -> int:
         field_name = {NVML_CLOCK_SM: "sm_clock_mhz", NVML_CLOCK_MEM: "memory_clock_mhz"}.get(
