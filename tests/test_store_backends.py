@@ -215,7 +215,7 @@ import os, signal, socket, sys
 sys.path.insert(0, sys.argv[2])
 from greenbench.store import Store
 from tests.factories import make_case, make_run
-run = make_run(0, status='running')
+run = make_run(0, status='running', run_id='20250101-000000-killed')
 run.machine['hostname'] = socket.gethostname()
 store = Store(sys.argv[1])
 store.begin_run(run)
@@ -236,8 +236,10 @@ def test_a_writer_killed_mid_run_leaves_its_cases_and_reads_died(location: str) 
     assert run.status == DIED and summary.status == DIED
     assert [c.params for c in run.cases] == [{"i": 0}]
     with Store(location) as s:  # and the store takes new runs
-        s.begin_run(make_run(1))
+        s.begin_run(make_run(1, run_id="20250101-000000-after"))
         assert s.count_runs() == 2
+        with pytest.raises(UserError, match="the same run"):  # its export is that run
+            s.import_run(s.export_run(run_id))
 
 
 # --------------------------------------------------------------------------- the server

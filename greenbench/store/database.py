@@ -381,9 +381,16 @@ class Store:
         return self._hash_of(con, run_id) == digest
 
     def _hash_of(self, con: sa.Connection, run_id: str) -> str:
+        """The stored hash, else that of the run's export (its status as shown: ``died``)."""
+        from greenbench.run_owner import shown_status
+
         stored = con.execute(sa.select(self._column("content_hash"))
                              .where(runs.c.id == run_id)).scalar()
-        return stored or content_hash(self._stored_run(con, run_id)[0])
+        if stored:
+            return str(stored)
+        run, owner = self._stored_run(con, run_id)
+        run.status = shown_status(run.status, *owner)
+        return content_hash(run)
 
     def _stored_run(self, con: sa.Connection, run_id: str
                     ) -> tuple[RunRecord, tuple[Any, ...]]:
