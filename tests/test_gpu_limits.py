@@ -263,9 +263,8 @@ def test_an_amd_gpu_power_cap_is_set_and_put_back(monkeypatch, tmp_path):
         assert len(restore_records.read_all()) == 1
     assert amd.gpus[0].caps_set == [500_000_000, 750_000_000]
     assert restore_records.read_all() == []
-    with pytest.raises(UserError, match="allows 300 to 750 W"):
-        with applied("cuda:0", 200.0):
-            pass
+    with pytest.raises(UserError, match="allows 300 to 750 W"), applied("cuda:0", 200.0):
+        pass
 
 
 def test_an_amd_gpu_without_permission_changes_nothing(monkeypatch, tmp_path):
@@ -274,9 +273,9 @@ def test_an_amd_gpu_without_permission_changes_nothing(monkeypatch, tmp_path):
     install_amd(monkeypatch, amd)
     monkeypatch.setenv("GREENBENCH_STATE_DIR", str(tmp_path))
 
-    with pytest.raises(UserError, match="AMD GPU power cap needs root") as info:
-        with applied("cuda:0", 500.0):
-            pass
+    with pytest.raises(UserError, match="AMD GPU power cap needs root") as info, \
+            applied("cuda:0", 500.0):
+        pass
     assert info.value.exit_code == 2
     assert amd.gpus[0].power_cap_uw == 750_000_000
     assert restore_records.read_all() == []
