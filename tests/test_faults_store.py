@@ -265,3 +265,20 @@ def test_random_damage_gives_one_line_or_the_runs_never_a_traceback(
         assert "Traceback" not in result.err, (args, result.err)
         assert result.code == 0 or len(result.err.strip().splitlines()) == 1, (args, result.err)
     assert path.read_bytes() == bytes(data)
+
+
+@pytest.mark.parametrize("column", ["machine", "config", "sensors", "footprint"])
+def test_a_run_s_json_damaged_in_place_is_corrupt_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, column: str,
+) -> None:
+    path = tmp_path / "s.sqlite"
+    with Store(path) as s:
+        run_id = s.begin_run(make_run(2))
+    con = sqlite3.connect(path)
+    con.execute(f"UPDATE runs SET {column} = '{{x'")  # JSON the decoder stops in
+    con.commit()
+    con.close()
+    for args in (["results", "show", run_id], ["results", "export", run_id]):
+        result = run_cli(capsys, *args, "--store", str(path))
+        assert result.code != 0 and "Traceback" not in result.err, (args, result.err)
+        assert "corrupt" in result.err and len(result.err.strip().splitlines()) == 1, args

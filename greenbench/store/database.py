@@ -395,16 +395,22 @@ class Store:
     def _stored_run(self, con: sa.Connection, run_id: str
                     ) -> tuple[RunRecord, tuple[Any, ...]]:
         """The run as stored (its status not judged) and (hostname, pid, pid_started)."""
-        row = con.execute(sa.select(*(self._column(c) for c in (
+        query = sa.select(*(self._column(c) for c in (
             "id", "created_utc", "status", "machine", "software", "config", "sensors",
-            "footprint", "label", "job", "extra", "hostname", "pid", "pid_started")))
-            .where(runs.c.id == run_id)).first()
-        if row is None:
-            raise UserError(self._unknown_message(run_id, con))
-        case_rows = con.execute(sa.select(cases.c.record, cases.c.trace)
-                                .where(cases.c.run_id == run_id).order_by(cases.c.idx)).all()
-        run = self._decoded(f"run {run_id}", run_from_row, row, case_rows)
-        return run, (row.hostname, row.pid, row.pid_started)
+            "footprint", "label", "job", "extra", "hostname", "pid", "pid_started"))) \
+            .where(runs.c.id == run_id)
+
+        def read() -> tuple[RunRecord, tuple[Any, ...]]:
+            # the JSON is decoded as the rows are fetched: damage shows here
+            row = con.execute(query).first()
+            if row is None:
+                raise UserError(self._unknown_message(run_id, con))
+            case_rows = list(con.execute(sa.select(cases.c.record, cases.c.trace)
+                                         .where(cases.c.run_id == run_id)
+                                         .order_by(cases.c.idx)).all())
+            return run_from_row(row, case_rows), (row.hostname, row.pid, row.pid_started)
+
+        return self._decoded(f"run {run_id}", read)
 
     def _column(self, name: str) -> Any:
         """A ``runs`` column, or NULL under its name in a store of an older schema opened
