@@ -133,6 +133,24 @@ def test_a_worker_killed_outright_has_its_limit_put_back_by_the_runner(gpus, wor
     assert restore_records.read_all() == []
 
 
+def test_ctrl_c_in_greenbench_kills_the_worker_and_puts_its_limit_back(gpus, workload_file,
+                                                                      tmp_path):
+    marker = tmp_path / "started"
+
+    def interrupt_greenbench() -> None:
+        wait_for_pid(marker)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C reaches greenbench, not its worker
+
+    threading.Thread(target=interrupt_greenbench, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_case(CaseSpec("hangs", {"marker": str(marker), "power_limit_w": 125.0}),
+                 config(workload_file))
+
+    assert gpu_state(gpus)["limits_set"] == [125_000, 400_000]
+    assert gpu_state(gpus)["power_limit_mw"] == 400_000
+    assert restore_records.read_all() == []
+
+
 def test_after_a_kill_9_the_record_stays_and_gpu_restore_puts_the_limit_back(
         gpus, workload_file, tmp_path):
     marker = tmp_path / "started"
