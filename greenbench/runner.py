@@ -164,6 +164,7 @@ def run(
     ``carbon`` (a greenbench.carbon.options.CarbonSetup) adds a footprint to every case
     and to the run: emissions of the measured repeats, embodied share and SCI per unit.
     """
+    from greenbench.gpu.limits import run_config as power_limit_config
     from greenbench.machine import describe_machine, describe_software
 
     if sensors is None:
@@ -177,7 +178,8 @@ def run(
         machine=describe_machine(),
         software=describe_software(),
         config={**stored_config(config),
-                **({"carbon": carbon.describe()} if carbon else {})},
+                **({"carbon": carbon.describe()} if carbon else {}),
+                **power_limit_config([s.params for s in specs], config.device)},
         sensors=sensors,
         label=label,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from greenbench.gpu import restore_records
 from greenbench.optimize import Point, default_limits, describe, points, recommend
 from greenbench.records import CaseRecord, RunRecord
 from greenbench.stats import summarize
@@ -167,6 +168,10 @@ def test_a_sweep_on_a_gpu_that_answers_the_limit_finds_each_optimum(gpu, tmp_pat
     assert len(stored.cases) == 6
     assert all(any(f.startswith("power limit on cuda:0") for f in c.flags) for c in stored.cases)
     assert shared_gpus.load(gpu)[0]["power_limit_mw"] == 300_000  # put back
+    assert stored.config["power_limit"] == {
+        "gpu": "cuda:0 (NVIDIA A100-SXM4-40GB)", "uuid": "GPU-00000000-0000-0000-0000-000000000000",
+        "library": "nvml", "original_w": 300.0, "asked_w": [150.0, 225.0, 300.0],
+        "restore_records": str(restore_records.path())}
     assert (tmp_path / "plots" / f"optimize-{stored.id}.png").exists()
 
 

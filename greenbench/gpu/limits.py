@@ -156,6 +156,18 @@ def restore_left(pid: int | None = None) -> tuple[list[str], list[str]]:
     return done, failed
 
 
+def run_config(cases: Sequence[Mapping[str, Any]], device: str) -> dict[str, Any]:
+    """What a run stores of the limits it will change (empty when none): the GPU, its
+    original limit, the limits asked and where the restore records are kept."""
+    asked = sorted({float(p[POWER_LIMIT]) for p in cases if POWER_LIMIT in p})
+    if not asked:
+        return {}
+    gpu = gpu_for(device)
+    return {"power_limit": {"gpu": gpu.label, "uuid": gpu.uuid, "library": gpu.backend.source,
+                            "original_w": gpu.limit_w(), "asked_w": asked,
+                            "restore_records": str(restore_records.path())}}
+
+
 def workload_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], float | None]:
     """A case's parameters without the power limit, and the limit (None: none asked)."""
     rest = {k: v for k, v in params.items() if k != POWER_LIMIT}
