@@ -192,6 +192,32 @@ def test_gpu_restore_leaves_the_limit_of_a_live_run_alone(gpus, capsys):
 # --- checked before any case runs -------------------------------------------------------------
 
 
+def test_a_new_run_will_not_touch_a_limit_another_greenbench_holds(gpus, workload_file):
+    registry = discover([workload_file], entry_points=False)
+    with applied("cuda:0", 220.0), pytest.raises(UserError) as info:
+        plan(registry, ["steady"], {"power_limit_w": ["250"]}, None, "cuda:0")
+
+    assert str(info.value) == (f"cuda:0 (NVIDIA A100-SXM4-40GB): greenbench process "
+                               f"{os.getpid()} is changing its power limit now; wait for it "
+                               "to finish")
+    assert gpu_state(gpus)["limits_set"] == [220_000, 400_000]
+
+
+def test_a_new_run_will_not_touch_a_limit_a_killed_run_left(gpus, workload_file):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    left = restore_records.RestoreRecord.now("nvml", UUID, "cuda:0 (NVIDIA A100-SXM4-40GB)",
+                                             400.0, 175.0)
+    restore_records.add(restore_records.RestoreRecord(**{**asdict(left),
+                                                         "pid": int(gone.stdout)}))
+
+    with pytest.raises(UserError, match=r"was left at 175 W by greenbench process \d+, which "
+                                        "is gone: run greenbench gpu restore first"):
+        plan(discover([workload_file], entry_points=False), ["steady"],
+             {"power_limit_w": ["250"]}, None, "cuda:0")
+    assert gpu_state(gpus)["limits_set"] == []
+
+
 def test_a_limit_outside_the_allowed_range_is_one_line_with_the_range(gpus, workload_file):
     with pytest.raises(UserError) as info:
         plan(discover([workload_file], entry_points=False), ["steady"],

@@ -139,7 +139,8 @@ def restore_left(pid: int | None = None) -> tuple[list[str], list[str]]:
     for record in restore_records.read_all():
         if pid is None and not record.process_gone():
             failed.append(f"{record.gpu} ({record.uuid}): still held by greenbench process "
-                          f"{record.pid}, running since {record.time_utc}: left alone")
+                          f"{record.pid} on {record.host}, since {record.time_utc}: left "
+                          "alone")
             continue
         if pid is not None and record.pid != pid:
             continue
