@@ -23,7 +23,7 @@ from tests.fake_pynvml import install as install_nvml
 #: the stand-in's model: the GPU draws min(limit, demand); a step takes
 #: T0[batch] * (demand / drawn) ** 0.5, so a lower limit is slower but costs less energy
 DEMAND_W = 300.0
-T0_S = {1: 0.02, 4: 0.05}
+T0_S = {1: 0.04, 4: 0.1}  # long enough that a busy machine's late wake-ups do not reorder them
 
 MODEL = f'''
 import os, time
