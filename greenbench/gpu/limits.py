@@ -72,8 +72,9 @@ def parse_limits(values: Sequence[str]) -> list[float]:
         if not math.isfinite(watts) or watts <= 0:
             raise UserError(f"parameter {POWER_LIMIT}: {text!r} is not a positive number of "
                             "watts")
-        if watts not in out:
-            out.append(watts)
+        shown = int(watts) if watts.is_integer() else watts  # case names read 250, not 250.0
+        if shown not in out:
+            out.append(shown)
     if not out:
         raise UserError(f"parameter {POWER_LIMIT} has an empty list of values")
     return out
