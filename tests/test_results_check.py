@@ -235,3 +235,17 @@ def test_a_multi_host_run_missing_an_expected_host_fails_even_with_every_rank_li
                "hosts": [{"host_id": "a", "ranks": [0, 1]}]}
     failure = next(f for f in check_run(run) if f.rule == "complete-hosts")
     assert "missing b" in str(failure)
+
+
+def test_a_cv_just_above_the_limit_is_written_so_that_it_reads_above_it() -> None:
+    from greenbench.stats import summarize
+
+    run = good_run()
+    case = run.cases[0]
+    spread = 0.127  # CV 10.04%
+    for r, x in zip(case.repeats, [1 - spread, 1.0, 1 + spread, 1 - spread / 2, 1 + spread / 2],
+                    strict=True):
+        r.metrics["time_s"] = 0.1 * x
+    case.summary["time_s"] = summarize(case.values("time_s"))
+    failure = next(f for f in check_run(run) if f.rule == "cv")
+    assert "time_s 10." in str(failure) and "time_s 10%" not in str(failure)

@@ -20,6 +20,7 @@ from greenbench.meter import DEFAULT_INTERVAL_S, MIN_UPDATES_PER_WINDOW
 from greenbench.records import FORMAT_VERSION, CaseRecord, RunRecord, case_names
 from greenbench.runner import CV_CHECKED, CV_LIMIT, RunConfig
 from greenbench.stats import MIN_N_FOR_TEST
+from greenbench.units import fmt_duration, fmt_percent
 
 Status = Literal["pass", "fail", "n/a"]
 
@@ -159,7 +160,7 @@ def repeats(run: RunRecord) -> tuple[Status, str]:
     return "pass", f"at least {fewest} repeats per case"
 
 
-@_rule("repeat-duration", f"each repeat at least {MIN_REPEAT_S:g} s less one sampling "
+@_rule("repeat-duration", f"each repeat at least {fmt_duration(MIN_REPEAT_S)} less one sampling "
                           f"interval, and {MIN_UPDATES_PER_WINDOW} updates of its slowest sensor")
 def repeat_duration(run: RunRecord) -> tuple[Status, str]:
     """A window shorter than a few sensor updates measures the sensor's timing more than the
@@ -171,29 +172,29 @@ def repeat_duration(run: RunRecord) -> tuple[Status, str]:
         short = [r.measurement.duration_s for r in case.repeats
                  if r.measurement.duration_s < _shortest_repeat_s(run, r.measurement)]
         if short:
-            bad.append((i, f"{len(short)} shorter, the shortest {min(short):.3g} s"))
+            bad.append((i, f"{len(short)} shorter, the shortest {fmt_duration(min(short))}"))
     if bad:
         return "fail", _cases_text(run, bad, "have repeats too short")
     shortest = min((r.measurement.duration_s for _, c in _measured(run) for r in c.repeats),
                    default=0.0)
-    return "pass", f"shortest repeat {shortest:.3g} s"
+    return "pass", f"shortest repeat {fmt_duration(shortest)}"
 
 
-@_rule("cv", f"CV of {' and '.join(CV_CHECKED)} at most {MAX_CV:.0%}")
+@_rule("cv", f"CV of {' and '.join(CV_CHECKED)} at most {fmt_percent(MAX_CV)}")
 def cv(run: RunRecord) -> tuple[Status, str]:
     """Results that vary more than this over repeats are flagged as noisy by every greenbench
     command (METHODOLOGY: flag CV above 10%); a noisy result is not ranked."""
     bad = []
     for i, case in _measured(run):
-        high = [f"{m} {s.cv:.0%}" for m in CV_CHECKED
+        high = [f"{m} {fmt_percent(s.cv, MAX_CV)}" for m in CV_CHECKED
                 if (s := case.summary.get(m)) is not None and s.cv is not None and s.cv > MAX_CV]
         if high:
             bad.append((i, ", ".join(high)))
     if bad:
-        return "fail", _cases_text(run, bad, f"vary more than {MAX_CV:.0%}")
+        return "fail", _cases_text(run, bad, f"vary more than {fmt_percent(MAX_CV)}")
     worst = max((s.cv for _, c in _measured(run) for m in CV_CHECKED
                  if (s := c.summary.get(m)) is not None and s.cv is not None), default=None)
-    return "pass", "no CV" if worst is None else f"largest CV {worst:.1%}"
+    return "pass", "no CV" if worst is None else f"largest CV {fmt_percent(worst, MAX_CV)}"
 
 
 @_rule("idle-baseline", "an idle baseline with its energy read, per case")
