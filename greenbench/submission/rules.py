@@ -119,7 +119,7 @@ def status(run: RunRecord) -> tuple[Status, str]:
     """A run still running, interrupted or died, or with a failed case, is not a finished
     measurement: pooling it would publish part of a result as the whole."""
     if run.status != "complete":
-        return "fail", f"the run is {run.status}, not complete"
+        return "fail", f"the run's status is {run.status}, not complete"
     bad = [(i, c.status) for i, c in enumerate(run.cases) if c.status not in ("ok", "skipped")]
     if bad:
         return "fail", _cases_text(run, bad, "did not finish")
