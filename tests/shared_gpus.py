@@ -6,7 +6,7 @@ it and a limit set writes it back, so a limit a worker sets is the limit the tes
 stand-in into a folder and puts it, and the repository, first on ``PYTHONPATH``: a worker
 (forked from the run's zygote, or started afresh) imports it as it would nvidia-ml-py.
 :func:`add_energy` lets a workload's step advance a GPU's energy counter by the joules
-its model says the step drew.
+its model says the step drew, and :func:`set_power` sets the power it polls.
 """
 
 from __future__ import annotations
@@ -46,6 +46,14 @@ def add_energy(path: str | Path, index: int, millijoules: float) -> None:
     with _lock(Path(path)):
         state = json.loads(Path(path).read_text())
         state[index]["energy_mj"] += round(millijoules)
+        _write_raw(Path(path), state)
+
+
+def set_power(path: str | Path, index: int, milliwatts: float) -> None:
+    """Make GPU ``index``'s polled power read ``milliwatts`` (what the load draws)."""
+    with _lock(Path(path)):
+        state = json.loads(Path(path).read_text())
+        state[index]["power_mw"] = round(milliwatts)
         _write_raw(Path(path), state)
 
 

@@ -29,7 +29,7 @@ MODEL = f'''
 import os, time
 from pathlib import Path
 import greenbench
-from tests.shared_gpus import add_energy, load
+from tests.shared_gpus import add_energy, load, set_power
 
 STATE = Path(os.environ["GREENBENCH_TEST_GPU_STATE"])
 T0_S = {T0_S!r}
@@ -38,6 +38,7 @@ T0_S = {T0_S!r}
 def prepare(batch: int = 1):
     limit_w = load(STATE)[0]["power_limit_mw"] / 1000  # the limit in force for the case
     drawn = min(limit_w, {DEMAND_W!r})
+    set_power(STATE, 0, drawn * 1000)  # polled power agrees with the counter
     return {{"watts": drawn, "seconds": T0_S[batch] * ({DEMAND_W!r} / drawn) ** 0.5}}
 
 
