@@ -189,6 +189,14 @@ def test_gpu_restore_leaves_the_limit_of_a_live_run_alone(gpus, capsys):
     assert gpu_state(gpus)["power_limit_mw"] == 400_000
 
 
+def test_gpu_limits_shows_each_gpus_limit_default_and_range(gpus, capsys):
+    result = run_cli(capsys, "gpu", "limits")
+
+    assert result.code == 0
+    assert result.out == (f"cuda:0 (NVIDIA A100-SXM4-40GB) {UUID}: limit 400 W, in force 400 W, "
+                          "default 400 W, allowed 100 to 400 W\n")
+
+
 # --- checked before any case runs -------------------------------------------------------------
 
 
