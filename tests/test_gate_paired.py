@@ -83,7 +83,7 @@ def test_pairs_equal_to_the_tick_are_unchanged_not_too_few() -> None:
     head = [0.020, 0.020, 0.020, 0.020, 0.020, 0.020]
     comparison = paired_compare(base, head)
     assert comparison.min_p_value == pytest.approx(2 / 2 ** 6)
-    assert signed_rank_p([math.log(h / b) for b, h in zip(base, head)])[1] == 0.5
+    assert signed_rank_p([math.log(h / b) for b, h in zip(base, head, strict=True)])[1] == 0.5
     assert "4 of 6 pairs are exactly equal" in (comparison.note or "")
     verdict = gate.evaluate(RULE, comparison)
     assert verdict.status == gate.UNCHANGED, verdict.explanation
