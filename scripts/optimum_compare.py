@@ -27,13 +27,13 @@ from pathlib import Path
 
 OPTIMUM = r"""
 import json, sys
-from optimum_benchmark import (Benchmark, BenchmarkConfig, InferenceConfig, ProcessConfig,
-                               PyTorchConfig)
+from optimum_benchmark import (Benchmark, BenchmarkConfig, InferenceConfig, InlineConfig,
+                               ProcessConfig, PyTorchConfig)
 model, out = sys.argv[1], sys.argv[5]
 batch, prompt, new = (int(x) for x in sys.argv[2:5])
 config = BenchmarkConfig(
     name="greenbench-compare",
-    launcher=ProcessConfig(),
+    launcher=ProcessConfig() if sys.argv[6] == "process" else InlineConfig(),
     backend=PyTorchConfig(model=model, device="cpu", no_weights=False, task="text-generation"),
     scenario=InferenceConfig(latency=True, energy=True, memory=False,
                              input_shapes={"batch_size": batch, "sequence_length": prompt},
@@ -61,10 +61,10 @@ def greenbench_side(model: str, batch: int, prompt: int, new: int, tmp: Path) ->
 
 
 def optimum_side(python: str, folder: str, batch: int, prompt: int, new: int,
-                 tmp: Path) -> dict:
+                 tmp: Path, launcher: str = "process") -> dict:
     out = tmp / "ob.json"
     subprocess.run([python, "-c", OPTIMUM, folder, str(batch), str(prompt), str(new),
-                    str(out)], check=True, stdout=subprocess.DEVNULL,
+                    str(out), launcher], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, cwd=tmp)
     report = json.loads(out.read_text())
     tokens = batch * new
@@ -102,6 +102,9 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--prompt-len", type=int, default=256)
     parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--optimum-launcher", choices=("process", "inline"), default="process",
+                        help="optimum-benchmark's launcher: its isolated process (its default; "
+                             "the parent busy-waits for it) or inline, in its own process")
     args = parser.parse_args()
     gb, ob = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,9 +117,10 @@ def main() -> int:
                                               args.new_tokens, Path(tmp)))
                 else:
                     ob.append(optimum_side(args.optimum_python, where, args.batch,
-                                           args.prompt_len, args.new_tokens, Path(tmp)))
+                                           args.prompt_len, args.new_tokens, Path(tmp),
+                                           args.optimum_launcher))
     print(f"{args.model}, batch {args.batch}, {args.prompt_len} prompt tokens, "
-          f"{args.new_tokens} new tokens")
+          f"{args.new_tokens} new tokens, optimum-benchmark's {args.optimum_launcher} launcher")
     for key in ("s_per_token", "decode_s_per_token", "ttft_s", "j_per_token"):
         g = statistics.median(x[key] for x in gb)
         o_values = [x[key] for x in ob if x[key] is not None]
