@@ -15,8 +15,9 @@ so a new RunRecord field needs no new schema.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA_VERSION = 4
 #: Alembic's revision id of each schema version (greenbench/migrations/versions)
@@ -24,8 +25,24 @@ REVISIONS = {version: f"{version:04d}" for version in range(1, SCHEMA_VERSION + 
 
 #: JSON as written (keys keep their order) on both backends
 DOCUMENT = sa.JSON(none_as_null=True)
-#: JSON queried by value: jsonb on PostgreSQL
-QUERIED = sa.JSON(none_as_null=True).with_variant(JSONB(), "postgresql")
+
+
+class Queried(sa.types.TypeDecorator[Any]):
+    """JSON queried by value: jsonb on PostgreSQL (chosen when a dialect asks, so that an
+    SQLite user's command never imports the PostgreSQL dialect)."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(sa.JSON(none_as_null=True))
+
+
+QUERIED = Queried()
 
 #: a Unix time: double precision (PostgreSQL's REAL, 4 bytes, would round it to a minute)
 TIME: sa.types.TypeEngine[float] = sa.Double().with_variant(sa.REAL(), "sqlite")
