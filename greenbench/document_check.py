@@ -203,9 +203,10 @@ def _summary(summary: Any, path: str, nonnegative: bool) -> None:
         (_nonnegative if nonnegative else _number)(s.get(key), f"{path}.{key}")
     for key in _SUMMARY_OPTIONAL:
         _optional(s.get(key), f"{path}.{key}", _number)
-    _optional(s.get("ci_level"), f"{path}.ci_level", _number)
-    _optional(s.get("ci_method"), f"{path}.ci_method", _string)
-    _optional(s.get("high_cv"), f"{path}.high_cv", _boolean)
+    # every summary has them (greenbench.stats.Summary), and show reads them
+    _number(s.get("ci_level"), f"{path}.ci_level")
+    _string(s.get("ci_method"), f"{path}.ci_method")
+    _boolean(s.get("high_cv"), f"{path}.high_cv")
 
 
 def _trace(trace: Any, path: str) -> None:
