@@ -193,6 +193,9 @@ def run_cli(*args: str, timeout_s: float = 25) -> subprocess.CompletedProcess[st
      "--node-rank 2: use 0 to 1 for --nnodes 2"),
     (["counter-steps", "--nnodes", "2"],
      "--nnodes and --node-rank place the ranks of --nproc-per-node N: give it too"),
+    (["counter-steps"],
+     "workload counter-steps is distributed: run it on the ranks of a job with "
+     "--nproc-per-node N (1 for a single rank)"),
     (["one-process", "--nproc-per-node", "2"],
      "workload one-process is not distributed: it cannot run on 2 ranks"),
 ])

@@ -176,12 +176,12 @@ def run(
     if nproc_per_node is None and (nnodes, node_rank) != (1, 0):
         raise UserError("--nnodes and --node-rank place the ranks of --nproc-per-node N: "
                         "give it too (docs/distributed.md)")
-    if nproc_per_node is not None:
-        from greenbench.distributed import launch
+    from greenbench.distributed import launch
 
-        launch.check_workloads([s.workload for s in specs], registry, nproc_per_node * nnodes)
-        if node_rank > 0:
-            launch.wait_for_master(master_addr, master_port, job_timeout_s)
+    launch.check_workloads([s.workload for s in specs], registry,
+                           None if nproc_per_node is None else nproc_per_node * nnodes)
+    if node_rank > 0:  # with --nproc-per-node, as checked above
+        launch.wait_for_master(master_addr, master_port, job_timeout_s)
     probes = probe_all(cpu_tdp_w=cpu_tdp, scope=scope,  # type: ignore[arg-type]
                        cpu_tdp_given_as=given_as("cpu-tdp"))
     json_out = writable_file(output, "-o", store=store_path)

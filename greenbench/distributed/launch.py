@@ -71,11 +71,16 @@ def _cuda_devices() -> int:
     return int(torch.cuda.device_count())
 
 
-def check_workloads(names: Sequence[str], registry: Any, world_size: int) -> None:
-    """A workload that does not declare itself distributed would run world_size times over,
-    each copy alone: refused, in one line."""
+def check_workloads(names: Sequence[str], registry: Any, world_size: int | None) -> None:
+    """Refused in one line: a workload that does not declare itself distributed on more than
+    one rank (it would run world_size times over, each copy alone), and a distributed one
+    without ranks (``world_size`` None: no --nproc-per-node; its setup needs the job)."""
     for name in dict.fromkeys(names):
-        if world_size > 1 and not registry.get(name).distributed:
+        distributed = registry.get(name).distributed
+        if world_size is None and distributed:
+            raise UserError(f"workload {name} is distributed: run it on the ranks of a job "
+                            "with --nproc-per-node N (1 for a single rank)")
+        if world_size is not None and world_size > 1 and not distributed:
             raise UserError(f"workload {name} is not distributed: it cannot run on "
                             f"{world_size} ranks (use one that is, such as transformer-ddp, "
                             "or leave out --nproc-per-node)")
