@@ -117,10 +117,32 @@ def _index(path: Path, **changes: object) -> Path:
      "does not generate images from a text prompt"),
     (lambda p: (shutil.rmtree(_copy(p) / "vae"), p)[1],
      r"names a component vae \(AutoencoderKL\) but the folder has no vae/"),
+    (lambda p: _index(_copy(p), vae=["somewhere_else", "AutoencoderKL"]),
+     "comes from somewhere_else, which is neither diffusers, transformers nor a diffusers"),
 ])
 def test_a_bad_model_is_one_line(tmp_path: Path, make, message: str) -> None:
     with pytest.raises(UserError, match=message):
         case(model=str(make(tmp_path / "m")))
+
+
+def test_a_stable_diffusion_folder_with_its_safety_checker_runs_it(tmp_path: Path) -> None:
+    # Stable Diffusion folders name the safety checker's library by its pipeline module
+    path = _index(_copy(tmp_path / "p"), requires_safety_checker=True,
+                  safety_checker=["stable_diffusion", "StableDiffusionSafetyChecker"],
+                  feature_extractor=["transformers", "CLIPImageProcessor"])
+    (path / "safety_checker").mkdir()
+    shutil.copy(SHIPPED / "clip-tiny" / "config.json", path / "safety_checker")
+    (path / "feature_extractor").mkdir()
+    (path / "feature_extractor" / "preprocessor_config.json").write_text(json.dumps({
+        "image_processor_type": "CLIPImageProcessor", "size": {"shortest_edge": 32},
+        "crop_size": {"height": 32, "width": 32}}))
+    wl, full = case(model=str(path), **SMALL)
+    state = wl.setup(full, "cpu")
+    checked: list[int] = []
+    state["pipe"].safety_checker.register_forward_pre_hook(lambda *a: checked.append(1))
+    wl.step(state)
+    assert checked == [1]
+    assert state["random"] == ["safety_checker", "text_encoder", "unet", "vae"]
 
 
 def test_a_resolution_the_pipeline_cannot_take_is_one_line() -> None:

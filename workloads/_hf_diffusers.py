@@ -113,9 +113,9 @@ def components(model: str) -> dict[str, tuple[str, str] | None]:
             out[name] = None
             continue
         library, cls = spec
-        if library not in LIBRARIES:
-            raise UserError(f"model {model}: component {name} comes from {library}; greenbench "
-                            f"builds components from {' and '.join(LIBRARIES)} only")
+        if _module_name(library) is None:
+            raise UserError(f"model {model}: component {name} comes from {library}, which is "
+                            "neither diffusers, transformers nor a diffusers pipeline module")
         if not (folder(model) / name).is_dir():
             raise UserError(f"model {model}: {INDEX} names a component {name} ({cls}) but "
                             f"the folder has no {name}/ sub-folder")
@@ -149,18 +149,31 @@ def build(model: str, seed: int) -> tuple[Any, list[str]]:
     return pipe, random
 
 
+def _module_name(library: str) -> str | None:
+    """The module a component's library names: ``diffusers``, ``transformers``, or one of
+    diffusers' pipeline modules (``stable_diffusion`` for Stable Diffusion's safety checker);
+    None for any other."""
+    import importlib.util
+
+    if library in LIBRARIES:
+        return library
+    inner = f"diffusers.pipelines.{library}"
+    return inner if library.isidentifier() and importlib.util.find_spec(inner) else None
+
+
 def _component(model: str, where: Path, name: str, library: str, cls_name: str
                ) -> tuple[Any, bool]:
-    module = importlib.import_module(library)
-    cls: Any = getattr(module, cls_name, None)
-    if not isinstance(cls, type):
-        raise UserError(f"model {model}: {library} {module.__version__} has no {cls_name} "
-                        f"(component {name}); a newer {library} may have it")
+    module = importlib.import_module(_module_name(library) or library)
+    found = getattr(module, cls_name, None)
+    if not isinstance(found, type):
+        raise UserError(f"model {model}: {library} has no {cls_name} (component {name}); "
+                        "a newer diffusers or transformers may have it")
+    cls: Any = found
     try:
         if any((where / w).is_file() for w in WEIGHTS):
             return cls.from_pretrained(str(where), local_files_only=True), False
         if _is_model(cls):
-            return _from_config(cls, where, library), True
+            return _from_config(cls, where), True
         return cls.from_pretrained(str(where), local_files_only=True), False
     except (ValueError, KeyError, OSError, TypeError) as exc:
         text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
@@ -175,11 +188,12 @@ def _is_model(cls: type) -> bool:
     return issubclass(cls, (diffusers.ModelMixin, transformers.PreTrainedModel))
 
 
-def _from_config(cls: Any, where: Path, library: str) -> Any:
-    if library == "diffusers":
-        return cls.from_config(cls.load_config(str(where)))
+def _from_config(cls: Any, where: Path) -> Any:
+    import diffusers
     import transformers
 
+    if issubclass(cls, diffusers.ModelMixin):
+        return cls.from_config(cls.load_config(str(where)))
     return cls(transformers.AutoConfig.from_pretrained(str(where), local_files_only=True))
 
 
