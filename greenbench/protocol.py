@@ -122,16 +122,12 @@ class Protocol:
             before_repeat: Callable[[], None] = lambda: None,
             after_repeat: AfterRepeat = lambda m, steps, idle: None) -> Result:
         min_s, flags = self.min_repeat_s()
-        # polled power as the measurement: the part-time-power mitigations (polled_power.py)
-        polled = mitigation(self.meter.sensors, self.meter.counted)
-        if polled is not None:
-            flags.append(polled[0].describe(polled[1], self.plan.steps is not None))
+        rounds = Rounds(self)
         on_phase("warmup", 0)
         w = self.meter.begin("warmup")
         if self.plan.steps is None:
             steps, step_s = self.warm_up(step, min_s)
-            if polled is not None:
-                steps = max(steps, polled[0].min_steps)
+            steps = rounds.steps(steps)
         else:
             steps = self.plan.steps
             step_s = self.timed(step, steps) / steps
@@ -145,20 +141,15 @@ class Protocol:
             on_phase("idle", 0)
             idle = self.meter.idle(idle_s)
         repeats = []
-        watches = gpu_share.watches(self.meter.sensors, self.meter.counted, self.clock)
-        uses = []
         for i in range(self.plan.repeats):
-            if polled is not None:
-                self.rise(step, polled[0], step_s)
-            before_repeat()
-            on_phase("repeat", i + 1)
-            since = [(watch, watch.begin()) for watch in watches]
-            m, done = self.repeat(step, steps, min_s, f"repeat {i + 1}")
-            uses += [u for watch, t in since if (u := watch.end(t, m)) is not None]
+            def before(number: int = i + 1) -> None:
+                before_repeat()
+                on_phase("repeat", number)
+
+            m, done = rounds.measure(step, steps, step_s, min_s, f"repeat {i + 1}", before)
             repeats.append((m, done))
             after_repeat(m, done, idle)
-        flags += cross_check_flags([m for m, _ in repeats], CROSS_CHECK_TOLERANCE)
-        flags += gpu_share.share_flags(uses, len(repeats))
+        flags += rounds.flags(fixed_steps=self.plan.steps is not None)
         if idle is not None and (idle_w := idle.mean_power_w) is not None:
             powers = [p for m, _ in repeats if (p := m.mean_power_w) is not None]
             if powers and idle_w > statistics.median(powers):
@@ -241,3 +232,45 @@ class Protocol:
             step()
         self.meter.sync()
         return self.clock.monotonic() - t0
+
+
+class Rounds:
+    """What the protocol does around each measured repeat: on the polled-power path, a random
+    pause and a discarded rise before it (greenbench.polled_power); around it, who else used
+    a measured GPU (greenbench.gpu_share); after the last, the case flags both give, and the
+    counter's cross-check against polled power. :meth:`Protocol.run` measures its repeats
+    through it, and so does the pytest fixture, whose rounds make their own arguments."""
+
+    def __init__(self, protocol: Protocol) -> None:
+        meter = protocol.meter
+        self.protocol = protocol
+        self.polled = mitigation(meter.sensors, meter.counted)
+        self.watches = gpu_share.watches(meter.sensors, meter.counted, protocol.clock)
+        self.uses: list[gpu_share.GpuUse] = []
+        self.measurements: list[Measurement] = []
+
+    def steps(self, calibrated: int) -> int:
+        """Steps per repeat: the calibrated ones, at least the polled path's minimum."""
+        return calibrated if self.polled is None else max(calibrated, self.polled[0].min_steps)
+
+    def measure(self, step: Step, steps: int, step_s: float, min_s: float, name: str,
+                before: Callable[[], None] = lambda: None, rise_step: Step | None = None
+                ) -> tuple[Measurement, int]:
+        """One repeat (:meth:`Protocol.repeat`) with what goes around it; ``before`` runs
+        after the rise, just before the window opens. The rise runs ``rise_step`` (default
+        ``step``): a step whose arguments are made afresh for each call, so the repeat's own
+        arguments are not used up before it."""
+        if self.polled is not None:
+            self.protocol.rise(rise_step or step, self.polled[0], step_s)
+        before()
+        since = [(watch, watch.begin()) for watch in self.watches]
+        m, done = self.protocol.repeat(step, steps, min_s, name)
+        self.uses += [u for watch, t in since if (u := watch.end(t, m)) is not None]
+        self.measurements.append(m)
+        return m, done
+
+    def flags(self, fixed_steps: bool) -> list[str]:
+        flags = [] if self.polled is None else [
+            self.polled[0].describe(self.polled[1], fixed_steps)]
+        flags += cross_check_flags(self.measurements, CROSS_CHECK_TOLERANCE)
+        return flags + gpu_share.share_flags(self.uses, len(self.measurements))

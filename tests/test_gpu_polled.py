@@ -362,3 +362,67 @@ def test_the_cross_check_flag_counts_only_repeats_that_hold_the_domain():
     assert flags[0].startswith("gpu:0: the energy counter and integrated polled power disagree "
                                "by more than 10% in 1 of 2 repeats (counter/polled "
                                "0.500-0.500)")
+
+
+# --- the pytest fixture takes the same path ----------------------------------------------------
+
+
+class _Session:
+    """What the fixture asks of its session: the meter for its device, the idle, the tier."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.meter, self.idle, self.estimate = meter, None, False
+
+    def meter_for(self, device: str | None) -> Meter:
+        return self.meter
+
+
+def _fixture_on_polled_power(monkeypatch):
+    from greenbench.pytest_energy.fixture import EnergyBenchmark
+    from greenbench.pytest_energy.settings import Measuring
+
+    clock = VirtualClock()
+    gpu = FakeGpu(name=A100, energy_mj=None)
+    gpu.load = steady(clock)
+    sensor = gpu_sensor(monkeypatch, gpu)
+    meter = Meter([sensor], clock=clock, sync=lambda: None, witness=None)
+    records: list = []
+    bench = EnergyBenchmark("test_x.py::test_gpu", Measuring(rounds=3, min_time_s=0.5),
+                            disabled=False, meter=lambda: _Session(meter),
+                            record=lambda nodeid, case, failures: records.append(case))
+    return bench, Steps(clock, meter, 0.01), records
+
+
+def test_the_pytest_fixture_runs_the_polled_path_as_the_runner_does(monkeypatch):
+    bench, stepping, records = _fixture_on_polled_power(monkeypatch)
+
+    bench(stepping)
+
+    [case] = records
+    assert all(r.measurement.duration_s >= 5.0 - 1e-9 for r in case.repeats)
+    [applied] = [f for f in case.flags if f.startswith("polled power on gpu:0")]
+    assert "random pause of 0-100 ms" in applied and "rise time run and discarded" in applied
+    windows = [r.measurement for r in case.repeats]
+    for a, b in zip(windows, windows[1:], strict=False):  # 1 s of 10 ms rise steps between
+        assert sum(a.end_s < t < b.start_s for t in stepping.starts) == 100
+
+
+def test_the_fixtures_rise_steps_never_use_up_a_rounds_own_arguments(monkeypatch):
+    bench, stepping, records = _fixture_on_polled_power(monkeypatch)
+    made: list[int] = []
+    used: list[int] = []
+
+    def setup():
+        made.append(len(made))
+        return (made[-1],), {}
+
+    def fn(token: int) -> None:
+        assert token not in used, "a round's arguments were used up before it"
+        used.append(token)
+        stepping()
+
+    bench.pedantic(fn, setup=setup, iterations=1)
+
+    [case] = records
+    assert [r.steps for r in case.repeats] == [1, 1, 1]
+    assert len(used) == len(set(used)) > 3 * 100  # each rise call made its own arguments

@@ -164,7 +164,7 @@ class EnergyBenchmark:
         teardown: Callable[..., Any] | None,
         m: Measuring,
     ) -> Any:
-        from greenbench.protocol import Plan, Protocol
+        from greenbench.protocol import Plan, Protocol, Rounds
         from greenbench.pytest_energy import turns
         from greenbench.pytest_energy.results import case_identity
         from greenbench.records import CaseRecord, Repeat, Warmup
@@ -178,13 +178,14 @@ class EnergyBenchmark:
                     min_warmup_batches=m.warmup_rounds)
         protocol = Protocol(meter, plan)
         min_round_s, flags = protocol.min_repeat_s()
-        flags = [f.replace("repeats", "rounds") for f in flags]
+        rounds = Rounds(protocol)
         call = _Call(fn)
 
         turns.begin(self.nodeid, "setup")  # under `greenbench gate`: one revision at a time
         if m.iterations is None:
             call.args, call.kwargs = make_args()
             iterations, step_s = protocol.warm_up(call, min_round_s)
+            iterations = rounds.steps(iterations)
             call_s: float | None = step_s
             if teardown is not None:
                 teardown(*call.args, **call.kwargs)
@@ -198,12 +199,19 @@ class EnergyBenchmark:
             call_s = spent / (iterations * m.warmup_rounds) if m.warmup_rounds else None
         turns.end()
 
+        def fresh_call() -> None:  # a rise step (polled GPU power) with arguments of its own
+            args, kwargs = make_args()
+            fn(*args, **kwargs)
+            if teardown is not None:
+                teardown(*args, **kwargs)
+
         repeats = []
         warnings: list[str] = []
         for i in range(m.rounds):
             turns.begin(self.nodeid, f"round {i + 1}")
             call.args, call.kwargs = make_args()
-            measurement, calls = protocol.repeat(call, iterations, min_round_s, f"round {i + 1}")
+            measurement, calls = rounds.measure(call, iterations, call_s or 0.0, min_round_s,
+                                                f"round {i + 1}", rise_step=fresh_call)
             if teardown is not None:
                 teardown(*call.args, **call.kwargs)
             turns.end()
@@ -225,7 +233,9 @@ class EnergyBenchmark:
             idle=sensing.idle,
             warmup=Warmup(step_s=call_s, steps_per_repeat=iterations, rounds=m.warmup_rounds,
                           min_repeat_s=min_round_s),
-            flags=flags + [_shorten(w) for w in warnings[:3]],
+            flags=[f.replace("repeats", "rounds") for f in
+                   flags + rounds.flags(fixed_steps=m.iterations is not None)]
+            + [_shorten(w) for w in warnings[:3]],
         )
         summarize_case(case)
         self.case = case
