@@ -39,6 +39,7 @@ import random
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from greenbench import gpu_share
 from greenbench.measurement import Measurement
@@ -245,13 +246,19 @@ class Rounds:
         meter = protocol.meter
         self.protocol = protocol
         self.polled = mitigation(meter.sensors, meter.counted)
+        # In a job every rank acts on rank 0's mitigation (or none): a rank whose own GPU
+        # reads otherwise still runs the same rise and step minimum, so that ranks running a
+        # collective step never wait on each other. One process: its own.
+        agreed: Any = protocol.agree(None if self.polled is None else self.polled[0].to_dict())
+        self.acted_on = None if agreed is None else PartTimeMitigation(**agreed)
         self.watches = gpu_share.watches(meter.sensors, meter.counted, protocol.clock)
         self.uses: list[gpu_share.GpuUse] = []
         self.measurements: list[Measurement] = []
 
     def steps(self, calibrated: int) -> int:
         """Steps per repeat: the calibrated ones, at least the polled path's minimum."""
-        return calibrated if self.polled is None else max(calibrated, self.polled[0].min_steps)
+        policy = self.acted_on
+        return calibrated if policy is None else max(calibrated, policy.min_steps)
 
     def measure(self, step: Step, steps: int, step_s: float, min_s: float, name: str,
                 before: Callable[[], None] = lambda: None, rise_step: Step | None = None
@@ -260,8 +267,8 @@ class Rounds:
         after the rise, just before the window opens. The rise runs ``rise_step`` (default
         ``step``): a step whose arguments are made afresh for each call, so the repeat's own
         arguments are not used up before it."""
-        if self.polled is not None:
-            self.protocol.rise(rise_step or step, self.polled[0], step_s)
+        if self.acted_on is not None:
+            self.protocol.rise(rise_step or step, self.acted_on, step_s)
         before()
         since = [(watch, watch.begin()) for watch in self.watches]
         m, done = self.protocol.repeat(step, steps, min_s, name)

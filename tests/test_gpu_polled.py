@@ -293,6 +293,33 @@ def test_every_rank_of_a_job_runs_the_rise_steps_rank_0_counted(monkeypatch):
     assert sum(a.end_s < t < b.start_s for t in step.starts) == 7
 
 
+def test_a_rank_whose_gpu_has_the_counter_runs_rank_0s_polled_rise_and_steps(monkeypatch):
+    """Rank 0 reads polled power, this rank a counter: it still runs the rise before each
+    repeat and the 32-step minimum, so the ranks' collective steps line up."""
+    from greenbench.polled_power import PartTimeMitigation
+
+    clock = VirtualClock()
+    gpu = FakeGpu(name=A100)  # this rank: the energy counter, no mitigation of its own
+    gpu.load = steady(clock)
+    sensor = gpu_sensor(monkeypatch, gpu)
+    meter = Meter([sensor], clock=clock, sync=lambda: None, witness=None)
+    rank_0 = PartTimeMitigation(reading="25 ms of each 100 ms", why="no counter").to_dict()
+
+    def rank_0s(value: object) -> object:
+        if value is None:  # the mitigation asked: rank 0's
+            return rank_0
+        return value
+
+    step = Steps(clock, meter, 0.5)
+    result = Protocol(meter, Plan(repeats=2, min_repeat_s=0.5, warmup_s=0.1),
+                      agree=rank_0s).run(step)
+
+    (a, _), (b, _) = result.repeats
+    assert [done for _, done in result.repeats] == [32, 32]
+    assert sum(a.end_s < t < b.start_s for t in step.starts) == 2  # 1 s of 0.5 s steps
+    assert not any(f.startswith("polled power") for f in result.flags)  # not its own reading
+
+
 def phase_trial(monkeypatch, mitigate: bool, seed: int) -> list[float]:
     """Polled energy over true energy per repeat, for 100 ms steps that draw 400 W for their
     first 30 ms and 100 W after (190 W on average; 50 W between steps)."""
