@@ -172,6 +172,15 @@ def test_a_multi_host_run_is_its_own_hardware_class() -> None:
     assert run_entries(run)[0].hardware == "2 hosts of 2 x NVIDIA H100"
 
 
+def test_a_case_whose_document_has_no_unit_is_a_row_per_step() -> None:
+    from greenbench.leaderboard.entries import run_entries
+    from greenbench.results_format import from_document
+
+    doc = to_document(lab_run(XEON, [("attention", "tokens", {"seq_len": 256}, 1.0)]))
+    doc["run"]["cases"][0]["unit"] = None  # the import accepts a null unit
+    assert run_entries(from_document(doc, "doc"))[0].unit == "steps"
+
+
 def test_each_row_has_energy_with_its_interval_method_throughput_and_its_report(
         site: Path) -> None:
     row = parsed(site / "index.html").tables[0]["rows"][0]
@@ -252,3 +261,36 @@ def test_a_parameter_some_cases_lack_does_not_stop_the_page(tmp_path: Path) -> N
     build_site([run], tmp_path / "site", figures=False)
     text = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "Every row: seq_len=256, window=None." in text
+
+
+def test_any_document_an_import_accepts_is_checked_and_built_into_the_page(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from greenbench.errors import UserError
+    from greenbench.results_format import from_document
+    from greenbench.submission import evaluate
+    from tests.test_faults_documents import good_document, json_values, paths, replaced
+
+    # a document as real runs hold them (GPUs, a failed case), and one that passes every rule
+    bases = [good_document(), to_document(lab_runs()[0])]
+    mutations = st.sampled_from(bases).flatmap(
+        lambda doc: st.tuples(st.just(doc), st.sampled_from(paths(doc["run"])), json_values))
+
+    @settings(max_examples=60, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(mutation=mutations)
+    def check_and_build(mutation: tuple) -> None:
+        doc, path, value = mutation
+        try:
+            run = from_document({**doc, "run": replaced(doc["run"], path, value)}, "doc")
+        except UserError:
+            return  # refused at import: tests/test_faults_documents.py covers that
+        verdicts = evaluate(run)
+        assert all("\n" not in v.detail for v in verdicts)
+        built = build_site([run], tmp_path_factory.mktemp("site"), figures=False)
+        failed = [v for v in verdicts if v.failed]
+        assert (built.left_out != []) == bool(failed)
+
+    check_and_build()
