@@ -62,9 +62,9 @@ def optimize(workload_name: str, device: str, over: str, params: tuple[str, ...]
 
     Every combination of the --over values is measured (a grid: a point costs a warm-up
     and its repeats, about 10 s at the defaults on a GPU, so 5 limits x 3 batches take
-    some 3 minutes; docs/optimize.md says why a grid). Three picks are printed: least energy, least time,
-    and least energy within --max-slowdown of the fastest; each says whether its 95%
-    interval overlaps the runner-up's.
+    some 3 minutes; docs/optimize.md says why a grid). Three picks are printed: least
+    energy, least time, and least energy within --max-slowdown of the fastest; each says
+    whether its 95% interval overlaps the runner-up's.
 
     \b
     Examples:
