@@ -128,7 +128,8 @@ def _case(case: Any, path: str) -> None:
     for name, value in params.items():
         _param(value, f"{path}.params.{name}")
     _choice(c["status"], f"{path}.status", CASE_STATUSES)
-    _optional(c.get("unit"), f"{path}.unit", _string)
+    if "unit" in c:  # absent reads as steps; null would reach the tables as no unit at all
+        _string(c["unit"], f"{path}.unit")
     _optional(c.get("units_per_step"), f"{path}.units_per_step", _nonnegative)
     for key in ("variants", "flags"):
         for i, item in enumerate(_list(c.get(key, []), f"{path}.{key}")):

@@ -123,6 +123,7 @@ def test_a_mutated_document_is_refused_in_one_line_or_read_by_every_command(
     (("cases", 0, "summary", "energy_j", "n"), "5", "run.cases[0].summary.energy_j.n"),
     (("cases", 0, "summary", "energy_j", "ci_method"), None,
      "run.cases[0].summary.energy_j.ci_method"),
+    (("cases", 0, "unit"), None, "run.cases[0].unit"),
     (("cases", 0, "params"), {"batch": {"x": 1}}, "run.cases[0].params.batch"),
     (("cases", 0, "flags"), "high CV", "run.cases[0].flags"),
     (("cases", 0, "trace", "power_w", "cpu-package:0"), [1.0],

@@ -172,15 +172,6 @@ def test_a_multi_host_run_is_its_own_hardware_class() -> None:
     assert run_entries(run)[0].hardware == "2 hosts of 2 x NVIDIA H100"
 
 
-def test_a_case_whose_document_has_no_unit_is_a_row_per_step() -> None:
-    from greenbench.leaderboard.entries import run_entries
-    from greenbench.results_format import from_document
-
-    doc = to_document(lab_run(XEON, [("attention", "tokens", {"seq_len": 256}, 1.0)]))
-    doc["run"]["cases"][0]["unit"] = None  # the import accepts a null unit
-    assert run_entries(from_document(doc, "doc"))[0].unit == "steps"
-
-
 def test_each_row_has_energy_with_its_interval_method_throughput_and_its_report(
         site: Path) -> None:
     row = parsed(site / "index.html").tables[0]["rows"][0]

@@ -91,8 +91,7 @@ def _entry(run: RunRecord, case: CaseRecord) -> Entry | None:
                      NOT_STATED)
     return Entry(
         run_id=run.id, run_label=run.label, created_utc=run.created_utc,
-        # a document may leave the unit out (null): figures are then per step, the default
-        workload=case.workload, unit=case.unit or "steps", params=dict(case.params),
+        workload=case.workload, unit=case.unit, params=dict(case.params),
         hardware=hardware_class(run, case), precision=precision, tier=case_tier(case, run),
         method=method_label(method, ", ".join(sources)),
         energy_j=energy.median, energy_low_j=low, energy_high_j=high,
