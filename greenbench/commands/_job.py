@@ -189,7 +189,7 @@ def print_hosts(out: Any, job_doc: dict[str, Any], notes: bool = True) -> None:
 
     from greenbench.commands._width import Col, label_tokens, print_table, words
     from greenbench.distributed.record import JobRecord
-    from greenbench.units import fmt_energy, method_label
+    from greenbench.units import fmt_duration, fmt_energy, method_label
 
     job = JobRecord.from_dict(job_doc)
     slurm = f", Slurm job {job.slurm_job_id}" if job.slurm_job_id else ""
@@ -232,7 +232,7 @@ def print_hosts(out: Any, job_doc: dict[str, Any], notes: bool = True) -> None:
                                    "it)") + "[/red]")
     if notes and job.clock_spread_flagged:
         out.print(f"[yellow]clocks: the ranks' wall clocks differed by "
-                  f"{job.clock_spread_s:.3g} s at the same window edge: synchronise them "
+                  f"{fmt_duration(job.clock_spread_s)} at the same window edge: synchronise them "
                   "(NTP)[/yellow]")
 
 

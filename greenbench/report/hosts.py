@@ -14,6 +14,7 @@ from greenbench.distributed.record import JobRecord
 from greenbench.records import RunRecord
 from greenbench.report.document import Block, Bullets, Paragraph, Subheading, Table
 from greenbench.report.numbers import si
+from greenbench.units import fmt_duration
 
 _METHODS = {"counter": "energy counter", "power": "polled power, integrated",
             "estimate": "ESTIMATE (power model)", "mixed": "mixed (some ESTIMATED)"}
@@ -44,9 +45,10 @@ def host_blocks(runs: Sequence[RunRecord]) -> list[Block]:
                          f"(rank(s) {', '.join(map(str, job.missing_ranks))}) in time; the "
                          "job has no total, as one over fewer hosts would understate it.")
         if job.clock_spread_flagged:
-            notes.append(f"The ranks' wall clocks differed by {job.clock_spread_s:.3g} s at "
-                         "the same window edge: carbon intensities by time of day may be "
-                         "looked up for the wrong time.")
+            spread = fmt_duration(job.clock_spread_s)
+            notes.append(f"The ranks' wall clocks differed by {spread} at the same window "
+                         "edge: carbon intensities by time of day may be looked up for the "
+                         "wrong time.")
         if job.is_estimate:
             notes.append("Hosts marked ESTIMATE were measured by a power model, not a "
                          "sensor; the job's total is then an estimate too.")
