@@ -109,10 +109,10 @@ class AmdSmi(Backend):
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
         # the lock every amdsmi call in greenbench takes (concurrent reads are unsafe)
-        from greenbench.sensors.amdgpu import _amdsmi_lock
+        from greenbench.sensors.amdgpu import amdsmi_lock
 
         try:
-            with _amdsmi_lock:
+            with amdsmi_lock:
                 return fn(*args)
         except self.m.AmdSmiException as err:
             code = getattr(err, "get_error_code", lambda: None)()
@@ -219,8 +219,8 @@ def backend(source: str) -> Backend:
 def _nvml() -> Nvml:
     from greenbench.sensors import nvml
 
-    loaded = nvml._load_nvml()
-    if isinstance(loaded, nvml._Unavailable):
+    loaded = nvml.load_nvml()
+    if isinstance(loaded, nvml.Unavailable):
         raise GpuError(f"NVML: {loaded.reason}")
     return Nvml(loaded)
 
@@ -228,8 +228,8 @@ def _nvml() -> Nvml:
 def _amdsmi() -> AmdSmi:
     from greenbench.sensors import amdgpu
 
-    loaded = amdgpu._load_amdsmi()
-    if isinstance(loaded, amdgpu._Unavailable):
+    loaded = amdgpu.load_amdsmi()
+    if isinstance(loaded, amdgpu.Unavailable):
         raise GpuError(f"AMD SMI: {loaded.reason}")
     return AmdSmi(loaded)
 

@@ -68,12 +68,12 @@ def probe() -> list[Probe]:
     Never raises: a missing library, a failed initialisation, unusable visibility variables and a
     failing GPU each become an unavailable :class:`Probe` with a reason and a remedy.
     """
-    loaded = _load_amdsmi()
-    if isinstance(loaded, _Unavailable):
+    loaded = load_amdsmi()
+    if isinstance(loaded, Unavailable):
         return [_all_gpus_unavailable(loaded.reason, loaded.remedy)]
     amdsmi = loaded
     try:
-        with _amdsmi_lock:
+        with amdsmi_lock:
             handles = list(amdsmi.amdsmi_get_processor_handles())
     except amdsmi.AmdSmiException as err:
         return [
@@ -200,7 +200,7 @@ class AmdSmiEnergySensor(_AmdSmiSensor):
     def read_value(self) -> float:
         """Joules since the driver loaded."""
         try:
-            with _amdsmi_lock:
+            with amdsmi_lock:
                 reading = self._amdsmi.amdsmi_get_energy_count(self._handle)
             microjoules, _resolution_uj = _energy_uj(reading)
         except (self._amdsmi.AmdSmiException, _NotReported) as err:
@@ -236,7 +236,7 @@ class AmdSmiPowerSensor(_AmdSmiSensor):
     def read_value(self) -> float:
         """Watts, now (or averaged by the firmware, for ``average_socket_power``)."""
         try:
-            with _amdsmi_lock:
+            with amdsmi_lock:
                 info = self._amdsmi.amdsmi_get_power_info(self._handle)
         except self._amdsmi.AmdSmiException as err:
             raise self._read_error("reading power", err) from err
@@ -258,7 +258,9 @@ class AmdSmiPowerSensor(_AmdSmiSensor):
 
 
 @dataclass(frozen=True)
-class _Unavailable:
+class Unavailable:
+    """Why the library cannot be used here, and what to do (also read by greenbench.gpu)."""
+
     reason: str
     remedy: str
 
@@ -270,7 +272,7 @@ class _NotReported(Exception):
 # Every amdsmi call goes through this lock: reads from several threads at once were reported to
 # make the energy counter go backwards (ROCm/amdsmi#115), and the sampling thread reads while the
 # main thread may probe.
-_amdsmi_lock = threading.RLock()
+amdsmi_lock = threading.RLock()
 # (the amdsmi module that was initialised, the error amdsmi_init raised or None); keyed by module
 # so that a different amdsmi (a test's stand-in) is initialised afresh
 _init_state: tuple[ModuleType, BaseException | None] | None = None
@@ -278,7 +280,7 @@ _init_state: tuple[ModuleType, BaseException | None] | None = None
 _IGNORE_WITHOUT_AMD = " Ignore this on machines without AMD GPUs."
 
 
-def _load_amdsmi() -> ModuleType | _Unavailable:
+def load_amdsmi() -> ModuleType | Unavailable:
     """The initialised ``amdsmi`` module, or why there is none (``amdsmi_init`` runs once)."""
     global _init_state
     try:
@@ -286,7 +288,7 @@ def _load_amdsmi() -> ModuleType | _Unavailable:
         with contextlib.redirect_stdout(io.StringIO()):
             import amdsmi
     except ImportError as err:
-        return _Unavailable(
+        return Unavailable(
             f"amdsmi not installed ({err})",
             "Install the amdsmi Python package that matches your ROCm version (pip install "
             "/opt/rocm/share/amd_smi, or pip install amdsmi==<ROCm version>)."
@@ -295,12 +297,12 @@ def _load_amdsmi() -> ModuleType | _Unavailable:
     # Importing amdsmi also loads libamd_smi.so: a missing or mismatched ROCm surfaces here as
     # OSError, AttributeError or KeyError rather than ImportError.
     except Exception as err:
-        return _Unavailable(
+        return Unavailable(
             f"amdsmi is installed but failed to load: {type(err).__name__}: {err}",
             "Install ROCm (set ROCM_PATH if it is not under /opt/rocm) and an amdsmi package no "
             "older than it." + _IGNORE_WITHOUT_AMD,
         )
-    with _amdsmi_lock:
+    with amdsmi_lock:
         if _init_state is None or _init_state[0] is not amdsmi:
             try:
                 amdsmi.amdsmi_init()
@@ -310,7 +312,7 @@ def _load_amdsmi() -> ModuleType | _Unavailable:
         error = _init_state[1]
     if error is None:
         return amdsmi
-    return _Unavailable(
+    return Unavailable(
         f"AMD SMI could not start: {_amdsmi_error_text(error)}",
         "Load the amdgpu kernel driver and check that amd-smi list works (AMD SMI does not run "
         "in virtual-machine guests)." + _IGNORE_WITHOUT_AMD,
@@ -320,7 +322,7 @@ def _load_amdsmi() -> ModuleType | _Unavailable:
 def _forget_init() -> None:
     """Forget the AMD SMI initialisation outcome, so the next probe initialises again (tests)."""
     global _init_state
-    with _amdsmi_lock:
+    with amdsmi_lock:
         _init_state = None
 
 
@@ -386,7 +388,7 @@ def _hip_to_amdsmi_indices(amdsmi: Any, handles: list[Any]) -> dict[int, int] | 
     mapping: dict[int, int] = {}
     for amdsmi_index, handle in enumerate(handles):
         try:
-            with _amdsmi_lock:
+            with amdsmi_lock:
                 hip_id = amdsmi.amdsmi_get_gpu_enumeration_info(handle).get("hip_id")
         # AttributeError: an amdsmi older than the function
         except (amdsmi.AmdSmiException, AttributeError):
@@ -438,7 +440,7 @@ def _probe_gpu(amdsmi: Any, handle: Any, domain: str, amdsmi_index: int) -> Prob
 def _energy_resolution_uj(amdsmi: Any, handle: Any, details: dict[str, Any]) -> float | None:
     """Microjoules per tick when the GPU has a working energy counter call, else None."""
     try:
-        with _amdsmi_lock:
+        with amdsmi_lock:
             reading = amdsmi.amdsmi_get_energy_count(handle)
         _microjoules, resolution_uj = _energy_uj(reading)
     except (amdsmi.AmdSmiException, _NotReported) as err:
@@ -464,7 +466,7 @@ def _energy_uj(reading: dict[str, Any]) -> tuple[float, float]:
 def _power_field(amdsmi: Any, handle: Any, details: dict[str, Any]) -> str | None:
     """The first of :data:`POWER_FIELDS` holding a plausible wattage on this GPU, else None."""
     try:
-        with _amdsmi_lock:
+        with amdsmi_lock:
             info = amdsmi.amdsmi_get_power_info(handle)
     except amdsmi.AmdSmiException as err:
         details["power"] = f"unavailable: {_amdsmi_error_text(err)}"
@@ -504,7 +506,7 @@ def _device_facts(amdsmi: Any, handle: Any) -> dict[str, Any]:
     facts: dict[str, Any] = {}
     for key, query in queries.items():
         try:
-            with _amdsmi_lock:
+            with amdsmi_lock:
                 value = query()
         # KeyError: a field this amdsmi release lacks; TypeError: "N/A" in arithmetic;
         # AttributeError: a function or enum this release lacks

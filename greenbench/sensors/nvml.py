@@ -80,8 +80,8 @@ def probe() -> list[Probe]:
     ``CUDA_VISIBLE_DEVICES`` and a failing GPU each become an unavailable :class:`Probe` with a
     reason and a remedy.
     """
-    loaded = _load_nvml()
-    if isinstance(loaded, _Unavailable):
+    loaded = load_nvml()
+    if isinstance(loaded, Unavailable):
         return [_all_gpus_unavailable(loaded.reason, loaded.remedy)]
     pynvml = loaded
     try:
@@ -280,7 +280,9 @@ class NvmlModulePowerSensor(_NvmlSensor):
 
 
 @dataclass(frozen=True)
-class _Unavailable:
+class Unavailable:
+    """Why the library cannot be used here, and what to do (also read by greenbench.gpu)."""
+
     reason: str
     remedy: str
 
@@ -291,7 +293,7 @@ _init_lock = threading.Lock()
 _init_state: tuple[ModuleType, BaseException | None] | None = None
 
 
-def _load_nvml() -> ModuleType | _Unavailable:
+def load_nvml() -> ModuleType | Unavailable:
     """The initialised ``pynvml`` module, or why there is none.
 
     ``nvmlInit`` runs once per process (its outcome, success or failure, is remembered): NVML
@@ -302,7 +304,7 @@ def _load_nvml() -> ModuleType | _Unavailable:
     try:
         import pynvml
     except ImportError as err:
-        return _Unavailable(
+        return Unavailable(
             f"nvidia-ml-py not installed ({err})",
             "pip install nvidia-ml-py (a greenbench dependency, so its absence means a broken "
             "install); ignore this on machines without NVIDIA GPUs.",
@@ -317,7 +319,7 @@ def _load_nvml() -> ModuleType | _Unavailable:
         error = _init_state[1]
     if error is None:
         return pynvml
-    return _Unavailable(
+    return Unavailable(
         f"NVML could not start: {_nvml_error_text(error)}", _init_remedy(pynvml, error)
     )
 
