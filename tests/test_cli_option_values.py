@@ -26,6 +26,7 @@ HUGE = "99999999999999999999999"
     (("run", "slow", "--warmup", "nan"), "--warmup"),
     (("run", "slow", "--min-duration", "-inf"), "--min-duration"),
     (("run", "slow", "--idle", "inf"), "--idle"),
+    (("run", "slow", "--idle", "soon"), "neither a number of seconds nor auto"),
     (("run", "slow", "--repeats", HUGE), "--repeats"),
     (("run", "slow", "-p", "sleep_s=nan"), "sleep_s"),
     (("run", "slow", "-p", "sleep_s=0.01,inf"), "sleep_s"),

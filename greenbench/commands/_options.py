@@ -77,6 +77,10 @@ class SecondsOrAuto(Number):
                 ctx: click.Context | None) -> Any:
         if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
             return None
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is neither a number of seconds nor auto", param, ctx)
         return super().convert(value, param, ctx)
 
 
