@@ -150,9 +150,9 @@ def run_case(spec: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> Ca
     job's breakdown over the repeats (a ``job`` event) before its result."""
     import torch.distributed as dist
 
-    from greenbench.protocol import Plan, Protocol
+    from greenbench.protocol import Protocol
     from greenbench.sensors.registry import available_sensors, probe_all
-    from greenbench.worker import per_step_metrics
+    from greenbench.worker import case_plan, per_step_metrics, phase_events
     from greenbench.workload import load_workload
 
     cfg = spec["config"]
@@ -175,16 +175,9 @@ def run_case(spec: dict[str, Any], emit: Callable[[dict[str, Any]], None]) -> Ca
     emit({"event": "phase", "phase": "setup"})
     state = wl.setup(params, device)
     units_per_step = wl.units_per_step(params) * world
-    plan = Plan(repeats=cfg["repeats"], min_repeat_s=cfg["min_duration_s"],
-                warmup_s=cfg["warmup_s"], idle_s=cfg["idle_s"], settle_s=cfg.get("settle_s"),
-                steps=None if wl.calibrate else 1)
+    plan = case_plan(wl, cfg)
     repeats: list[Repeat] = []
-
-    def on_phase(name: str, i: int) -> None:
-        event: dict[str, Any] = {"event": "phase", "phase": name}
-        if name == "repeat":
-            event.update(repeat=i, of=plan.repeats)
-        emit(event)
+    on_phase = phase_events(emit, plan)
 
     def after_repeat(m: Measurement, steps: int, idle: Measurement | None) -> None:
         quality = wl.quality(state)

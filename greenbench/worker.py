@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from greenbench.measurement import Measurement
@@ -85,6 +86,27 @@ def run_case(spec: dict[str, Any], emit: Any) -> CaseRecord:
     return case
 
 
+def case_plan(wl: Workload, cfg: dict[str, Any]) -> Plan:
+    """The protocol's plan for a case, from the run's settings."""
+    return Plan(repeats=cfg["repeats"], min_repeat_s=cfg["min_duration_s"],
+                warmup_s=cfg["warmup_s"], idle_s=cfg["idle_s"], settle_s=cfg.get("settle_s"),
+                steps=None if wl.calibrate else 1)
+
+
+def phase_events(emit: Callable[[dict[str, Any]], None], plan: Plan
+                 ) -> Callable[[str, int], None]:
+    """The protocol's phase hook: each phase an event to the runner (a repeat with its
+    number and of how many)."""
+
+    def on_phase(name: str, i: int) -> None:
+        event: dict[str, Any] = {"event": "phase", "phase": name}
+        if name == "repeat":
+            event.update(repeat=i, of=plan.repeats)
+        emit(event)
+
+    return on_phase
+
+
 def _measure(
     wl: Workload, params: dict[str, Any], device: str, cfg: dict[str, Any], meter: Meter,
     emit: Any,
@@ -93,17 +115,10 @@ def _measure(
     emit({"event": "phase", "phase": "setup"})
     state = wl.setup(params, device)
     units_per_step = wl.units_per_step(params)
-    plan = Plan(repeats=cfg["repeats"], min_repeat_s=cfg["min_duration_s"],
-                warmup_s=cfg["warmup_s"], idle_s=cfg["idle_s"], settle_s=cfg.get("settle_s"),
-                steps=None if wl.calibrate else 1)
+    plan = case_plan(wl, cfg)
     protocol = Protocol(meter, plan)
     repeats: list[Repeat] = []
-
-    def on_phase(name: str, i: int) -> None:
-        event: dict[str, Any] = {"event": "phase", "phase": name}
-        if name == "repeat":
-            event.update(repeat=i, of=plan.repeats)
-        emit(event)
+    on_phase = phase_events(emit, plan)
 
     def before_repeat() -> None:
         if not repeats:  # workloads that collect per-step figures start repeat 1 afresh
