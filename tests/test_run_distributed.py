@@ -231,3 +231,17 @@ def test_transformer_ddp_trains_on_two_ranks_as_one_job(tmp_path: Path) -> None:
     assert case["units_per_step"] == 2 * 2 * 16  # two ranks' batches of 2 x 16 tokens a step
     assert all(r["quality"]["loss"] > 0 for r in case["repeats"])
     assert any(f.startswith("job: 2 rank(s) on 1 host(s)") for f in case["flags"])
+
+
+@pytest.mark.parametrize(("codes", "named"), [
+    ({0: -15, 1: 3}, "rank 1 exited with code 3 during the case"),  # torchrun stopped rank 0
+    ({0: 1, 1: -9}, "rank 1 was killed by SIGKILL during the case"),
+    ({0: -15, 1: -15}, "rank 0 was killed by SIGTERM; rank 1 was killed by SIGTERM during"),
+])
+def test_the_rank_that_ended_the_job_is_named_not_those_torchrun_stopped_after(
+        codes: dict[int, int], named: str) -> None:
+    from greenbench.distributed.launch import died_ranks
+
+    text = died_ranks(codes)
+    assert text is not None and text.startswith(named)
+    assert died_ranks({0: 1, 1: 1}) is None  # both reported their own errors

@@ -151,13 +151,18 @@ def main(argv: Sequence[str]) -> int:
 
 def died_ranks(exit_codes: Mapping[int, int]) -> str | None:
     """What ended a job whose ranks failed: the ranks that died (a signal, or an exit code
-    other than the 1 of a rank that reported its error itself), or None."""
-    died = []
+    other than the 1 of a rank that reported its error itself), or None. A rank that torchrun
+    itself stopped with SIGTERM once another had died is a consequence, not a cause: it is
+    named only when no rank died otherwise."""
+    died, stopped = [], []
     for rank, code in sorted(exit_codes.items()):
-        if code < 0:
+        if code == -signal.SIGTERM:
+            stopped.append(f"rank {rank} was killed by SIGTERM")
+        elif code < 0:
             died.append(f"rank {rank} was killed by {signal.Signals(-code).name}")
         elif code != 1:
             died.append(f"rank {rank} exited with code {code}")
+    died = died or stopped
     if not died:
         return None
     return (f"{'; '.join(died)} during the case, and the job stopped (its output is in the "
