@@ -1,7 +1,7 @@
 """greenbench: measure what machine-learning work costs in energy and carbon.
 
 The public API is imported lazily so that ``import greenbench`` (and ``greenbench --help``)
-stays fast: nothing heavy (torch, matplotlib, scipy, codecarbon) loads until it is used.
+stays fast: nothing heavy (torch, matplotlib, codecarbon) loads until it is used.
 """
 
 from __future__ import annotations

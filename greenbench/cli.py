@@ -1,7 +1,7 @@
 """The ``greenbench`` command line: a thin shell over the library.
 
 Each command lives in its own module under ``greenbench.commands`` and is imported only when
-it is invoked, so ``greenbench --help`` loads neither torch, matplotlib, scipy nor codecarbon.
+it is invoked, so ``greenbench --help`` loads neither torch, matplotlib nor codecarbon.
 """
 
 from __future__ import annotations

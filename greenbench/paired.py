@@ -35,6 +35,7 @@ import math
 import statistics
 from collections.abc import Sequence
 
+from greenbench.distributions import midranks
 from greenbench.stats import CI_LEVEL, Comparison, summarize
 
 TEST = "wilcoxon"
@@ -122,7 +123,7 @@ def signed_rank_p(diffs: Sequence[float]) -> tuple[float, float]:
     Ranks of ``|d|`` with midranks for ties; zeros are ranked (Pratt) but carry no sign, so
     they are never flipped. With no non-zero difference p is 1.
     """
-    ranks = _midranks([abs(d) for d in diffs])
+    ranks = midranks([abs(d) for d in diffs])
     # midranks are multiples of 1/2: doubled, every rank is an integer
     signed = [(round(2 * r), d > 0) for r, d in zip(ranks, diffs, strict=True) if d != 0]
     if not signed:
@@ -180,20 +181,6 @@ def _walsh_rank(n: int, level: float) -> int | None:
             break
         k = s + 1
     return k or None
-
-
-def _midranks(values: Sequence[float]) -> list[float]:
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for m in range(i, j + 1):
-            ranks[order[m]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
 
 
 def _min_pairs(alpha: float) -> int:

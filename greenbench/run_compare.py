@@ -175,7 +175,7 @@ def _between_sessions(verdict: gate.Verdict, case: CaseComparison,
     the spread between sessions was."""
     from dataclasses import replace
 
-    from greenbench.stats import _t_quantile
+    from greenbench.distributions import t_ppf
 
     if verdict.comparison is None or verdict.status == gate.NOT_COMPARABLE:
         return verdict
@@ -187,7 +187,7 @@ def _between_sessions(verdict: gate.Verdict, case: CaseComparison,
     k = len(logs)
     centre = sum(logs) / k
     spread = math.sqrt(sum((x - centre) ** 2 for x in logs) / (k - 1))
-    band = _t_quantile(0.975, k - 1) * spread * math.sqrt(1 + 1 / k)
+    band = t_ppf(0.975, k - 1) * spread * math.sqrt(1 + 1 / k)
     inside = abs(math.log(now) - centre) <= band
     said = (f"between {k} baseline sessions: +/-{math.expm1(band):.1%} (95% prediction "
             f"interval of one more session), current {'inside' if inside else 'outside'}")

@@ -18,8 +18,9 @@ from tests.plot_factories import single_case_run
 
 DATA = Path(__file__).parent / "data"
 
-#: the modules of the extras: carbon, plots, torch, and pandas (only for DataFrame export)
-EXTRAS = ("codecarbon", "matplotlib", "torch", "pandas")
+#: the modules of the extras: carbon, plots, torch, and pandas (only for DataFrame export);
+#: and scipy, which only the tests install (the reference for greenbench.distributions)
+EXTRAS = ("codecarbon", "matplotlib", "torch", "pandas", "scipy")
 
 BLOCKER = """
 import os, sys
@@ -122,3 +123,28 @@ def test_the_pytest_plugin_measures_and_saves_without_any_extra(plain, tmp_path:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "greenbench: energy" in done.stdout  # the summary of what was measured
     assert list((tmp_path / "energy").rglob("*_base.json"))
+
+
+def test_the_gate_and_compare_work_without_any_extra(plain, tmp_path: Path) -> None:
+    (tmp_path / "test_work.py").write_text(
+        "def test_work(energy_benchmark):\n"
+        "    energy_benchmark(lambda: sum(range(2000)))\n")
+    session = ("-c", "import sys, pytest; sys.exit(pytest.main(sys.argv[1:]))", "-q",
+               "-p", "no:cacheprovider", "test_work.py", "--greenbench-storage=energy",
+               "--greenbench-rounds=6", "--greenbench-warmup-rounds=0",
+               "--greenbench-min-time=0.01")
+    saved = plain(*session, "--greenbench-save=base", timeout=120)
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+    # the gate's paired test, the Mann-Whitney test and the intervals, all without scipy
+    gated = plain(*session, "--greenbench-compare=base", "--greenbench-compare-fail=energy:500%",
+                  timeout=120)
+    assert gated.returncode == 0, gated.stdout + gated.stderr
+    assert "test_work" in gated.stdout
+    for _ in range(2):
+        assert plain("run", "spin", "-p", "n=1000", "--workload-file",
+                     str(DATA / "basic_workloads.py"), "--repeats", "5", "--warmup", "0",
+                     "--idle", "0.05", "--min-duration", "0.05", timeout=120).returncode == 0
+    compared = plain("compare", "latest~1", "latest")
+    assert compared.returncode in (0, 1), compared.stderr
+    assert "Traceback" not in compared.stderr
+    assert "spin" in compared.stdout

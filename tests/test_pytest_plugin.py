@@ -23,7 +23,6 @@ from pathlib import Path
 import hypothesis  # noqa: F401  (see below)
 import numpy  # noqa: F401
 import pytest
-import scipy.stats  # noqa: F401
 
 import greenbench.pytest_energy.session  # noqa: F401
 import greenbench.pytest_energy.summary  # noqa: F401

@@ -376,12 +376,3 @@ def test_comparison_round_trips_through_a_dict():
     assert isinstance(data["baseline"], dict)
     assert Comparison.from_dict(data) == c
     assert c.relative_change == pytest.approx(c.ratio - 1.0)
-
-
-def test_importing_stats_does_not_import_scipy():
-    import subprocess
-    import sys
-
-    code = "import sys, greenbench.stats, greenbench.gate; print('scipy' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

@@ -26,6 +26,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from greenbench.distributions import beta_ppf, normal_ppf
 from greenbench.run_compare import RunComparison
 
 POWER = 0.8
@@ -61,9 +62,7 @@ class Calibration:
             return 1.0
         if self.failed_runs == 0:
             return 1 - 0.05 ** (1 / self.runs)
-        from scipy.stats import beta
-
-        return float(beta.ppf(0.95, self.failed_runs + 1, self.runs - self.failed_runs))
+        return beta_ppf(0.95, self.failed_runs + 1, self.runs - self.failed_runs)
 
 
 def calibration(comparisons: Sequence[RunComparison], metric: str = "energy_j") -> Calibration:
@@ -99,11 +98,9 @@ def calibration(comparisons: Sequence[RunComparison], metric: str = "energy_j") 
 
 def smallest_detectable(log_sd: float, pairs: int, alpha: float, power: float = POWER) -> float:
     """The relative change (0.1 for +10%) detected with ``power`` by the paired test."""
-    from scipy.stats import norm
-
     if pairs < 1:
         return math.inf
-    z = float(norm.ppf(1 - alpha / 2) + norm.ppf(power))
+    z = normal_ppf(1 - alpha / 2) + normal_ppf(power)
     return math.exp(z * log_sd / math.sqrt(pairs * _EFFICIENCY)) - 1
 
 

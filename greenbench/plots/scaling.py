@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from greenbench.distributions import t_ppf
 from greenbench.errors import UserError
 from greenbench.plots import style
 from greenbench.plots.data import (
@@ -109,11 +110,9 @@ def fit_caveat(fit: PowerFit, metric: str = DEFAULT_METRIC) -> str | None:
 
 def exponent_interval(fit: PowerFit) -> float | None:
     """The half-width of the exponent's 95% interval; None without residuals (2 points)."""
-    from scipy.stats import t as student_t
-
     if fit.stderr is None or fit.n <= 2:
         return None
-    return float(student_t.ppf(0.975, fit.n - 2)) * fit.stderr
+    return t_ppf(0.975, fit.n - 2) * fit.stderr
 
 
 def fit_power_law(xs: Sequence[float], ys: Sequence[float]) -> PowerFit | None:
