@@ -214,3 +214,24 @@ def test_report_says_an_estimated_host_makes_the_job_an_estimate() -> None:
         in text
     assert "the job's total is then an estimate too" in text
     assert "wall clocks differed by 5 s" in text
+
+
+def test_results_list_marks_a_multi_host_run_and_its_missing_host(
+        capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from greenbench.store import Store
+
+    store = tmp_path / "s.sqlite"
+    with Store(str(store)) as s:
+        s.import_run(to_document(two_host_run()))
+        s.import_run(to_document(two_host_run(missing=True)))
+    for columns in ("160", "60"):  # one line per run, and the narrow layout
+        capsys.readouterr()
+        monkeypatch.setenv("COLUMNS", columns)
+        done = run_cli(capsys, "results", "list", "--store", str(store))
+        assert done.code == 0, done.err
+        text = " ".join(done.out.split())
+        assert text.count("+1 host") == 2, done.out
+        assert text.count("+1 host (1 missing)") == 1, done.out
+    listed = run_cli(capsys, "results", "list", "--json", "--store", str(store))
+    hosts = sorted((r["hosts"], r["missing_hosts"]) for r in json.loads(listed.out))
+    assert hosts == [(2, 0), (2, 1)]

@@ -428,7 +428,7 @@ def _run_lines(runs: list[Any], width: int) -> list[str]:
         facts[2].add([printable(r.status)])
         facts[3].add([f"{r.cases_ok}/{r.cases}" if r.cases_ok != r.cases else str(r.cases)])
         facts[4].add(["ESTIMATE" if r.is_estimate else "measured"])
-        more[0].add([printable(r.hostname or r.machine_key or "?")])
+        more[0].add(_machine_cell(printable(r.hostname or r.machine_key or "?"), r))
         more[1].add(label_tokens(", ".join(printable(w) for w in r.workloads) or "-"))
         more[2].add(words(printable(r.label or "")))
     cols = facts + more
@@ -437,12 +437,23 @@ def _run_lines(runs: list[Any], width: int) -> list[str]:
     details = {}
     for i, r in enumerate(runs):
         machine, workloads, label = (c.cells[i] for c in more)
-        details[i] = [f"on {machine[0]}: ", *workloads]
+        details[i] = [f"on {''.join(machine).strip()}: ", *workloads]
         if r.label:
             details[i][-1] += "; "
             details[i] += [f"label: {label[0]}", *label[1:]]
     widths = fit(facts, room(width, len(facts))) or [shortest(c) for c in facts]
     return plain(render(facts, widths, below=details, width=width))
+
+
+def _machine_cell(host: str, run: Any) -> list[str]:
+    """The host that stored the run and, for a multi-host job, how many others took part (the
+    cell's tokens: a line may break between them)."""
+    if run.hosts <= 1:
+        return [host]
+    others = run.hosts - 1
+    cell = [f"{host} ", f"+{others} host{'s' if others > 1 else ''}"]
+    return [*cell[:-1], cell[-1] + " ", f"({run.missing_hosts} missing)"] if run.missing_hosts \
+        else cell
 
 
 def _short_time(created_utc: str) -> str:

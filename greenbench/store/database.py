@@ -55,10 +55,21 @@ class RunSummary:
     cases: int
     cases_ok: int
     workloads: list[str]
+    #: the hosts a multi-host run's job expected (1 on one host), and how many of them
+    #: sent no report in time
+    hosts: int = 1
+    missing_hosts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (``results list --json``)."""
         return asdict(self)
+
+
+def _job_hosts(job: dict[str, Any] | None) -> dict[str, int]:
+    """RunSummary's host counts from a stored job (None on one host)."""
+    if job is None:
+        return {}
+    return {"hosts": len(job["expected_hosts"]), "missing_hosts": len(job["missing_hosts"])}
 
 
 class Store:
@@ -203,7 +214,7 @@ class Store:
         query = (sa.select(runs.c.id, runs.c.created_utc, runs.c.status, runs.c.label,
                            runs.c.hostname, runs.c.machine_key, runs.c.is_estimate,
                            sa.func.coalesce(counts.c.n, 0), sa.func.coalesce(counts.c.ok, 0),
-                           *self._owner())
+                           *self._owner(), self._column("job"))
                  .select_from(runs.outerjoin(counts, counts.c.run_id == runs.c.id))
                  .order_by(*_newest_first()).limit(limit))
 
@@ -220,10 +231,11 @@ class Store:
 
         rows, workloads = self._read(read)
         return [
-            RunSummary(id=r[0], created_utc=r[1], status=shown_status(r[2], r[4], *r[9:]),
+            RunSummary(id=r[0], created_utc=r[1], status=shown_status(r[2], r[4], *r[9:11]),
                        label=r[3], hostname=r[4], machine_key=r[5], is_estimate=bool(r[6]),
                        cases=int(r[7]), cases_ok=int(r[8]),
-                       workloads=sorted(workloads.get(r[0], [])))
+                       workloads=sorted(workloads.get(r[0], [])),
+                       **self._decoded(f"run {r[0]}'s job", _job_hosts, r[11]))
             for r in rows
         ]
 
