@@ -20,6 +20,7 @@ then no share is attributed and the repeat says why.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,44 @@ def own_pids() -> set[int]:
     return {os.getpid(), *(c.pid for c in children)}
 
 
+class SeenPids:
+    """Every pid of this process's tree seen while a measured command runs, for
+    ``greenbench measure``: by the window's end the command's processes have exited, so
+    :func:`own_pids` alone would count their GPU use as someone else's. ``add`` takes the
+    command's own pid as it starts; its descendants are picked up every ``every_s`` seconds.
+    """
+
+    def __init__(self, every_s: float = 0.2) -> None:
+        self.every_s = every_s
+        self.seen: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="greenbench-tree-pids",
+                                        daemon=True)
+
+    def __enter__(self) -> SeenPids:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def add(self, pid: int) -> None:
+        with self._lock:
+            self.seen.add(pid)
+
+    def __call__(self) -> set[int]:
+        with self._lock:
+            return self.seen | own_pids()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.every_s):
+            now = own_pids()
+            with self._lock:
+                self.seen |= now
+
+
 class ShareWatch:
     """Asks one GPU sensor, around a window, who else used its GPU."""
 
@@ -120,10 +159,10 @@ class ShareWatch:
         return found
 
 
-def watches(sensors: Sequence[Any], counted: Callable[[Any], bool],
-            clock: Clock = SYSTEM) -> list[ShareWatch]:
+def watches(sensors: Sequence[Any], counted: Callable[[Any], bool], clock: Clock = SYSTEM,
+            own: Callable[[], set[int]] = own_pids) -> list[ShareWatch]:
     """A watch per counted GPU sensor that can list its GPU's processes."""
-    return [ShareWatch(s, clock=clock) for s in sensors
+    return [ShareWatch(s, own=own, clock=clock) for s in sensors
             if counted(s) and callable(getattr(s, "processes", None))]
 
 

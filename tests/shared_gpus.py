@@ -57,6 +57,15 @@ def set_power(path: str | Path, index: int, milliwatts: float) -> None:
         _write_raw(Path(path), state)
 
 
+def add_process_sample(path: str | Path, index: int, pid: int, sm_percent: int) -> None:
+    """Record that ``pid`` used ``sm_percent`` of GPU ``index``'s SMs, in a sample newer than
+    any window's start (what a process on the GPU leaves in NVML's utilisation samples)."""
+    with _lock(Path(path)):
+        state = json.loads(Path(path).read_text())
+        state[index]["process_samples"].append([pid, 2**62, sm_percent])
+        _write_raw(Path(path), state)
+
+
 class SharedPynvml(FakePynvml):
     """A FakePynvml whose GPUs are read from, and limits written to, ``path``."""
 

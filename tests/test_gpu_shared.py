@@ -274,3 +274,59 @@ def test_a_window_without_the_gpu_under_its_own_name_is_left_alone(monkeypatch):
 
     assert watch.end(watch.begin(), m) is None
     assert [d.domain for d in m.domains] == ["host-a/gpu:0"] and m.warnings == []
+
+
+#: a measured command that uses the stand-in GPU (45% of its SMs) and exits
+USES_THE_GPU = """
+import os, sys
+from tests.shared_gpus import add_process_sample
+add_process_sample(sys.argv[1], 0, os.getpid(), 45)
+"""
+
+
+def test_measure_names_who_else_used_the_gpu_and_offers_the_commands_share(
+        monkeypatch, capsys, tmp_path):
+    """The command has exited by the window's end, so its pid is no longer greenbench's child:
+    it must still count as the measured tree's, and OTHER as someone else's."""
+    import json
+    import sys
+
+    from tests.cli_runner import run_cli
+    from tests.shared_gpus import inject
+
+    state = inject(monkeypatch, tmp_path, [FakeGpu(
+        processes={OTHER: 1 << 30}, process_samples=[(OTHER, LATER_US, 15)])])
+    monkeypatch.setenv("COLUMNS", "200")
+
+    done = run_cli(capsys, "measure", "--json", "--", sys.executable, "-c", USES_THE_GPU,
+                   str(state))
+
+    assert done.code == 0, done.err
+    doc = json.loads(done.out)
+    [said] = [w for w in doc["warnings"] if "shared" in w]
+    assert f"pid {OTHER} (not visible here, 25% of SM use)" in said
+    assert "share by SM utilisation during the repeat, 75%, is gpu:0:share" in said
+    share = next(d for d in doc["domains"] if d["name"] == "gpu:0:share")
+    assert share["method"] == ATTRIBUTED and share["part_of"] == "gpu:0"
+    gpu = next(d for d in doc["domains"] if d["name"] == "gpu:0")
+    assert share["energy_j"] == pytest.approx(0.75 * gpu["energy_j"])
+    assert doc["method"] != ATTRIBUTED  # an attributed share never makes the total
+
+
+def test_measure_of_a_command_alone_on_the_gpu_says_nothing_of_sharing(
+        monkeypatch, capsys, tmp_path):
+    import json
+    import sys
+
+    from tests.cli_runner import run_cli
+    from tests.shared_gpus import inject
+
+    state = inject(monkeypatch, tmp_path, [FakeGpu()])
+
+    done = run_cli(capsys, "measure", "--json", "--", sys.executable, "-c", USES_THE_GPU,
+                   str(state))
+
+    assert done.code == 0, done.err
+    doc = json.loads(done.out)
+    assert not [w for w in doc["warnings"] if "shared" in w], doc["warnings"]
+    assert "gpu:0:share" not in {d["name"] for d in doc["domains"]}

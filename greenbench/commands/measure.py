@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +95,7 @@ def measure(
     from rich.markup import escape
 
     from greenbench.carbon.options import resolve_carbon
+    from greenbench.gpu_share import SeenPids, watches
     from greenbench.meter import Meter
     from greenbench.sensors.registry import available_sensors, probe_all, summary_line
 
@@ -113,8 +116,11 @@ def measure(
                                             interval, lambda: _run(command), out_path,
                                             store_path)
         sys.exit(stopped.exit_code(EXIT_INTERRUPTED) if interrupted else code)
-    meter = Meter(available_sensors(probes), interval_s=interval,
-                  include_constants=include_constants).start()
+    sensors = available_sensors(probes)
+    meter = Meter(sensors, interval_s=interval, include_constants=include_constants).start()
+    # who else used a measured GPU while the command ran (greenbench.gpu_share)
+    tree = SeenPids()
+    shared = watches(sensors, lambda s: True, own=tree)
     err = console(stderr=True)
     server = None
     if serve_metrics is not None:
@@ -138,14 +144,17 @@ def measure(
 
     idle = meter.idle(idle_s) if idle_s > 0 else None
     window = meter.begin("command")
-    with stop_signals() as stopped:
+    since = [w.begin() for w in shared]
+    with stop_signals() as stopped, tree if shared else contextlib.nullcontext():
         try:
-            exit_code, interrupted = _run(command)
+            exit_code, interrupted = _run(command, tree.add)
         finally:
             result = meter.end(window)
             meter.stop()
             if server is not None:
                 server.shutdown()
+    for watch, start in zip(shared, since, strict=True):
+        watch.end(start, result)
 
     doc = _document(command, result, idle, exit_code, interrupted, probes)
     if result.energy_j is not None:
@@ -179,9 +188,12 @@ def measure(
     sys.exit(stopped.exit_code(EXIT_INTERRUPTED) if interrupted else exit_code)
 
 
-def _run(command: tuple[str, ...]) -> tuple[int, bool]:
-    """Run the command to its end (or to Ctrl-C, SIGTERM, SIGHUP): (exit code, interrupted)."""
+def _run(command: tuple[str, ...],
+         started: Callable[[int], None] = lambda pid: None) -> tuple[int, bool]:
+    """Run the command to its end (or to Ctrl-C, SIGTERM, SIGHUP): (exit code, interrupted).
+    ``started`` gets the command's pid as soon as it runs."""
     child = _start(command)
+    started(child.proc.pid)
     interrupted = False
     try:
         exit_code = child.wait()
