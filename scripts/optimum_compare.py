@@ -2,17 +2,25 @@
 energy through CodeCarbon) on the same model config, batch and shapes, on this CPU.
 
 optimum-benchmark is a comparison, not a dependency: give the Python of an environment that has
-it (``python -m venv ob && ob/bin/pip install torch==2.13.0 optimum-benchmark``)::
+it and greenbench (``python -m venv ob && ob/bin/pip install torch==2.13.0 optimum-benchmark
+-e .``); run the script with that Python too, so that both sides use the same transformers::
 
-    python scripts/optimum_compare.py --optimum-python ob/bin/python --model gpt2-tiny
+    ob/bin/python scripts/optimum_compare.py --optimum-python ob/bin/python --model gpt2-tiny
 
 Both sides generate ``new_tokens`` tokens greedily after a ``prompt_len``-token prompt with
 random weights from the same config.json. Printed per side: the time per generated token
 (greenbench: a step's wall time over its tokens, the median over repeats; optimum-benchmark:
-its generate latency p50 over the tokens), the decode latency per token (greenbench's
-inter-token p50; optimum-benchmark's ``per_token`` p50), time to first token (greenbench's
-TTFT p50; optimum-benchmark's prefill p50), and energy per token with how each was obtained.
-The two sides run alternately, twice each, on the same random weights.
+the p50 over its timed ``generate()`` calls, each from before the call to its return, over the
+tokens), the decode latency per token (greenbench's inter-token p50; optimum-benchmark's
+``per_token`` p50, the time between successive calls of its logits processor), time to first
+token (greenbench's TTFT p50; optimum-benchmark's prefill p50, from the start of
+``generate()`` to the first logits-processor call, so with ``generate()``'s own set-up), and
+energy per token with how each was obtained. The two sides run alternately, twice each, on the
+same random weights.
+
+``--optimum-launcher inline`` runs optimum-benchmark in its own process instead of its
+isolated one (whose parent busy-waits for it, holding a core), ``--optimum-threads N`` sets
+torch's intra-op threads on its side; both change its time per token on a small machine.
 """
 
 from __future__ import annotations
@@ -34,7 +42,10 @@ batch, prompt, new = (int(x) for x in sys.argv[2:5])
 config = BenchmarkConfig(
     name="greenbench-compare",
     launcher=ProcessConfig() if sys.argv[6] == "process" else InlineConfig(),
-    backend=PyTorchConfig(model=model, device="cpu", no_weights=False, task="text-generation"),
+    # optimum-benchmark 0.6.0 passes inter_op_num_threads to torch.set_num_threads (and
+    # intra_op_num_threads to set_num_interop_threads), so the intra-op count goes here
+    backend=PyTorchConfig(model=model, device="cpu", no_weights=False, task="text-generation",
+                          inter_op_num_threads=int(sys.argv[7]) if sys.argv[7] else None),
     scenario=InferenceConfig(latency=True, energy=True, memory=False,
                              input_shapes={"batch_size": batch, "sequence_length": prompt},
                              generate_kwargs={"max_new_tokens": new, "min_new_tokens": new}),
@@ -61,10 +72,10 @@ def greenbench_side(model: str, batch: int, prompt: int, new: int, tmp: Path) ->
 
 
 def optimum_side(python: str, folder: str, batch: int, prompt: int, new: int,
-                 tmp: Path, launcher: str = "process") -> dict:
+                 tmp: Path, launcher: str = "process", threads: int | None = None) -> dict:
     out = tmp / "ob.json"
     subprocess.run([python, "-c", OPTIMUM, folder, str(batch), str(prompt), str(new),
-                    str(out), launcher], check=True, stdout=subprocess.DEVNULL,
+                    str(out), launcher, str(threads or "")], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, cwd=tmp)
     report = json.loads(out.read_text())
     tokens = batch * new
@@ -96,7 +107,7 @@ def weights(model: str, tmp: Path) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--optimum-python", required=True)
     parser.add_argument("--model", default="gpt2-tiny")
     parser.add_argument("--batch", type=int, default=1)
@@ -105,6 +116,9 @@ def main() -> int:
     parser.add_argument("--optimum-launcher", choices=("process", "inline"), default="process",
                         help="optimum-benchmark's launcher: its isolated process (its default; "
                              "the parent busy-waits for it) or inline, in its own process")
+    parser.add_argument("--optimum-threads", type=int, default=None, metavar="N",
+                        help="torch intra-op threads on optimum-benchmark's side (default: "
+                             "torch's own, one per core)")
     args = parser.parse_args()
     gb, ob = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,9 +132,10 @@ def main() -> int:
                 else:
                     ob.append(optimum_side(args.optimum_python, where, args.batch,
                                            args.prompt_len, args.new_tokens, Path(tmp),
-                                           args.optimum_launcher))
+                                           args.optimum_launcher, args.optimum_threads))
     print(f"{args.model}, batch {args.batch}, {args.prompt_len} prompt tokens, "
-          f"{args.new_tokens} new tokens, optimum-benchmark's {args.optimum_launcher} launcher")
+          f"{args.new_tokens} new tokens, optimum-benchmark's {args.optimum_launcher} launcher, "
+          f"{args.optimum_threads or 'default'} torch threads")
     for key in ("s_per_token", "decode_s_per_token", "ttft_s", "j_per_token"):
         g = statistics.median(x[key] for x in gb)
         o_values = [x[key] for x in ob if x[key] is not None]
