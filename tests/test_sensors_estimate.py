@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import math
+import os
 import subprocess
 import sys
 import threading
@@ -386,6 +387,79 @@ def test_the_process_tree_is_not_charged_for_greenbench_reading_it(
     end = reader(True)
     assert reader.own_s >= 0.35  # 8 reads of 50 ms: what reading cost ...
     assert end.busy_s - start.busy_s < 0.03  # ... and none of it charged
+
+
+def _tree_of_two(tmp_path) -> tuple[subprocess.Popen, int]:
+    """A child that starts a grandchild, both sleeping; the grandchild's pid."""
+    pid_file = tmp_path / "grandchild"
+    child = subprocess.Popen(["sh", "-c", f'sleep 30 & echo $! > "{pid_file}"; wait'])
+    for _ in range(500):
+        if pid_file.exists() and pid_file.read_text().strip():
+            return child, int(pid_file.read_text())
+        time.sleep(0.01)
+    child.kill()
+    raise AssertionError("the grandchild did not start")
+
+
+def test_the_tree_is_listed_from_the_kernels_children_files_as_psutil_lists_it(tmp_path):
+    child, grandchild = _tree_of_two(tmp_path)
+    try:
+        listed = set(cpu_time.tree_pids(os.getpid()))
+        assert {child.pid, grandchild} <= listed
+        assert listed == {p.pid for p in psutil.Process().children(recursive=True)}
+    finally:
+        child.kill()
+        child.wait()
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(grandchild).kill()
+
+
+def test_the_tree_reader_never_scans_every_process_where_the_kernel_lists_children(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """psutil's children() reads every process on the machine, inside each window edge."""
+    if not cpu_time._KERNEL_LISTS_CHILDREN:
+        pytest.skip("this kernel has no /proc/PID/task/TID/children")
+    child, grandchild = _tree_of_two(tmp_path)
+
+    def scan(*args, **kwargs):
+        raise AssertionError("psutil scanned every process")
+
+    monkeypatch.setattr(psutil.Process, "children", scan)
+    try:
+        reader = cpu_time.ProcessTreeReader(logical_cpus=2)
+        reader(True)
+        assert {child.pid, grandchild} <= set(reader._members)
+        first = reader._members[grandchild]
+        reader(True)
+        assert reader._members[grandchild] is first  # kept, not made again
+    finally:
+        child.kill()
+        child.wait()
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(grandchild).kill()
+
+
+def test_without_the_kernels_children_files_the_tree_is_psutils(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cpu_time, "_KERNEL_LISTS_CHILDREN", False)
+    monkeypatch.setattr(cpu_time, "tree_pids", lambda root: pytest.fail("read /proc children"))
+    child, grandchild = _tree_of_two(tmp_path)
+    try:
+        reader = cpu_time.ProcessTreeReader(logical_cpus=2)
+        reader(True)
+        assert {child.pid, grandchild} <= set(reader._members)
+    finally:
+        child.kill()
+        child.wait()
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(grandchild).kill()
+
+
+def test_a_reader_whose_root_is_gone_says_so():
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    with pytest.raises(psutil.NoSuchProcess):
+        cpu_time.tree_pids(done.pid)
 
 
 def test_a_thread_reader_charges_its_thread_only():
