@@ -103,3 +103,37 @@ def test_the_cli_refuses_a_bad_model_before_any_work(
 def test_a_diffusers_pipeline_given_to_a_transformers_task_points_to_hf_image() -> None:
     with pytest.raises(UserError, match=r"a diffusers pipeline, for hf-image"):
         case("hf-embed", model="unet-tiny")
+
+
+def test_time_to_first_token_and_inter_token_latency_leave_the_phase_marks_out(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On virtual time: each phase's edges cost 5 ms (the meter reading its sensors), each
+    forward pass 1 ms. TTFT is the prefill's 1 ms and every gap between tokens the decode's
+    1 ms; with the marks inside, TTFT read 6 ms and the first gap 6 ms."""
+    import contextlib
+
+    clock = [0.0]
+
+    @contextlib.contextmanager
+    def costly_phase(name: str):  # noqa: ANN202
+        clock[0] += 0.005
+        yield
+        clock[0] += 0.005
+
+    monkeypatch.setattr("greenbench_workloads._models.now", lambda device: clock[0])
+    monkeypatch.setattr("greenbench_workloads._models.phase", costly_phase)
+    wl, full = case("hf-generate", model="gpt2-tiny", prompt_len=8, new_tokens=4)
+    state = wl.setup(full, "cpu")
+    forward, seen = state["run"], []
+
+    def timed(**kwargs):  # noqa: ANN003, ANN202
+        seen.append(kwargs)
+        clock[0] += 0.001
+        return forward(**kwargs)
+
+    state["run"] = timed
+    wl.step(state)
+    assert state["ttft_s"] == [pytest.approx(0.001)]
+    assert state["token_s"] == [pytest.approx(0.001)] * 3
+    # the prefill asks for the last position's logits only, as generate() does
+    assert seen[0].get("logits_to_keep") == 1

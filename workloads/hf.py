@@ -6,7 +6,9 @@ shipped config (see ``greenbench_workloads._hf``); nothing is downloaded at run 
   LLM-Perf leaderboard through optimum-benchmark: batch 1, 256 prompt tokens, 64 new tokens
   by default, greedy, no early stop): energy per generated token; prefill and decode energy
   apart (phases ``prefill`` and ``decode``); time to first token and inter-token latency
-  percentiles.
+  percentiles, timed inside the phases (the meter's reads at a phase's edges are not the
+  model's time). The prefill asks for the last position's logits only, as ``generate()``
+  does.
 - ``hf-classify``, ``hf-embed``: a fixed set of queries, processed in batches, in the AI Energy
   Score style (Wh per 1,000 queries there; here joules per query, which is Wh per 1,000
   queries times 3.6).
@@ -122,6 +124,11 @@ class Generate(_HF):
         # transformers 5 names the key-value cache `cache`; earlier ones `past_key_values`
         accepted = inspect.signature(state["model"].forward).parameters
         state["cache_arg"] = "cache" if "cache" in accepted else "past_key_values"
+        # the prefill's logits at the last position only, as generate() asks them (the
+        # other 255 positions' logits cost a quarter of a tiny model's prefill)
+        state["last_logits"] = ({"logits_to_keep": 1} if "logits_to_keep" in accepted
+                                else {"num_logits_to_keep": 1} if "num_logits_to_keep" in accepted
+                                else {})
         return state
 
     def step(self, state: dict[str, Any]) -> None:
@@ -132,13 +139,16 @@ class Generate(_HF):
 
         p, run, dev = state["params"], state["run"], state["device"]
         with torch.inference_mode(), autocast(p["precision"], dev):
-            start = now(dev)
+            # each clock starts inside its phase: a phase's edge reads the meter's sensors,
+            # which is the meter's time, not the model's
             with phase("prefill"):
-                out = run(input_ids=state["prompt"], use_cache=True)
+                start = now(dev)
+                out = run(input_ids=state["prompt"], use_cache=True, **state["last_logits"])
                 token = out.logits[:, -1].argmax(-1, keepdim=True)
                 last = now(dev)  # the first token is on the host: streamed
             state["ttft_s"].append(last - start)
             with phase("decode"):
+                last = now(dev)
                 for _ in range(p["new_tokens"] - 1):
                     out = run(input_ids=token, use_cache=True, **{state["cache_arg"]: _cache(out)})
                     token = out.logits[:, -1].argmax(-1, keepdim=True)
