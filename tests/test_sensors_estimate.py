@@ -389,29 +389,34 @@ def test_the_process_tree_is_not_charged_for_greenbench_reading_it(
     assert end.busy_s - start.busy_s < 0.03  # ... and none of it charged
 
 
-def _tree_of_two(tmp_path) -> tuple[subprocess.Popen, int]:
-    """A child that starts a grandchild, both sleeping; the grandchild's pid."""
+@contextlib.contextmanager
+def _tree_of_two(tmp_path):  # noqa: ANN202
+    """A child that starts a grandchild, both sleeping: (child, grandchild's pid)."""
     pid_file = tmp_path / "grandchild"
     child = subprocess.Popen(["sh", "-c", f'sleep 30 & echo $! > "{pid_file}"; wait'])
-    for _ in range(500):
-        if pid_file.exists() and pid_file.read_text().strip():
-            return child, int(pid_file.read_text())
-        time.sleep(0.01)
-    child.kill()
-    raise AssertionError("the grandchild did not start")
-
-
-def test_the_tree_is_listed_from_the_kernels_children_files_as_psutil_lists_it(tmp_path):
-    child, grandchild = _tree_of_two(tmp_path)
     try:
-        listed = set(cpu_time.tree_pids(os.getpid()))
-        assert {child.pid, grandchild} <= listed
-        assert listed == {p.pid for p in psutil.Process().children(recursive=True)}
+        for _ in range(500):
+            if pid_file.exists() and pid_file.read_text().strip():
+                break
+            time.sleep(0.01)
+        else:
+            raise AssertionError("the grandchild did not start")
+        grandchild = int(pid_file.read_text())
+        try:
+            yield child, grandchild
+        finally:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                psutil.Process(grandchild).kill()
     finally:
         child.kill()
         child.wait()
-        with contextlib.suppress(psutil.NoSuchProcess):
-            psutil.Process(grandchild).kill()
+
+
+def test_the_tree_is_listed_from_the_kernels_children_files_as_psutil_lists_it(tmp_path):
+    with _tree_of_two(tmp_path) as (child, grandchild):
+        listed = set(cpu_time.tree_pids(os.getpid()))
+        assert {child.pid, grandchild} <= listed
+        assert listed == {p.pid for p in psutil.Process().children(recursive=True)}
 
 
 def test_the_tree_reader_never_scans_every_process_where_the_kernel_lists_children(
@@ -419,40 +424,27 @@ def test_the_tree_reader_never_scans_every_process_where_the_kernel_lists_childr
     """psutil's children() reads every process on the machine, inside each window edge."""
     if not cpu_time._KERNEL_LISTS_CHILDREN:
         pytest.skip("this kernel has no /proc/PID/task/TID/children")
-    child, grandchild = _tree_of_two(tmp_path)
-
     def scan(*args, **kwargs):
         raise AssertionError("psutil scanned every process")
 
-    monkeypatch.setattr(psutil.Process, "children", scan)
-    try:
+    with _tree_of_two(tmp_path) as (child, grandchild):
+        monkeypatch.setattr(psutil.Process, "children", scan)
         reader = cpu_time.ProcessTreeReader(logical_cpus=2)
         reader(True)
         assert {child.pid, grandchild} <= set(reader._members)
         first = reader._members[grandchild]
         reader(True)
         assert reader._members[grandchild] is first  # kept, not made again
-    finally:
-        child.kill()
-        child.wait()
-        with contextlib.suppress(psutil.NoSuchProcess):
-            psutil.Process(grandchild).kill()
 
 
 def test_without_the_kernels_children_files_the_tree_is_psutils(
         tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cpu_time, "_KERNEL_LISTS_CHILDREN", False)
     monkeypatch.setattr(cpu_time, "tree_pids", lambda root: pytest.fail("read /proc children"))
-    child, grandchild = _tree_of_two(tmp_path)
-    try:
+    with _tree_of_two(tmp_path) as (child, grandchild):
         reader = cpu_time.ProcessTreeReader(logical_cpus=2)
         reader(True)
         assert {child.pid, grandchild} <= set(reader._members)
-    finally:
-        child.kill()
-        child.wait()
-        with contextlib.suppress(psutil.NoSuchProcess):
-            psutil.Process(grandchild).kill()
 
 
 def test_a_reader_whose_root_is_gone_says_so():
