@@ -235,3 +235,19 @@ def test_results_list_marks_a_multi_host_run_and_its_missing_host(
     listed = run_cli(capsys, "results", "list", "--json", "--store", str(store))
     hosts = sorted((r["hosts"], r["missing_hosts"]) for r in json.loads(listed.out))
     assert hosts == [(2, 0), (2, 1)]
+
+
+def test_results_list_of_a_store_with_a_damaged_job_is_one_line(capsys, tmp_path: Path) -> None:
+    import sqlite3
+
+    from greenbench.store import Store
+
+    store = tmp_path / "s.sqlite"
+    with Store(str(store)) as s:
+        s.import_run(to_document(two_host_run()))
+    with sqlite3.connect(store) as con:
+        con.execute("update runs set job = '{not json'")
+    done = run_cli(capsys, "results", "list", "--store", str(store))
+    assert done.code == 2
+    assert "Traceback" not in done.err and len(done.err.strip().splitlines()) == 1
+    assert "corrupt (a run's job cannot be decoded" in done.err

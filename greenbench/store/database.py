@@ -229,7 +229,8 @@ class Store:
                     workloads.setdefault(run_id, []).append(workload)
             return rows, workloads
 
-        rows, workloads = self._read(read)
+        # a stored job is decoded as its row is read
+        rows, workloads = self._decoded("a run's job", self._read, read)
         return [
             RunSummary(id=r[0], created_utc=r[1], status=shown_status(r[2], r[4], *r[9:11]),
                        label=r[3], hostname=r[4], machine_key=r[5], is_estimate=bool(r[6]),
