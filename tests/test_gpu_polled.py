@@ -53,8 +53,21 @@ class Steps:
         self.calls += 1
 
 
+def steady_gpu(monkeypatch: pytest.MonkeyPatch, clock: VirtualClock, counter: bool = False):
+    """The sensor of an A100 drawing a steady 300 W, with its energy counter or (by default)
+    polled power only."""
+    gpu = FakeGpu(name=A100) if counter else FakeGpu(name=A100, energy_mj=None)
+    gpu.load = steady(clock)
+    return gpu_sensor(monkeypatch, gpu)
+
+
+def bare_meter(clock: VirtualClock, sensor) -> Meter:
+    """A meter of ``sensor`` alone on ``clock``: no device sync, no load witness."""
+    return Meter([sensor], clock=clock, sync=lambda: None, witness=None)
+
+
 def run(clock: VirtualClock, sensor, step_s: float, plan: Plan, seed: int = 7):
-    meter = Meter([sensor], clock=clock, sync=lambda: None, witness=None)
+    meter = bare_meter(clock, sensor)
     protocol = Protocol(meter, plan)
     protocol.rng = random.Random(seed)
     step = Steps(clock, meter, step_s)
@@ -118,9 +131,7 @@ def test_the_counter_is_preferred_and_its_cross_check_gets_no_mitigations(monkey
 def test_polled_repeats_last_five_seconds_with_random_pauses_and_the_rise_discarded(
         monkeypatch):
     clock = VirtualClock()
-    gpu = FakeGpu(name=A100, energy_mj=None)
-    gpu.load = steady(clock)
-    sensor = gpu_sensor(monkeypatch, gpu)
+    sensor = steady_gpu(monkeypatch, clock)
 
     result, step = run(clock, sensor, 0.01, Plan(repeats=4, min_repeat_s=0.5, warmup_s=0.3))
 
@@ -142,9 +153,7 @@ def test_polled_repeats_last_five_seconds_with_random_pauses_and_the_rise_discar
 
 def test_polled_repeats_run_at_least_32_steps_however_long_a_step(monkeypatch):
     clock = VirtualClock()
-    gpu = FakeGpu(name=A100, energy_mj=None)
-    gpu.load = steady(clock)
-    sensor = gpu_sensor(monkeypatch, gpu)
+    sensor = steady_gpu(monkeypatch, clock)
 
     result, _ = run(clock, sensor, 0.5, Plan(repeats=2, min_repeat_s=0.5, warmup_s=0.1))
 
@@ -153,9 +162,7 @@ def test_polled_repeats_run_at_least_32_steps_however_long_a_step(monkeypatch):
 
 def test_fixed_steps_say_the_step_minimum_cannot_apply(monkeypatch):
     clock = VirtualClock()
-    gpu = FakeGpu(name=A100, energy_mj=None)
-    gpu.load = steady(clock)
-    sensor = gpu_sensor(monkeypatch, gpu)
+    sensor = steady_gpu(monkeypatch, clock)
 
     result, _ = run(clock, sensor, 0.2, Plan(repeats=2, min_repeat_s=0.5, warmup_s=0.1,
                                              steps=1))
@@ -166,9 +173,7 @@ def test_fixed_steps_say_the_step_minimum_cannot_apply(monkeypatch):
 
 def test_the_counter_path_runs_no_polled_mitigations(monkeypatch):
     clock = VirtualClock()
-    gpu = FakeGpu(name=A100)
-    gpu.load = steady(clock)
-    sensor = gpu_sensor(monkeypatch, gpu)
+    sensor = steady_gpu(monkeypatch, clock, counter=True)
 
     result, _ = run(clock, sensor, 0.01, Plan(repeats=3, min_repeat_s=0.5, warmup_s=0.3))
 
@@ -277,10 +282,8 @@ def test_an_amd_gpu_without_the_accumulator_gets_the_same_mitigations(monkeypatc
 
 def test_every_rank_of_a_job_runs_the_rise_steps_rank_0_counted(monkeypatch):
     clock = VirtualClock()
-    gpu = FakeGpu(name=A100, energy_mj=None)
-    gpu.load = steady(clock)
-    sensor = gpu_sensor(monkeypatch, gpu)
-    meter = Meter([sensor], clock=clock, sync=lambda: None, witness=None)
+    sensor = steady_gpu(monkeypatch, clock)
+    meter = bare_meter(clock, sensor)
 
     def rank_0s(value: object) -> object:  # rank 0 counted 7 rise steps; decisions pass
         return 7 if type(value) is int else value
@@ -299,10 +302,9 @@ def test_a_rank_whose_gpu_has_the_counter_runs_rank_0s_polled_rise_and_steps(mon
     from greenbench.polled_power import PartTimeMitigation
 
     clock = VirtualClock()
-    gpu = FakeGpu(name=A100)  # this rank: the energy counter, no mitigation of its own
-    gpu.load = steady(clock)
-    sensor = gpu_sensor(monkeypatch, gpu)
-    meter = Meter([sensor], clock=clock, sync=lambda: None, witness=None)
+    # this rank: the energy counter, no mitigation of its own
+    sensor = steady_gpu(monkeypatch, clock, counter=True)
+    meter = bare_meter(clock, sensor)
     rank_0 = PartTimeMitigation(reading="25 ms of each 100 ms", why="no counter").to_dict()
 
     def rank_0s(value: object) -> object:
@@ -330,7 +332,7 @@ def phase_trial(monkeypatch, mitigate: bool, seed: int) -> list[float]:
     sensor = gpu_sensor(monkeypatch, gpu)
     if not mitigate:
         sensor.part_time = None  # as before the mitigations
-    meter = Meter([sensor], clock=clock, sync=lambda: None, witness=None)
+    meter = bare_meter(clock, sensor)
     step = Steps(clock, meter, 0.1)
 
     def watts(t: float) -> float:
@@ -365,7 +367,7 @@ def test_the_minimum_window_is_part_of_the_shortest_repeat_every_caller_asks_for
     # the pytest fixture runs warm_up and repeat itself: it asks min_repeat_s
     clock = VirtualClock()
     sensor = gpu_sensor(monkeypatch, FakeGpu(name=A100, energy_mj=None))
-    meter = Meter([sensor], clock=clock, sync=lambda: None, witness=None)
+    meter = bare_meter(clock, sensor)
 
     shortest, flags = Protocol(meter, Plan(repeats=2, min_repeat_s=0.5, warmup_s=0.1)
                                ).min_repeat_s()
@@ -409,10 +411,8 @@ def _fixture_on_polled_power(monkeypatch):
     from greenbench.pytest_energy.settings import Measuring
 
     clock = VirtualClock()
-    gpu = FakeGpu(name=A100, energy_mj=None)
-    gpu.load = steady(clock)
-    sensor = gpu_sensor(monkeypatch, gpu)
-    meter = Meter([sensor], clock=clock, sync=lambda: None, witness=None)
+    sensor = steady_gpu(monkeypatch, clock)
+    meter = bare_meter(clock, sensor)
     records: list = []
     bench = EnergyBenchmark("test_x.py::test_gpu", Measuring(rounds=3, min_time_s=0.5),
                             disabled=False, meter=lambda: _Session(meter),
