@@ -25,9 +25,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
+
 from greenbench.clock import SYSTEM, Clock
 from greenbench.measurement import ATTRIBUTED, DomainEnergy, Measurement
 from greenbench.sensors.base import SensorReadError
+from greenbench.sensors.cpu_time import descendant_pids
 
 WINDOW_BASIS = "SM utilisation during the repeat"
 LIFETIME_BASIS = "GPU utilisation over each process's life (NVML accounting)"
@@ -64,14 +67,12 @@ class GpuUse:
 
 def own_pids() -> set[int]:
     """This process and its descendants."""
-    import psutil
-
-    me = psutil.Process()
+    me = os.getpid()
     try:
-        children = me.children(recursive=True)
-    except psutil.Error:
+        children = descendant_pids(me)
+    except (OSError, psutil.Error):
         children = []
-    return {os.getpid(), *(c.pid for c in children)}
+    return {me, *children}
 
 
 class SeenPids:
@@ -203,8 +204,6 @@ def _share_domain(gpu: DomainEnergy, use: GpuUse) -> DomainEnergy:
 
 
 def _names(pids: set[int]) -> dict[int, str]:
-    import psutil
-
     names = {}
     for pid in pids:
         try:

@@ -452,8 +452,10 @@ def _machine_cell(host: str, run: Any) -> list[str]:
         return [host]
     others = run.hosts - 1
     cell = [f"{host} ", f"+{others} host{'s' if others > 1 else ''}"]
-    return [*cell[:-1], cell[-1] + " ", f"({run.missing_hosts} missing)"] if run.missing_hosts \
-        else cell
+    if run.missing_hosts:
+        cell[-1] += " "
+        cell.append(f"({run.missing_hosts} missing)")
+    return cell
 
 
 def _short_time(created_utc: str) -> str:

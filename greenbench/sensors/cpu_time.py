@@ -112,13 +112,11 @@ class ProcessTreeReader:
         0.02-0.07 ms for a worker with torch's threads, where psutil's ``children()`` reads
         every process on the machine (1 ms with 65 processes; a server with thousands pays
         that many times over, at every window edge, inside the window's wall time). Where
-        the kernel has no such files, psutil's scan. A pid seen before keeps its process
-        object unless the pid was reused.
+        the kernel has no such files, psutil's scan (:func:`descendant_pids`). A pid seen
+        before keeps its process object unless the pid was reused.
         """
-        if not _KERNEL_LISTS_CHILDREN:
-            return {p.pid: p for p in self._root.children(recursive=True)}
         members = {}
-        for pid in tree_pids(self.pid):
+        for pid in descendant_pids(self.pid):
             known = self._members.get(pid)
             if known is not None and known.is_running():
                 members[pid] = known
@@ -151,6 +149,14 @@ class ThreadReader:
             if t.id == self.native_id:
                 return float(t.user_time + t.system_time)
         raise SensorReadError(f"thread {self.native_id} has ended")
+
+
+def descendant_pids(root: int) -> list[int]:
+    """The pids of ``root``'s living descendants: from the kernel's children files where it
+    has them (:func:`tree_pids`), else from psutil's scan of every process."""
+    if _KERNEL_LISTS_CHILDREN:
+        return tree_pids(root)
+    return [p.pid for p in psutil.Process(root).children(recursive=True)]
 
 
 def tree_pids(root: int) -> list[int]:
